@@ -1,0 +1,38 @@
+# Two entry points for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is pinned here (the package itself declares torch>=2.2): a looser range would fetch a CUDA build.
+TORCH_PIN := torch==2.13.0
+
+.PHONY: demo test lint bench install dev clean
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_PIN)
+	$(PY) -m pip install -q -e . $(TORCH_PIN)
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
+	$(PY) -m pip install -q -e '.[dev,bench]' $(TORCH_PIN)
+	touch $@
+
+install: $(VENV)/.base
+dev: $(VENV)/.dev
+
+demo: $(VENV)/.base
+	$(VENV)/bin/cislearn demo --out demo_out
+
+test: $(VENV)/.dev
+	$(PY) -m pytest -q -n 2
+
+lint: $(VENV)/.dev
+	$(VENV)/bin/ruff check src tests benchmarks
+
+bench: $(VENV)/.dev
+	$(PY) benchmarks/encode.py
+	$(PY) benchmarks/shuffle.py
+
+clean:
+	rm -rf $(VENV) demo_out .pytest_cache

@@ -1,0 +1,71 @@
+"""cislearn: deep learning on DNA sequences for regulatory genomics.
+
+The public API is re-exported here lazily (PEP 562), so ``import cislearn`` and
+``cislearn --help`` stay fast: a submodule is imported on first use of one of its names.
+
+Examples
+--------
+>>> import cislearn
+>>> ds = cislearn.load_dataset(pos="pos.fa.gz", neg="neg.fa.gz")  # doctest: +SKIP
+>>> x = cislearn.one_hot(["ACGT", "TTGN"])
+>>> x.shape
+(2, 4, 4)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+# public name -> submodule that owns it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "CislearnError": "cislearn.errors",
+    "InputError": "cislearn.errors",
+    "GenomeError": "cislearn.errors",
+    "ConfigError": "cislearn.errors",
+    "ModelLoadError": "cislearn.errors",
+    # io
+    "read_fasta": "cislearn.io.fasta",
+    "write_fasta": "cislearn.io.fasta",
+    "read_deepbio_fasta": "cislearn.io.fasta",
+    "write_deepbio_fasta": "cislearn.io.fasta",
+    "read_table": "cislearn.io.tables",
+    "read_bed": "cislearn.io.bed",
+    "Genome": "cislearn.io.genome",
+    "load_jaspar": "cislearn.io.motifs",
+    "read_motifs": "cislearn.io.motifs",
+    "Motif": "cislearn.io.motifs",
+    # encoding
+    "one_hot": "cislearn.encode",
+    "decode": "cislearn.encode",
+    "reverse_complement": "cislearn.encode",
+    "kmer_tokens": "cislearn.encode",
+    # data, negatives, simulation
+    "SequenceDataset": "cislearn.data",
+    "load_dataset": "cislearn.data",
+    "assign_split": "cislearn.data",
+    "leakage_report": "cislearn.data",
+    "make_loader": "cislearn.data",
+    "kshuffle": "cislearn.negatives",
+    "genomic_background": "cislearn.negatives",
+    "prepare_peaks": "cislearn.prepare",
+    "check_file": "cislearn.validate",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cislearn' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

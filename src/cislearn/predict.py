@@ -1,0 +1,335 @@
+"""Batched prediction from a saved model bundle (plain torch; Lightning is never imported here)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from cislearn.encode import one_hot
+from cislearn.errors import InputError, ModelLoadError
+from cislearn.io.bundle import read_bundle
+from cislearn.losses import TASKS, output_activation
+from cislearn.models.layers import reverse_complement_batch
+from cislearn.models.registry import build_model
+from cislearn.types import Progress, no_progress
+
+__all__ = ["Predictions", "Predictor", "load", "predict_records", "default_device"]
+
+_OUTPUTS = ("prob", "logit", "both")
+
+
+class Predictions(NamedTuple):
+    """Model outputs for n inputs and t outputs."""
+
+    logits: np.ndarray
+    """Raw outputs, float32 (n, t): logits, or pre-activation values for regression/counts."""
+    probs: np.ndarray
+    """Activated outputs, float32 (n, t): probabilities (sigmoid; softmax for multiclass),
+    the regression value, or the Poisson rate (softplus) for counts."""
+
+
+def default_device() -> torch.device:
+    """The GPU when torch sees one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class Predictor:
+    """A loaded model bundle, ready to predict.
+
+    Attributes
+    ----------
+    model : nn.Module
+        The rebuilt model (eval mode) on ``device``.
+    meta : dict
+        The bundle's ``model.json``.
+    task : str
+    target_names : list of str
+        Targets of the training data.
+    output_names : list of str
+        One name per output column (``label_0``.. for multiclass, else the targets).
+    length : int
+        Input length in bp the model was trained on.
+    n_tracks : int
+        Extra per-base input channels the model expects after A, C, G, T.
+    device : torch.device
+
+    Examples
+    --------
+    >>> pred = load("runs/ctcf")  # doctest: +SKIP
+    >>> pred.predict(["ACGT" * 50 + "A"]).probs.shape  # doctest: +SKIP
+    (1, 1)
+    """
+
+    def __init__(self, model: nn.Module, meta: dict[str, Any], *, device: torch.device) -> None:
+        self.model = model
+        self.meta = meta
+        self.task: str = meta["task"]
+        self.target_names: list[str] = list(meta["target_names"])
+        self.output_names: list[str] = list(meta.get("output_names") or meta["target_names"])
+        self.length: int = int(meta["length"])
+        self.n_tracks: int = int(meta["n_tracks"])
+        self.n_value: float = float(meta.get("n_value", 0.25))
+        self.device = device
+        self._activate = output_activation(self.task)
+
+    def __repr__(self) -> str:
+        return (
+            f"Predictor(arch={self.meta['arch']!r}, task={self.task!r}, length={self.length}, "
+            f"outputs={self.output_names}, device={str(self.device)!r})"
+        )
+
+    def encode(
+        self,
+        seqs: Sequence[str],
+        *,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> np.ndarray:
+        """One-hot encode sequences of the model's length, (n, 4, length) float32.
+
+        Raises InputError naming the first record of another length (``offset`` is added to
+        its 0-based position to give the 1-based record number).
+        """
+        if self.n_tracks:
+            raise InputError(
+                f"this model also needs {self.n_tracks} input track(s) "
+                f"({', '.join(self.meta.get('track_names', [])) or 'per-base values'}); "
+                "pass one-hot arrays of shape (n, 4 + tracks, length) instead of sequences"
+            )
+        for i, seq in enumerate(seqs):
+            if not isinstance(seq, str):
+                raise InputError(
+                    f"expected a DNA string; got {type(seq).__name__}", record=offset + i + 1
+                )
+            if len(seq) != self.length:
+                raise InputError(
+                    f"sequence length {len(seq)}; the model takes {self.length} bp "
+                    "(resize the inputs to the training length, e.g. `cislearn prepare --width`)",
+                    path=path,
+                    record=offset + i + 1,
+                    record_id=None if ids is None else str(ids[i]),
+                )
+        return one_hot(list(seqs), n_value=self.n_value)
+
+    def _as_tensor(self, x: Any) -> Tensor:
+        if isinstance(x, str):
+            x = [x]
+        if isinstance(x, np.ndarray) and x.dtype.kind in "US":
+            x = x.tolist()
+        if isinstance(x, (list, tuple)) and (len(x) == 0 or isinstance(x[0], str)):
+            x = self.encode(x) if len(x) else np.zeros((0, 4, self.length), np.float32)
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if not isinstance(x, Tensor):
+            raise InputError(
+                f"predict: expected DNA strings or a one-hot array; got {type(x).__name__}"
+            )
+        channels = 4 + self.n_tracks
+        if x.ndim != 3 or x.shape[1] != channels or x.shape[2] != self.length:
+            raise InputError(
+                f"predict: one-hot input must have shape (n, {channels}, {self.length}); "
+                f"got {tuple(x.shape)}"
+            )
+        return x.float()
+
+    def predict(
+        self,
+        x_or_seqs: Sequence[str] | np.ndarray | Tensor,
+        *,
+        batch_size: int = 1024,
+        rc_average: bool | None = None,
+    ) -> Predictions:
+        """Predict a batch of sequences or one-hot inputs.
+
+        Parameters
+        ----------
+        x_or_seqs : sequence of str, or array/Tensor of shape (n, 4 + n_tracks, length)
+            Strings are one-hot encoded (any non-ACGT letter is N); they must all have the
+            model's input length.
+        batch_size : int
+            Inputs per forward pass; does not change the results.
+        rc_average : bool, optional
+            Average the outputs of each sequence and its reverse complement; None → the
+            bundle's default (the training config's ``rc_average``).
+
+        Returns
+        -------
+        Predictions
+            ``logits`` and ``probs``, each float32 of shape (n, n_outputs).
+
+        Examples
+        --------
+        >>> pred.predict(np.zeros((2, 4, pred.length), np.float32)).logits.shape  # doctest: +SKIP
+        (2, 1)
+        """
+        if batch_size < 1:
+            raise InputError(f"batch_size must be >= 1; got {batch_size}")
+        rc = bool(self.meta.get("rc_average", False)) if rc_average is None else rc_average
+        x = self._as_tensor(x_or_seqs)
+        n = x.shape[0]
+        logits = torch.empty((n, len(self.output_names)), dtype=torch.float32)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                for start in range(0, n, batch_size):
+                    xb = x[start : start + batch_size].to(self.device, non_blocking=True)
+                    out = self.model(xb)
+                    if rc:
+                        out = 0.5 * (out + self.model(reverse_complement_batch(xb)))
+                    logits[start : start + batch_size] = out.float().cpu()
+                probs = self._activate(logits)
+        finally:
+            self.model.train(was_training)
+        return Predictions(logits.numpy(), probs.numpy())
+
+    def columns(self, output: str = "both") -> list[str]:
+        """Column names :func:`predict_records` writes after ``id`` for ``output``."""
+        if output not in _OUTPUTS:
+            raise InputError(f"output must be one of {', '.join(_OUTPUTS)}; got {output!r}")
+        prob, raw = (
+            ("prob", "logit")
+            if self.task in ("binary", "multilabel", "multiclass")
+            else (("pred", "raw") if self.task == "regression" else ("rate", "raw"))
+        )
+        cols = []
+        if output in ("prob", "both"):
+            cols += [f"{name}_{prob}" for name in self.output_names]
+        if output in ("logit", "both"):
+            cols += [f"{name}_{raw}" for name in self.output_names]
+        return cols
+
+
+def load(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Predictor:
+    """Load a model bundle for prediction (safetensors + JSON: nothing is unpickled).
+
+    Parameters
+    ----------
+    path : path
+        Bundle directory written by ``cislearn train``.
+    device : str or torch.device, optional
+        Where to run the model; None → the GPU when present, else the CPU.
+
+    Returns
+    -------
+    Predictor
+
+    Raises
+    ------
+    ModelLoadError
+        Missing or damaged files, an unknown format version, an architecture this version
+        does not know, or weights that do not fit the described model.
+
+    Examples
+    --------
+    >>> import cislearn
+    >>> pred = cislearn.load("runs/ctcf")  # doctest: +SKIP
+    """
+    state, meta = read_bundle(path)
+    where = os.fspath(path)
+    if meta["task"] not in TASKS:
+        raise ModelLoadError(
+            f"{where}: a '{meta['task']}' model cannot predict targets (task must be one of "
+            f"{', '.join(TASKS)}); fine-tune it with `cislearn train --init {where}`"
+        )
+    try:
+        model = build_model(
+            meta["arch"],
+            meta["model"],
+            length=int(meta["length"]),
+            n_outputs=int(meta["n_outputs"]),
+            n_tracks=int(meta["n_tracks"]),
+        )
+    except (ValueError, TypeError) as exc:  # ConfigError is a ValueError
+        raise ModelLoadError(
+            f"{where}: model.json does not describe a buildable model: {exc}"
+        ) from None
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise ModelLoadError(
+            f"{where}: the weights do not fit the '{meta['arch']}' model in model.json ({detail})"
+        ) from None
+    dev = default_device() if device is None else torch.device(device)
+    model.to(dev).eval()
+    return Predictor(model, meta, device=dev)
+
+
+def _record(rec: Any) -> tuple[str, str]:
+    if isinstance(rec, tuple) and len(rec) == 2:
+        return str(rec[0]), rec[1]
+    return str(rec.id), rec.sequence
+
+
+def predict_records(
+    predictor: Predictor,
+    records: Iterable[Any],
+    *,
+    batch_size: int = 1024,
+    chunk_size: int = 16384,
+    rc_average: bool | None = None,
+    output: str = "both",
+    path: str | os.PathLike[str] | None = None,
+    progress: Progress | None = None,
+) -> Iterator[pd.DataFrame]:
+    """Stream predictions for ``(id, sequence)`` records, one DataFrame per chunk.
+
+    Memory stays flat: only ``chunk_size`` records are held and encoded at a time.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    records : iterable of (id, sequence) tuples or records with ``.id`` and ``.sequence``
+    batch_size : int
+        Inputs per forward pass.
+    chunk_size : int
+        Records per DataFrame.
+    rc_average : bool, optional
+        See :meth:`Predictor.predict`.
+    output : {"both", "prob", "logit"}
+        Which columns to write (see :meth:`Predictor.columns`).
+    path : path, optional
+        Input file name, for error messages.
+    progress : Progress, optional
+        Called as ``progress("predict", n_done, None)`` after each chunk.
+
+    Yields
+    ------
+    DataFrame
+        Columns ``id`` then the prediction columns, one row per record, in input order.
+
+    Examples
+    --------
+    >>> for chunk in predict_records(pred, read_fasta("in.fa")):  # doctest: +SKIP
+    ...     chunk.to_csv(out, sep="\\t", header=first, index=False)
+    """
+    progress = progress or no_progress
+    columns = predictor.columns(output)
+    it = iter(records)
+    done = 0
+    while True:
+        chunk = [_record(r) for r in islice(it, chunk_size)]
+        if not chunk:
+            break
+        ids = [c[0] for c in chunk]
+        x = predictor.encode([c[1] for c in chunk], offset=done, ids=ids, path=path)
+        pred = predictor.predict(x, batch_size=batch_size, rc_average=rc_average)
+        parts = []
+        if output in ("prob", "both"):
+            parts.append(pred.probs)
+        if output in ("logit", "both"):
+            parts.append(pred.logits)
+        frame = pd.DataFrame(np.concatenate(parts, axis=1), columns=columns)
+        frame.insert(0, "id", ids)
+        done += len(chunk)
+        progress("predict", done, None)
+        yield frame

@@ -1,0 +1,39 @@
+"""Small shared value types: intervals, progress callbacks and per-stage result records."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+__all__ = ["Interval", "Progress", "no_progress", "SPLITS"]
+
+#: The split names used everywhere inside cislearn. DeepBIO's ``training``/``testing`` (and
+#: ``validation``) are mapped onto these by the readers.
+SPLITS: tuple[str, ...] = ("train", "valid", "test")
+
+
+class Interval(NamedTuple):
+    """A 0-based, half-open genomic interval ``[start, end)`` on ``chrom``."""
+
+    chrom: str
+    start: int
+    end: int
+    name: str = ""
+    strand: str = "."
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+class Progress(Protocol):
+    """Progress callback used by every long-running library call.
+
+    Called as ``progress(stage, done, total)``; ``total`` is None when unknown. Library code
+    never prints: the CLI turns these calls into progress bars, the web app into job status.
+    """
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None: ...
+
+
+def no_progress(stage: str, done: int, total: int | None) -> None:
+    """The default progress callback: does nothing."""

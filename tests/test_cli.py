@@ -1,0 +1,175 @@
+"""End-to-end CLI tests, in-process: real data, the bad-input corpus, atomic outputs."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import shlex
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from cislearn.cli.main import main
+from cislearn.io.fasta import read_fasta
+
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+BAD = TESTS / "data" / "bad"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_help_lists_every_subcommand(capsys) -> None:
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for command in ("check", "prepare", "negatives", "simulate", "demo"):
+        assert f"  {command} " in out
+
+
+def test_python_dash_m_works() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "cislearn", "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "prepare" in done.stdout
+
+
+def test_check_summarises_shared_ctcf_positives(capsys, ctcf) -> None:
+    code, out, err = run(capsys, "check", ctcf / "pos.fa.gz")
+    assert code == 0, err
+    assert "4,000" in out or "4000" in out
+    assert "201" in out
+
+
+def bad_cases() -> list[tuple[str, str, str]]:
+    with open(BAD / "EXPECTED.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    return [(r["file"], r["args"] or "", r["expect"]) for r in rows]
+
+
+def test_bad_corpus_is_large_enough() -> None:
+    assert len(bad_cases()) >= 25
+
+
+@pytest.mark.parametrize(("name", "args", "expect"), bad_cases())
+def test_bad_input_gives_one_line_and_exit_2(capsys, monkeypatch, name, args, expect) -> None:
+    monkeypatch.chdir(ROOT)
+    code, _, err = run(capsys, "check", BAD / name, *shlex.split(args))
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("cislearn: error: ")
+    assert expect in lines[0], f"expected {expect!r} in {lines[0]!r}"
+    assert "Traceback" not in err
+
+
+def test_missing_file_is_one_line(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "negatives", tmp_path / "nope.fa", "--out", tmp_path / "o.fa")
+    assert code == 2 and "nope.fa" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o.fa").exists()
+
+
+def test_prepare_end_to_end(capsys, tmp_path, ctcf_genome) -> None:
+    genome, peaks = ctcf_genome
+    bed = tmp_path / "peaks.narrowPeak"
+    peaks.drop(columns="line").to_csv(bed, sep="\t", header=False, index=False)
+    out = tmp_path / "prep"
+    code, stdout, err = run(
+        capsys,
+        "prepare",
+        bed,
+        "--genome",
+        genome,
+        "--top",
+        "150",
+        "--width",
+        "201",
+        "--negatives",
+        "shuffle",
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    for name in ("pos.fa", "neg.fa", "dataset.fa", "regions.bed", "summary.json", "qc.png"):
+        assert (out / name).stat().st_size > 0, name
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["positives"] == 150 and summary["negatives"] == 150
+    # the written DeepBIO file is itself valid input
+    code, _, err = run(capsys, "check", out / "dataset.fa", "--fixed-length")
+    assert code == 0, err
+
+
+def test_prepare_failure_leaves_nothing_behind(capsys, tmp_path, ctcf_genome) -> None:
+    genome, peaks = ctcf_genome
+    bed = tmp_path / "peaks.bed"
+    peaks.assign(chrom="1").iloc[:, :3].to_csv(bed, sep="\t", header=False, index=False)
+    out = tmp_path / "prep"
+    code, _, err = run(capsys, "prepare", bed, "--genome", genome, "--out", out)
+    assert code == 2 and "with 'chr'" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bed]
+
+
+def dinucleotides(seq: str) -> Counter:
+    return Counter(seq[i : i + 2] for i in range(len(seq) - 1))
+
+
+def test_negatives_shuffle_keeps_dinucleotides(capsys, tmp_path, ctcf) -> None:
+    src = tmp_path / "pos.fa"
+    with gzip.open(ctcf / "pos.fa.gz", "rt") as fh:
+        src.write_text("".join(fh.readlines()[:200]))
+    out = tmp_path / "neg.fa"
+    code, _, err = run(capsys, "negatives", src, "--out", out, "--fold", "3", "--seed", "5")
+    assert code == 0, err
+    pos = [r.sequence for r in read_fasta(src)]
+    neg = [r.sequence for r in read_fasta(out)]
+    assert len(neg) == 3 * len(pos)
+    for i, seq in enumerate(neg):
+        assert dinucleotides(seq) == dinucleotides(pos[i // 3])
+
+
+def test_negatives_genomic_writes_qc(capsys, tmp_path, small_genome) -> None:
+    from cislearn.io.genome import Genome
+
+    g = Genome(small_genome)
+    src = tmp_path / "pos.fa"
+    src.write_text(
+        "".join(
+            f">p{i}\n{g.fetch('chr2', 50_000 + 500 * i, 50_201 + 500 * i)}\n" for i in range(40)
+        )
+    )
+    out = tmp_path / "neg.fa"
+    code, _, err = run(
+        capsys, "negatives", src, "--method", "genomic", "--genome", small_genome, "--out", out
+    )
+    assert code == 0, err
+    assert out.exists() and (tmp_path / "neg.qc.png").exists() and (tmp_path / "neg.bed").exists()
+
+
+def test_simulate_and_demo(capsys, tmp_path) -> None:
+    code, _, err = run(
+        capsys,
+        "simulate",
+        "--out",
+        tmp_path / "sim",
+        "--n-positive",
+        "50",
+        "--n-negative",
+        "60",
+        "--length",
+        "101",
+    )
+    assert code == 0, err
+    assert (tmp_path / "sim" / "implants.tsv").exists()
+    code, _, err = run(capsys, "check", tmp_path / "sim" / "dataset.fa", "--fixed-length")
+    assert code == 0, err
+    code, out, err = run(capsys, "demo", "--out", tmp_path / "demo")
+    assert code == 0, err
+    assert (tmp_path / "demo" / "data" / "dataset.fa").exists()
