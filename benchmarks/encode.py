@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=250_000, help="number of sequences")
     ap.add_argument("--length", type=int, default=201, help="sequence length")
-    ap.add_argument("--repeats", type=int, default=7, help="interleaved repeats (>= 5)")
+    ap.add_argument("--repeats", type=int, default=9, help="interleaved repeats (>= 5)")
     ap.add_argument("--tangermeme-n", type=int, default=2_000, help="subset for tangermeme")
     args = ap.parse_args(argv)
     n, length = args.n, args.length

@@ -170,6 +170,97 @@ def test_simulate_and_demo(capsys, tmp_path) -> None:
     assert (tmp_path / "sim" / "implants.tsv").exists()
     code, _, err = run(capsys, "check", tmp_path / "sim" / "dataset.fa", "--fixed-length")
     assert code == 0, err
-    code, out, err = run(capsys, "demo", "--out", tmp_path / "demo")
+    code, out, err = run(capsys, "demo", "--out", tmp_path / "demo", "--max-epochs", "1")
     assert code == 0, err
     assert (tmp_path / "demo" / "data" / "dataset.fa").exists()
+    assert (tmp_path / "demo" / "run" / "report.html").exists() and "report:" in out
+
+
+@pytest.fixture(scope="module")
+def small_ctcf(tmp_path_factory, ctcf) -> tuple[Path, Path]:
+    """300 positives and 300 negatives of the real CTCF data (first records of each file)."""
+    out = tmp_path_factory.mktemp("small")
+    paths = []
+    for name in ("pos", "neg"):
+        records = list(read_fasta(ctcf / f"{name}.fa.gz"))[:300]
+        path = out / f"{name}.fa"
+        path.write_text("".join(f">{r.id}\n{r.sequence}\n" for r in records))
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, small_ctcf) -> Path:
+    pos, neg = small_ctcf
+    run_dir = tmp_path_factory.mktemp("runs") / "cnn"
+    code = main(
+        [
+            "train",
+            "--pos",
+            str(pos),
+            "--neg",
+            str(neg),
+            "--arch",
+            "cnn",
+            "--max-epochs",
+            "2",
+            "--set",
+            "model.filters=16",
+            "--out",
+            str(run_dir),
+        ]
+    )
+    assert code == 0
+    return run_dir
+
+
+def test_train_writes_a_complete_run(trained_run) -> None:
+    for name in (
+        "model.safetensors",
+        "model.json",
+        "config.yaml",
+        "history.csv",
+        "metrics.json",
+        "predictions.tsv",
+        "report.html",
+        "figures/roc.png",
+    ):
+        assert (trained_run / name).stat().st_size > 0, name
+    metrics = json.loads((trained_run / "metrics.json").read_text())
+    assert 0.0 <= metrics["metrics"]["label"]["auroc"] <= 1.0
+    assert metrics["shortcut"]["auroc"] is not None
+    assert "filters: 16" in (trained_run / "config.yaml").read_text()
+
+
+def test_predict_evaluate_compare_summary(capsys, tmp_path, trained_run, small_ctcf) -> None:
+    pos, neg = small_ctcf
+    out = tmp_path / "preds.tsv"
+    code, _, err = run(capsys, "predict", trained_run, pos, "--out", out)
+    assert code == 0, err
+    lines = out.read_text().splitlines()
+    assert len(lines) == 301 and lines[0].startswith("id\t")
+    code, stdout, err = run(
+        capsys, "evaluate", trained_run, "--pos", pos, "--neg", neg, "--out", tmp_path / "ev"
+    )
+    assert code == 0, err
+    assert "auroc=" in stdout and (tmp_path / "ev" / "report.html").exists()
+    code, stdout, err = run(
+        capsys, "compare", trained_run, tmp_path / "ev", "--out", tmp_path / "cmp"
+    )
+    assert code == 0, err
+    assert (tmp_path / "cmp" / "comparison.html").exists()
+    code, stdout, err = run(capsys, "summary", trained_run)
+    assert code == 0 and "Total params" in stdout, err
+    code, stdout, err = run(capsys, "summary", "basset", "--length", "201")
+    assert code == 0 and "Total params" in stdout, err
+
+
+def test_train_bad_config_is_one_line(capsys, tmp_path, small_ctcf) -> None:
+    pos, neg = small_ctcf
+    code, _, err = run(
+        capsys, "train", "--pos", pos, "--neg", neg, "--optimizer", "adan", "--out", tmp_path / "r"
+    )
+    assert code == 2 and "sgd, adam, adamw, rmsprop" in err
+    assert len(err.strip().splitlines()) == 1
+    code, _, err = run(capsys, "predict", tmp_path / "no-run", pos, "--out", tmp_path / "p.tsv")
+    assert code == 2 and len(err.strip().splitlines()) == 1

@@ -31,8 +31,7 @@ from cislearn.encode import (
 from cislearn.errors import InputError
 
 DATA = Path(__file__).parents[2] / "shared" / "data" / "ctcf_gm12878"
-settings.register_profile("encode", deadline=None, max_examples=60)
-settings.load_profile("encode")
+fast = settings(deadline=None, max_examples=60)  # first calls may load the numba cache
 
 dna = st.text(alphabet="ACGTNacgtn", max_size=50)
 batch = st.integers(0, 30).flatmap(
@@ -61,6 +60,7 @@ def ref_kmers(s: str, k: int, stride: int) -> list[int]:
     return ids
 
 
+@fast
 @given(dna, n_values)
 def test_one_hot_matches_reference_and_decodes(s: str, n_value: float) -> None:
     x = one_hot(s, n_value=n_value)
@@ -72,6 +72,7 @@ def test_one_hot_matches_reference_and_decodes(s: str, n_value: float) -> None:
     np.testing.assert_allclose(sums, np.where(is_n, 4 * n_value, 1.0))
 
 
+@fast
 @given(batch, n_values)
 def test_batch_equals_single(seqs: list[str], n_value: float) -> None:
     x = one_hot(seqs, n_value=n_value)
@@ -87,6 +88,7 @@ def test_batch_equals_single(seqs: list[str], n_value: float) -> None:
     np.testing.assert_array_equal(gc_content(seqs), [gc_content(s) for s in seqs])
 
 
+@fast
 @given(st.text(alphabet="ACGTNRYKMBVDHSWacgtnrykm-.", max_size=40))
 def test_rc_string_involution_and_case(s: str) -> None:
     rc = reverse_complement(s)
@@ -95,6 +97,7 @@ def test_rc_string_involution_and_case(s: str) -> None:
     assert [ch.islower() for ch in rc] == [ch.islower() for ch in reversed(s)]
 
 
+@fast
 @given(batch)
 def test_rc_commutes_with_encoding(seqs: list[str]) -> None:
     rcs = reverse_complement(seqs)
@@ -129,6 +132,7 @@ def test_rc_returns_new_arrays_and_rejects_bad_shapes() -> None:
         reverse_complement(["AC", 5])
 
 
+@fast
 @given(
     st.text(alphabet="ACGTNacgtn", min_size=1, max_size=40),
     st.integers(1, 6),
@@ -161,6 +165,7 @@ def test_kmer_vocabulary() -> None:
         kmer_tokens("ACGT", 2, stride=0)
 
 
+@fast
 @given(st.lists(st.text(alphabet="ACGTNacgtnX", max_size=30), max_size=8))
 def test_composition_against_direct_count(seqs: list[str]) -> None:
     gc = gc_content(seqs)
@@ -180,6 +185,7 @@ def test_composition_against_direct_count(seqs: list[str]) -> None:
         np.testing.assert_allclose(gc_content(to_codes(seqs)), gc)
 
 
+@fast
 @given(
     st.lists(st.text(alphabet="ACGTacgt", max_size=12), min_size=1, max_size=6), st.integers(0, 9)
 )

@@ -14,12 +14,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from cislearn import negatives
 from cislearn.encode import gc_content, soft_mask_fraction, to_codes
 from cislearn.errors import ConfigError, InputError
 from cislearn.io.fasta import read_fasta
 from cislearn.io.genome import Genome
 from cislearn.negatives import genomic_background, kshuffle, sequence_stats, shuffle_codes
+from cislearn.negatives import windows as negative_windows
 from cislearn.report.qc import plot_background_qc
 
 CTCF_POS = Path(__file__).parents[2] / "shared" / "data" / "ctcf_gm12878" / "pos.fa.gz"
@@ -357,7 +357,7 @@ def test_window_fetch_path_gives_the_same_result(
     genome = Genome(varied_genome)
     kwargs = dict(exclude=exclude, fold=1, seed=9, batch=1_500, max_tries=3)
     cached = genomic_background(seqs[:20], genome, **kwargs)
-    monkeypatch.setattr(negatives, "_CACHE_GENOME_MAX", 0)  # human-sized: window by window
+    monkeypatch.setattr(negative_windows, "_CACHE_GENOME_MAX", 0)  # human-sized: window by window
     fetched = genomic_background(seqs[:20], genome, **kwargs)
     pd.testing.assert_frame_equal(cached.intervals, fetched.intervals)
     assert cached.sequences == fetched.sequences

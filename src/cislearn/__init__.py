@@ -53,6 +53,18 @@ _EXPORTS: dict[str, str] = {
     "genomic_background": "cislearn.negatives",
     "prepare_peaks": "cislearn.prepare",
     "check_file": "cislearn.validate",
+    # models, training, prediction, runs
+    "build_model": "cislearn.models.registry",
+    "ARCHITECTURES": "cislearn.models.registry",
+    "TrainConfig": "cislearn.config",
+    "resolve_config": "cislearn.config",
+    "load_config": "cislearn.config",
+    "fit": "cislearn.train",
+    "load": "cislearn.predict",
+    "Predictor": "cislearn.predict",
+    "train_run": "cislearn.runs",
+    "evaluate_run": "cislearn.runs",
+    "compare_runs_dir": "cislearn.runs",
 }
 
 __all__ = ["__version__", *_EXPORTS]

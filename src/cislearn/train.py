@@ -1,30 +1,19 @@
-"""The training engine: Lightning module and trainer setup for fitting and masked-LM pretraining.
+"""Supervised training: tasks and targets, the supervised Lightning module, and :func:`fit`.
 
-This is the only module that imports Lightning (importing it costs seconds, so prediction and
-the other commands stay on plain torch). Checkpoints in ``workdir/checkpoints`` exist only
-for ``resume``; the trained model leaves :func:`fit` as an ``nn.Module`` and the caller saves
-it as a safetensors bundle (:func:`cislearn.io.bundle.save_bundle` with ``result.meta``).
-
-Checkpoint safety: Lightning 2.6 reads ``.ckpt`` files with ``torch.load``, and a pickle can
-run code. Every checkpoint is loaded here with ``weights_only=True`` (torch's restricted
-unpickler: tensors, containers and primitive types, nothing callable): when resuming
-(``Trainer.fit(..., weights_only=True)``) and when reading the best weights and the history
-back. So a checkpoint someone hands us cannot execute anything; our own checkpoints hold
-only such types (the history is stored as plain floats).
+The engine it runs on (epoch bookkeeping, hardware, trainer, checkpoints) is
+:mod:`cislearn.engine`; masked-LM pretraining is :mod:`cislearn.pretrain`. Checkpoints in
+``workdir/checkpoints`` exist only for ``resume``, and are only ever read with torch's
+restricted unpickler (see :mod:`cislearn.engine`); the trained model leaves :func:`fit` as an
+``nn.Module`` and the caller saves it as a safetensors bundle
+(:func:`cislearn.io.bundle.save_bundle` with ``result.meta``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import logging
 import os
-import pickle
-import shutil
-import time
-import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -32,13 +21,22 @@ import numpy as np
 import pandas as pd
 import pytorch_lightning as pl
 import torch
-import torch.nn.functional as F
-from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-from pytorch_lightning.utilities import rank_zero_only
 from torch import Tensor, nn
 
 from cislearn.config import CLASSIFICATION_TASKS, TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, make_loader
+from cislearn.engine import (
+    CKPT_DIR,
+    PROGRESS_SEP,
+    Engine,
+    default_threads,
+    engine_context,
+    history_frame,
+    make_trainer,
+    prepare_checkpoints,
+    read_back,
+    resolve_hardware,
+)
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle
 from cislearn.losses import class_weights, loss_fn
@@ -48,27 +46,17 @@ from cislearn.models.registry import build_model
 from cislearn.types import Progress, no_progress
 
 __all__ = [
-    "DEFAULT_THREADS",
+    "default_threads",
     "MAX_CLASSES",
     "PROGRESS_SEP",
     "TrainResult",
-    "PretrainResult",
     "fit",
-    "pretrain",
     "infer_task",
     "output_names",
 ]
 
-#: Torch CPU threads when ``num_threads`` is None (measured; see benchmarks/train_overhead.py).
-DEFAULT_THREADS = 2
 #: ``task: auto`` calls integer labels 0..K-1 multiclass up to this many classes.
 MAX_CLASSES = 20
-#: Progress stages carry metrics after this separator: ``"epoch | train_loss=0.41 ..."``.
-PROGRESS_SEP = " | "
-
-log = logging.getLogger(__name__)
-_CKPT_DIR = "checkpoints"
-_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning_fabric", "lightning.pytorch")
 
 
 class TrainResult(NamedTuple):
@@ -91,18 +79,6 @@ class TrainResult(NamedTuple):
     """Bundle metadata for :func:`cislearn.io.bundle.save_bundle`."""
     notes: tuple[str, ...]
     """Things the user should know (e.g. no validation set, so no early stopping)."""
-
-
-class PretrainResult(NamedTuple):
-    """What :func:`pretrain` returns (the model is a ``transformer`` with its MLM head)."""
-
-    model: nn.Module
-    history: pd.DataFrame
-    best_epoch: int
-    best_score: float
-    config: TrainConfig
-    meta: dict
-    notes: tuple[str, ...]
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -217,6 +193,7 @@ def _valid_scores(task: str, out: np.ndarray, y: np.ndarray) -> dict[str, float]
         arr = np.atleast_1d(np.asarray(values, dtype=float))
         return float(np.nanmean(arr)) if np.isfinite(arr).any() else float("nan")
 
+    out = out.astype(np.float64)  # sklearn checks that probabilities sum to 1
     if task == "multiclass":
         z = out - out.max(axis=1, keepdims=True)
         prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
@@ -237,165 +214,10 @@ _VALID_KEYS = {
     "multiclass": ("valid_loss", "valid_auroc", "valid_accuracy"),
     "regression": ("valid_loss", "valid_pearson", "valid_spearman"),
     "counts": ("valid_loss", "valid_pearson", "valid_spearman"),
-    "mlm": ("valid_loss", "valid_accuracy"),
 }
 
 
-# -- the Lightning modules -----------------------------------------------------------------
-
-
-class _Engine(pl.LightningModule):
-    """Shared epoch bookkeeping: train loss without per-step syncs, history rows, progress.
-
-    Subclasses implement ``_train_loss(batch) -> Tensor``, ``_valid_batch(batch) -> tuple of
-    Tensors`` (concatenated over the epoch along dim 0) and ``_valid_metrics(*tensors) ->
-    dict``.
-    """
-
-    def __init__(
-        self,
-        model: nn.Module,
-        *,
-        config: TrainConfig,
-        valid_keys: Sequence[str],
-        fingerprint: Mapping[str, Any],
-        progress: Progress,
-    ) -> None:
-        super().__init__()
-        self.model = model
-        self.cfg = config
-        self.valid_keys = tuple(valid_keys)
-        self.fingerprint = dict(fingerprint)
-        self.progress = progress
-        self.loader_generator: torch.Generator | None = None
-        self.history: list[dict[str, float]] = []
-        self._loss_sum: Tensor | None = None
-        self._n_batches = 0
-        self._t0 = 0.0
-        self._row_done = False
-        self._valid: list[tuple[Tensor, ...]] = []
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x)
-
-    # optimisation
-    def configure_optimizers(self) -> Any:
-        c = self.cfg
-        params = [p for p in self.model.parameters() if p.requires_grad]
-        if c.optimizer == "sgd":
-            opt: torch.optim.Optimizer = torch.optim.SGD(
-                params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
-            )
-        elif c.optimizer == "adam":
-            opt = torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
-        elif c.optimizer == "adamw":
-            opt = torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
-        else:
-            opt = torch.optim.RMSprop(
-                params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
-            )
-        if c.scheduler == "cosine":
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=c.max_epochs)
-            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "epoch"}}
-        if c.scheduler == "plateau":
-            monitored = self.trainer.val_dataloaders is not None
-            monitor = c.monitor if monitored else "train_loss"
-            mode = "max" if monitored and monitor != "valid_loss" else "min"
-            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, mode=mode, factor=0.5, patience=max(1, c.patience // 2)
-            )
-            return {
-                "optimizer": opt,
-                "lr_scheduler": {"scheduler": sched, "interval": "epoch", "monitor": monitor},
-            }
-        return opt
-
-    # training
-    # Every epoch is reseeded from (seed, epoch): dropout and augmentation here, shuffling
-    # before the epoch's batch order is drawn. A resumed run then repeats the uninterrupted
-    # one exactly.
-    def _epoch_seed(self, epoch: int) -> int:
-        return self.cfg.seed * 100_003 + epoch
-
-    def seed_shuffle(self, epoch: int) -> None:
-        """Seed the training loader's generator for ``epoch`` (call before it iterates)."""
-        if self.loader_generator is not None:
-            self.loader_generator.manual_seed(self._epoch_seed(epoch))
-
-    def on_train_epoch_start(self) -> None:
-        torch.manual_seed(self._epoch_seed(self.current_epoch))
-        self._t0 = time.perf_counter()
-        self._loss_sum = torch.zeros((), device=self.device)
-        self._n_batches = 0
-        self._row_done = False
-
-    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
-        loss = self._train_loss(batch)
-        # Accumulated on the device: no .item() (a host sync) per step.
-        self._loss_sum += loss.detach().float()
-        self._n_batches += 1
-        return loss
-
-    def _epoch_train_loss(self) -> float:
-        mean = self._loss_sum / max(self._n_batches, 1)
-        if self.trainer.world_size > 1:
-            mean = self.all_gather(mean).mean()
-        return float(mean)
-
-    # validation
-    def on_validation_epoch_start(self) -> None:
-        self._valid = []
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._valid.append(tuple(t.detach() for t in self._valid_batch(batch)))
-
-    def on_validation_epoch_end(self) -> None:
-        if self.trainer.sanity_checking or not self._valid:
-            return
-        parts = [torch.cat(group) for group in zip(*self._valid, strict=True)]
-        self._valid = []
-        if self.trainer.world_size > 1:  # every rank saw a shard: score the whole set
-            parts = [self.all_gather(p).flatten(0, 1) for p in parts]
-        metrics = self._valid_metrics(*(p.float() for p in parts))
-        for key, value in metrics.items():
-            self.log(key, float(value), sync_dist=False)
-        self._append_row(metrics)
-
-    def on_train_epoch_end(self) -> None:
-        self.seed_shuffle(self.current_epoch + 1)
-        self.log("train_loss", self._epoch_train_loss(), sync_dist=False)
-        if not self._row_done:  # no validation this epoch
-            self._append_row({})
-
-    def _append_row(self, metrics: Mapping[str, float]) -> None:
-        row = {"epoch": float(self.current_epoch + 1), "train_loss": self._epoch_train_loss()}
-        row.update({k: float(metrics.get(k, float("nan"))) for k in self.valid_keys})
-        row["lr"] = float(self.trainer.optimizers[0].param_groups[0]["lr"])
-        row["seconds"] = time.perf_counter() - self._t0
-        self.history.append(row)
-        self._row_done = True
-        if self.global_rank == 0:
-            shown = " ".join(
-                f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch", "lr", "seconds")
-            )
-            stage = f"epoch{PROGRESS_SEP}epoch {int(row['epoch'])}/{self.cfg.max_epochs} {shown}"
-            self.progress(stage, int(row["epoch"]), self.cfg.max_epochs)
-
-    # checkpoints carry the history (plain floats: loadable with weights_only=True)
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["cislearn"] = {"history": list(self.history), "fingerprint": self.fingerprint}
-
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.history = list(checkpoint.get("cislearn", {}).get("history", []))
-
-    def _train_loss(self, batch: Any) -> Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _valid_batch(self, batch: Any) -> tuple[Tensor, ...]:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _valid_metrics(self, *parts: Tensor) -> dict[str, float]:  # pragma: no cover
-        raise NotImplementedError
+# -- the Lightning module -------------------------------------------------------------------
 
 
 def _random_rc(x: Tensor) -> Tensor:
@@ -404,7 +226,7 @@ def _random_rc(x: Tensor) -> Tensor:
     return torch.where(flip[:, None, None], reverse_complement_batch(x), x)
 
 
-class _Supervised(_Engine):
+class _Supervised(Engine):
     def __init__(self, model: nn.Module, loss: nn.Module, *, task: str, **kwargs: Any) -> None:
         super().__init__(model, valid_keys=_VALID_KEYS[task], **kwargs)
         self.loss = loss
@@ -429,252 +251,6 @@ class _Supervised(_Engine):
         return {"valid_loss": loss, **scores}
 
 
-def mask_tokens(
-    tokens: Tensor, *, k: int, fraction: float, vocab: int, generator: torch.Generator | None = None
-) -> tuple[Tensor, Tensor]:
-    """DNABERT-style masking of k-mer tokens: contiguous spans of ``k`` tokens.
-
-    Neighbouring overlapping k-mers share k-1 bases, so a lone masked token could be read off
-    its neighbours; masking spans of k tokens hides the span's centre. Span starts are drawn
-    with probability ``fraction / k`` so that about ``fraction`` of the tokens are masked;
-    masked inputs become MASK (80 %), a random k-mer (10 %) or stay (10 %), as in BERT. The
-    first token (CLS) and PAD are never masked.
-
-    Parameters
-    ----------
-    tokens : LongTensor of shape (N, T)
-
-    Returns
-    -------
-    inputs : LongTensor of shape (N, T)
-    labels : LongTensor of shape (N, T)
-        The original id where masked, -100 (ignored by cross-entropy) elsewhere.
-    """
-    from cislearn.models.transformer import MASK, N_SPECIAL, PAD
-
-    n, t = tokens.shape
-    device = tokens.device
-
-    def rand(*shape: int) -> Tensor:
-        return torch.rand(*shape, generator=generator, device=device)
-
-    starts = (rand(n, t) < fraction / k).float()
-    # A span start at i masks i..i+k-1: max-pool the starts over a window looking back k-1.
-    spans = F.max_pool1d(F.pad(starts[:, None], (k - 1, 0)), k, stride=1)[:, 0] > 0
-    spans[:, 0] = False
-    spans &= tokens != PAD
-    labels = torch.where(spans, tokens, torch.full_like(tokens, -100))
-    roll = rand(n, t)
-    random_ids = (rand(n, t) * (vocab - N_SPECIAL)).long() + N_SPECIAL
-    inputs = torch.where(spans & (roll < 0.8), torch.full_like(tokens, MASK), tokens)
-    inputs = torch.where(spans & (roll >= 0.8) & (roll < 0.9), random_ids, inputs)
-    return inputs, labels
-
-
-class _MaskedLM(_Engine):
-    def __init__(self, model: nn.Module, *, mask_fraction: float, **kwargs: Any) -> None:
-        super().__init__(model, valid_keys=_VALID_KEYS["mlm"], **kwargs)
-        self.mask_fraction = mask_fraction
-
-    def _mlm_loss(self, inputs: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
-        logits = self.model.mlm_logits(inputs)
-        loss = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), ignore_index=-100)
-        return loss, logits
-
-    def _train_loss(self, batch: Any) -> Tensor:
-        (tokens,) = batch
-        inputs, labels = mask_tokens(
-            tokens, k=self.model.k, fraction=self.mask_fraction, vocab=self.model.vocab_size
-        )
-        return self._mlm_loss(inputs, labels)[0]
-
-    def _valid_batch(self, batch: Any) -> tuple[Tensor, ...]:
-        inputs, labels = batch  # masked once, up front, so every epoch scores the same task
-        logits = self.model.mlm_logits(inputs)
-        masked = labels != -100
-        loss_sum = F.cross_entropy(
-            logits.flatten(0, 1), labels.flatten(), ignore_index=-100, reduction="sum"
-        )
-        correct = ((logits.argmax(-1) == labels) & masked).sum()
-        return (torch.stack([loss_sum.float(), masked.sum().float(), correct.float()])[None],)
-
-    def _valid_metrics(self, stats: Tensor) -> dict[str, float]:
-        loss_sum, n, correct = stats.sum(dim=0).tolist()
-        return {"valid_loss": loss_sum / max(n, 1.0), "valid_accuracy": correct / max(n, 1.0)}
-
-
-# -- hardware, quiet Lightning, trainer ------------------------------------------------------
-
-
-def _cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-def _resolve_hardware(config: TrainConfig) -> dict[str, Any]:
-    """accelerator, devices, precision and num_threads made concrete."""
-    has_gpu = torch.cuda.is_available()
-    accelerator = config.accelerator
-    if accelerator == "auto":
-        accelerator = "gpu" if has_gpu else "cpu"
-    if accelerator == "gpu" and not has_gpu:
-        raise ConfigError(
-            "config key 'accelerator': gpu requested but torch sees no GPU "
-            "(torch.cuda.is_available() is False); use --accelerator cpu or auto"
-        )
-    distributed = config.strategy in ("ddp", "ddp_spawn")
-    # One device unless a distributed strategy is asked for: 'auto' on a multi-GPU node
-    # would otherwise start DDP behind the user's back.
-    devices: int | str = config.devices if config.devices != "auto" or distributed else 1
-    precision = config.precision
-    if precision == "auto":
-        precision = "16-mixed" if accelerator == "gpu" else "32-true"
-    if precision == "16-mixed" and accelerator == "cpu":
-        raise ConfigError(
-            "config key 'precision': 16-mixed needs a GPU; on CPU use 32-true or bf16-mixed"
-        )
-    threads = config.num_threads
-    if threads is None:
-        threads = min(DEFAULT_THREADS, _cpu_count())
-        if accelerator == "cpu" and distributed and isinstance(devices, int):
-            threads = max(1, _cpu_count() // devices)  # the processes share the cores
-    return {
-        "accelerator": accelerator,
-        "devices": devices,
-        "precision": precision,
-        "num_threads": threads,
-    }
-
-
-@contextlib.contextmanager
-def _engine_context(threads: int, deterministic: bool) -> Iterator[None]:
-    """Torch threads set, Lightning's banners and hints silenced; all restored on exit."""
-    old_threads = torch.get_num_threads()
-    old_det = torch.are_deterministic_algorithms_enabled()
-    old_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
-    loggers = [logging.getLogger(name) for name in _LIGHTNING_LOGGERS]
-    levels = [lg.level for lg in loggers]
-    try:
-        with warnings.catch_warnings():
-            # Hints meant for interactive use (workers, logging intervals, sync_dist) that do
-            # not apply: data are pre-encoded tensors, and metrics are gathered by hand.
-            warnings.filterwarnings("ignore", module=r"(pytorch_)?lightning(_fabric)?\b")
-            warnings.filterwarnings("ignore", message=r".*(num_workers|does not have many workers)")
-            for lg in loggers:
-                lg.setLevel(logging.WARNING)
-            torch.set_num_threads(threads)
-            yield
-    finally:
-        torch.set_num_threads(old_threads)
-        torch.use_deterministic_algorithms(old_det, warn_only=old_warn_only)
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
-def _trainer(
-    config: TrainConfig,
-    hardware: Mapping[str, Any],
-    *,
-    workdir: Path,
-    monitor: str | None,
-    mode: str,
-) -> pl.Trainer:
-    # Two checkpoint callbacks: Lightning 2.6 writes ``save_last`` only in epochs where the
-    # top-k file was also saved, but resuming needs the state after every epoch.
-    ckpt_dir = workdir / _CKPT_DIR
-    callbacks: list[Any] = [
-        ModelCheckpoint(
-            dirpath=ckpt_dir,
-            filename="last",
-            monitor=None,
-            save_top_k=1,
-            enable_version_counter=False,
-        )
-    ]
-    if monitor is not None:
-        callbacks.append(
-            ModelCheckpoint(
-                dirpath=ckpt_dir,
-                filename="best",
-                monitor=monitor,
-                mode=mode,
-                save_top_k=1,
-                auto_insert_metric_name=False,
-                enable_version_counter=False,
-            )
-        )
-    if monitor is not None and config.patience > 0:
-        callbacks.append(
-            EarlyStopping(monitor=monitor, mode=mode, patience=config.patience, check_finite=False)
-        )
-    return pl.Trainer(
-        accelerator=hardware["accelerator"],
-        devices=hardware["devices"],
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision=hardware["precision"],
-        max_epochs=config.max_epochs,
-        deterministic=config.deterministic,
-        gradient_clip_val=config.grad_clip,
-        gradient_clip_algorithm="norm" if config.grad_clip else None,
-        callbacks=callbacks,
-        logger=False,  # the history lives in our checkpoints; no lightning_logs folder
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        default_root_dir=workdir,
-    )
-
-
-# -- checkpoints -----------------------------------------------------------------------------
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    """A Lightning checkpoint read with torch's restricted unpickler (nothing executed)."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"{path}: not a readable cislearn checkpoint ({first})") from None
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ModelLoadError(f"{path}: not a Lightning checkpoint (no state_dict)")
-    return ckpt
-
-
-def _prepare_checkpoints(
-    ckpt_dir: Path, *, resume: bool, fingerprint: Mapping[str, Any], notes: list[str]
-) -> tuple[Path | None, int]:
-    """The checkpoint to resume from (or None, after clearing stale ones) and the next epoch."""
-    last = ckpt_dir / "last.ckpt"
-    if resume and last.is_file():
-        ckpt = _load_checkpoint(last)
-        saved = ckpt.get("cislearn", {}).get("fingerprint", {})
-        differ = [k for k in fingerprint if saved.get(k) != fingerprint[k]]
-        if differ:
-            raise ConfigError(
-                f"{last}: cannot resume: the checkpoint was trained with a different "
-                f"{', '.join(differ)}; run without --resume or choose a new --out"
-            )
-        return last, int(ckpt.get("epoch", -1)) + 1
-    if resume:
-        notes.append(f"resume: no checkpoint in {ckpt_dir}; started from the first epoch")
-        log.warning("nothing to resume in %s; training from the start", ckpt_dir)
-    if rank_zero_only.rank == 0 and ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)
-    return None, 0
-
-
-def _read_back(ckpt_dir: Path, monitored: bool) -> tuple[dict[str, Tensor], list[dict], int]:
-    """Best weights (without the module prefix), the history and the 1-based best epoch."""
-    last = _load_checkpoint(ckpt_dir / "last.ckpt")
-    best = _load_checkpoint(ckpt_dir / "best.ckpt") if monitored else last
-    state = {k[6:]: v for k, v in best["state_dict"].items() if k.startswith("model.")}
-    history = list(last.get("cislearn", {}).get("history", []))
-    return state, history, int(best.get("epoch", 0)) + 1
-
-
 def _fingerprint(model: nn.Module, task: str, data: SequenceDataset) -> dict[str, Any]:
     digest = hashlib.sha256("\n".join(data.ids).encode())
     digest.update(np.ascontiguousarray(data.targets).tobytes())
@@ -687,14 +263,6 @@ def _fingerprint(model: nn.Module, task: str, data: SequenceDataset) -> dict[str
         "n_tracks": int(model.n_tracks),
         "data": digest.hexdigest(),
     }
-
-
-def _history_frame(rows: list[dict], notes: Sequence[str]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows)
-    if "epoch" in frame:
-        frame["epoch"] = frame["epoch"].astype(int)
-    frame.attrs["notes"] = list(notes)
-    return frame
 
 
 # -- initialisation from a pretrained bundle -------------------------------------------------
@@ -802,12 +370,12 @@ def fit(
         raise ConfigError(f"config key 'loss': only for the regression task; task is '{task}'")
     if config.class_weights and task not in CLASSIFICATION_TASKS:
         raise ConfigError(f"config key 'class_weights': only for classification; task is '{task}'")
-    hardware = _resolve_hardware(config)
+    hardware = resolve_hardware(config)
     monitor, mode, notes = _resolve_monitor(config, task, valid_ds.targets)
     init_state, init_meta = _read_init(config.init) if config.init else (None, None)
     resolved = config.model_copy(update={"task": task, "monitor": monitor, **hardware})
 
-    with _engine_context(hardware["num_threads"], config.deterministic):
+    with engine_context(hardware["num_threads"], config.deterministic):
         pl.seed_everything(config.seed, workers=True, verbose=False)
         model = build_model(
             config.arch,
@@ -818,14 +386,16 @@ def fit(
         )
         if init_state is not None:
             model.load_encoder_state_dict(init_state)
+        # every architecture parameter, defaults included, goes into the recorded config
+        resolved = resolved.model_copy(update={"model": model.config.model_dump(mode="json")})
         pos_weight = class_weight = None
         if config.class_weights:
             weights = class_weights(train_ds.targets, task, n_classes=n_outputs)
             pos_weight, class_weight = (None, weights) if task == "multiclass" else (weights, None)
         loss = loss_fn(task, loss=config.loss, pos_weight=pos_weight, class_weight=class_weight)
         fingerprint = _fingerprint(model, task, train_ds)
-        ckpt_dir = workdir / _CKPT_DIR
-        ckpt_path, first_epoch = _prepare_checkpoints(
+        ckpt_dir = workdir / CKPT_DIR
+        ckpt_path, first_epoch = prepare_checkpoints(
             ckpt_dir, resume=resume, fingerprint=fingerprint, notes=notes
         )
         module = _Supervised(
@@ -841,17 +411,17 @@ def fit(
         )
         module.loader_generator = train_loader.generator
         module.seed_shuffle(first_epoch)
-        has_valid = valid_loader is not None
-        trainer = _trainer(
+        has_valid = module.has_valid = valid_loader is not None
+        trainer = make_trainer(
             resolved, hardware, workdir=workdir, monitor=monitor if has_valid else None, mode=mode
         )
         trainer.fit(module, train_loader, valid_loader, ckpt_path=ckpt_path, weights_only=True)
-        state, rows, best_epoch = _read_back(ckpt_dir, has_valid)
+        state, rows, best_epoch = read_back(ckpt_dir, has_valid)
         world_size = int(trainer.world_size)
 
     model.load_state_dict(state, strict=True)
     model.eval().cpu()
-    history = _history_frame(rows, notes)
+    history = history_frame(rows, notes)
     best_score = float("nan")
     if has_valid and len(history) >= best_epoch:
         best_score = float(history[monitor].iloc[best_epoch - 1])
@@ -904,179 +474,3 @@ def _bundle_meta(
             "pytorch_lightning": pl.__version__,
         },
     }
-
-
-class _Batches:
-    """A map-style dataset of pre-built tensors served a whole batch at a time."""
-
-    def __init__(self, *tensors: Tensor) -> None:
-        self.tensors = tensors
-
-    def __len__(self) -> int:
-        return int(self.tensors[0].shape[0])
-
-    def __getitem__(self, index: int) -> tuple[Tensor, ...]:
-        return tuple(t[index] for t in self.tensors)
-
-    def __getitems__(self, indices: Sequence[int]) -> tuple[Tensor, ...]:
-        idx = torch.as_tensor(indices, dtype=torch.long)
-        return tuple(t[idx] for t in self.tensors)
-
-
-def _identity(batch: Any) -> Any:
-    return batch
-
-
-def _token_matrix(sequences: Sequence[str], k: int) -> Tensor:
-    """CLS + k-mer ids per sequence, right-padded with PAD to the longest, (N, T) int64."""
-    from cislearn.encode import kmer_tokens
-    from cislearn.models.transformer import CLS, PAD
-
-    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
-    if (lengths < k).any():
-        i = int(np.flatnonzero(lengths < k)[0])
-        raise InputError(f"sequence {i + 1} is shorter than k={k}", record=i + 1)
-    out = np.full((len(sequences), int(lengths.max()) - k + 2), PAD, dtype=np.int64)
-    out[:, 0] = CLS
-    for length in np.unique(lengths):  # one vectorised call per distinct length
-        rows = np.flatnonzero(lengths == length)
-        out[rows, 1 : length - k + 2] = kmer_tokens([sequences[i] for i in rows], k)
-    return torch.from_numpy(out)
-
-
-def pretrain(
-    sequences: Sequence[str],
-    config: TrainConfig,
-    *,
-    workdir: str | os.PathLike[str],
-    mask_fraction: float = 0.15,
-    progress: Progress | None = None,
-) -> PretrainResult:
-    """Pretrain a ``transformer`` as a masked k-mer language model on unlabelled sequences.
-
-    DNABERT's recipe at small scale: overlapping k-mer tokens, spans of k contiguous tokens
-    masked (see :func:`mask_tokens`), cross-entropy on the masked positions. A seeded
-    ``valid_fraction`` of the sequences (masked once, so epochs are comparable) drives early
-    stopping. Fine-tune with ``fit(..., TrainConfig(arch="transformer", init=bundle_dir))``
-    after saving the result with :func:`cislearn.io.bundle.save_bundle`.
-
-    Parameters
-    ----------
-    sequences : sequence of str
-        Unlabelled DNA; lengths may differ (shorter ones are padded, and PAD is not attended).
-    config : TrainConfig
-        ``arch`` must be ``transformer``; optimiser, epochs, batch size, seed, devices...
-        as for :func:`fit`.
-    workdir : path
-        Checkpoints go to ``workdir/checkpoints``.
-    mask_fraction : float
-        Expected fraction of tokens masked, in (0, 0.5].
-
-    Returns
-    -------
-    PretrainResult
-        ``model`` (best weights, eval, CPU), ``history`` (train_loss, valid_loss,
-        valid_accuracy of masked tokens), ``best_epoch``, ``best_score`` (valid loss),
-        ``config``, bundle ``meta`` (task ``mlm``), ``notes``.
-
-    Examples
-    --------
-    >>> res = pretrain(seqs, TrainConfig(arch="transformer"), workdir="runs/pre")  # doctest: +SKIP
-    """
-    progress = progress or no_progress
-    workdir = Path(workdir)
-    if config.arch != "transformer":
-        raise ConfigError(f"config key 'arch': pretraining needs transformer; got '{config.arch}'")
-    if not 0.0 < mask_fraction <= 0.5:
-        raise ConfigError(f"mask_fraction must be in (0, 0.5]; got {mask_fraction}")
-    if len(sequences) < 2:
-        raise InputError(f"pretraining needs at least 2 sequences; got {len(sequences)}")
-    hardware = _resolve_hardware(config)
-    notes: list[str] = []
-    resolved = config.model_copy(update={"task": "auto", "monitor": "valid_loss", **hardware})
-    with _engine_context(hardware["num_threads"], config.deterministic):
-        pl.seed_everything(config.seed, workers=True, verbose=False)
-        length = max(len(s) for s in sequences)
-        model = build_model("transformer", config.model, length=length, n_outputs=1)
-        tokens = _token_matrix(sequences, model.k)
-        order = np.random.default_rng(config.seed).permutation(len(tokens))
-        n_valid = int(round(config.valid_fraction * len(tokens)))
-        valid_idx, train_idx = order[:n_valid], order[n_valid:]
-        if len(train_idx) == 0:
-            raise ConfigError("no training sequences left; lower valid_fraction")
-        gen = torch.Generator().manual_seed(config.seed + 1)
-        v_inputs, v_labels = mask_tokens(
-            tokens[valid_idx],
-            k=model.k,
-            fraction=mask_fraction,
-            vocab=model.vocab_size,
-            generator=gen,
-        )
-        fingerprint = {
-            "arch": "transformer",
-            "model": model.config.model_dump(mode="json"),
-            "task": "mlm",
-            "length": int(length),
-            "data": hashlib.sha256(tokens.numpy().tobytes()).hexdigest(),
-        }
-        ckpt_dir = workdir / _CKPT_DIR
-        ckpt_path = _prepare_checkpoints(
-            ckpt_dir, resume=False, fingerprint=fingerprint, notes=notes
-        )
-        module = _MaskedLM(
-            model,
-            mask_fraction=mask_fraction,
-            config=resolved,
-            fingerprint=fingerprint,
-            progress=progress,
-        )
-        loader_args = {"batch_size": config.batch_size, "collate_fn": _identity}
-        train_loader = torch.utils.data.DataLoader(
-            _Batches(tokens[train_idx]),
-            shuffle=True,
-            generator=torch.Generator().manual_seed(config.seed),
-            **loader_args,
-        )
-        module.loader_generator = train_loader.generator
-        module.seed_shuffle(0)
-        valid_loader = (
-            torch.utils.data.DataLoader(_Batches(v_inputs, v_labels), **loader_args)
-            if n_valid
-            else None
-        )
-        if valid_loader is None:
-            notes.append("no validation sequences: trained for max_epochs without early stopping")
-        trainer = _trainer(
-            resolved,
-            hardware,
-            workdir=workdir,
-            monitor="valid_loss" if valid_loader is not None else None,
-            mode="min",
-        )
-        trainer.fit(module, train_loader, valid_loader, ckpt_path=ckpt_path, weights_only=True)
-        state, rows, best_epoch = _read_back(ckpt_dir, valid_loader is not None)
-
-    model.load_state_dict(state, strict=True)
-    model.eval().cpu()
-    history = _history_frame(rows, notes)
-    best_score = float("nan")
-    if valid_loader is not None and len(history) >= best_epoch:
-        best_score = float(history["valid_loss"].iloc[best_epoch - 1])
-    meta = {
-        "arch": "transformer",
-        "model": model.config.model_dump(mode="json"),
-        "length": int(length),
-        "n_outputs": 1,
-        "n_tracks": 0,
-        "track_names": [],
-        "task": "mlm",
-        "target_names": [],
-        "output_names": [],
-        "seed": int(config.seed),
-        "pretrain": {"mask_fraction": mask_fraction, "n_sequences": len(sequences)},
-        "config": resolved.model_dump(mode="json"),
-        "best_epoch": int(best_epoch),
-        "best_score": None if np.isnan(best_score) else best_score,
-        "notes": list(notes),
-    }
-    return PretrainResult(model, history, best_epoch, best_score, resolved, meta, tuple(notes))

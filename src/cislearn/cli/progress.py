@@ -19,8 +19,12 @@ class ProgressBars:
         self._started: set[str] = set()
 
     def __call__(self, stage: str, done: int, total: int | None) -> None:
+        # "epoch | epoch 3/20 valid_auroc=0.91": bar name, then details of this step
+        stage, _, detail = stage.partition(" | ")
         if not self.enabled:
-            if stage not in self._started:
+            if detail:
+                sys.stderr.write(f"{detail}\n")
+            elif stage not in self._started:
                 self._started.add(stage)
                 sys.stderr.write(f"{stage}…\n")
             return
@@ -33,6 +37,8 @@ class ProgressBars:
             )
         if total is not None and bar.total != total:
             bar.total = total
+        if detail:
+            bar.set_postfix_str(detail, refresh=False)
         bar.n = done
         bar.refresh()
         if total is not None and done >= total:

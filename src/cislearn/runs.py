@@ -1,0 +1,289 @@
+"""Run folders: train → bundle → held-out evaluation → figures → report, and reading runs back.
+
+One call per user action, shared by the CLI, the Python API and the web app's jobs:
+:func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from cislearn.config import TrainConfig, dump_config
+from cislearn.data import OneHotDataset, SequenceDataset
+from cislearn.errors import InputError, ModelLoadError
+from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate, shortcut_check
+from cislearn.io.atomic import atomic_write
+from cislearn.io.datasets import write_json
+from cislearn.types import Progress, no_progress
+
+__all__ = ["RunResult", "train_run", "evaluate_run", "read_run", "compare_runs_dir"]
+
+_CLASSIFICATION = ("binary", "multilabel", "multiclass")
+
+
+class RunResult(NamedTuple):
+    """What :func:`train_run` and :func:`evaluate_run` return."""
+
+    run_dir: Path
+    metrics: dict[str, Any]
+    """Held-out metrics per target (``Evaluation.metrics``)."""
+    table: pd.DataFrame
+    """The same metrics, one row per target."""
+    shortcut: ShortcutResult | None
+    report: Path
+    """``report.html`` of the run (or of the evaluation)."""
+    notes: tuple[str, ...]
+
+
+def _versions() -> dict[str, str]:
+    import torch
+
+    import cislearn
+
+    return {
+        "cislearn": cislearn.__version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+    }
+
+
+def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
+    x = OneHotDataset(dataset, n_value=float(predictor.meta.get("n_value", 0.25))).x
+    return predictor.predict(x)
+
+
+def _first_auroc(metrics: dict[str, Any]) -> float | None:
+    for values in metrics.values():
+        if isinstance(values, dict) and values.get("auroc") is not None:
+            return float(values["auroc"])
+    return None
+
+
+def _write_predictions(
+    path: Path, dataset: SequenceDataset, predictions: Any, output_names: list[str], task: str
+) -> None:
+    frame = pd.DataFrame({"id": list(dataset.ids)})
+    if dataset.split is not None:
+        frame["split"] = dataset.split
+    for j, name in enumerate(dataset.target_names):
+        frame[f"true_{name}"] = dataset.targets[:, j]
+    score = "prob" if task in _CLASSIFICATION else "pred"
+    for j, name in enumerate(output_names):
+        frame[f"{score}_{name}"] = predictions.probs[:, j]
+    for j, name in enumerate(output_names):
+        frame[f"logit_{name}" if task in _CLASSIFICATION else f"raw_{name}"] = predictions.logits[
+            :, j
+        ]
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+
+
+def _evaluate_and_report(
+    out: Path,
+    predictor: Any,
+    dataset: SequenceDataset,
+    *,
+    title: str,
+    history: pd.DataFrame | None,
+    config: dict[str, Any],
+    train: SequenceDataset | None,
+    n_boot: int,
+    seed: int,
+    notes: tuple[str, ...],
+) -> RunResult:
+    from cislearn.report.figures import write_run_figures
+    from cislearn.report.html import write_run_report
+
+    task = predictor.task
+    predictions = _predict_dataset(predictor, dataset)
+    names = list(predictor.output_names)
+    evaluation = evaluate(
+        dataset.targets, predictions.probs, task=task, target_names=names, n_boot=n_boot, seed=seed
+    )
+    _write_predictions(out / "predictions.tsv", dataset, predictions, names, task)
+    shortcut = None
+    if task == "binary" and train is not None:
+        shortcut = shortcut_check(
+            train, dataset, model_auroc=_first_auroc(evaluation.metrics), seed=seed
+        )
+    write_json(
+        out / "metrics.json",
+        {
+            "task": task,
+            "n_test": len(dataset),
+            "metrics": evaluation.metrics,
+            "shortcut": None if shortcut is None else shortcut._asdict(),
+            "notes": list(notes),
+        },
+    )
+    figures = write_run_figures(
+        out / "figures",
+        task=task,
+        y_true=dataset.targets,
+        y_score=predictions.probs,
+        target_names=list(predictor.output_names),
+        history=history,
+        monitor=predictor.meta.get("monitor"),
+    )
+    report = write_run_report(
+        out,
+        title=title,
+        config=config,
+        metrics=evaluation.metrics,
+        shortcut=shortcut,
+        history=history,
+        figures=figures,
+        data_summary={
+            "task": task,
+            "architecture": predictor.meta.get("arch"),
+            "held-out records": len(dataset),
+            "split_counts": predictor.meta.get("split", {}).get("counts", {}),
+            "data": predictor.meta.get("data", {}),
+        },
+        versions=_versions(),
+    )
+    return RunResult(out, evaluation.metrics, evaluation.table, shortcut, report, notes)
+
+
+def train_run(
+    dataset: SequenceDataset,
+    config: TrainConfig,
+    out: str | os.PathLike[str],
+    *,
+    resume: bool = False,
+    n_boot: int = 1000,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Train ``config`` on ``dataset`` and write a complete run folder in ``out``.
+
+    The folder holds ``model.safetensors`` + ``model.json`` (the bundle), ``config.yaml``,
+    ``history.csv``, ``metrics.json`` and ``predictions.tsv`` for the held-out ``test`` part
+    (``valid`` when there is no test part), ``figures/*.png`` and ``report.html``. Every
+    binary run also fits a composition-only logistic regression on the same split and reports
+    its AUROC beside the model's.
+
+    Examples
+    --------
+    >>> ds = load_dataset(pos="pos.fa.gz", neg="neg.fa.gz")  # doctest: +SKIP
+    >>> res = train_run(ds, TrainConfig(arch="cnn"), "runs/ctcf")  # doctest: +SKIP
+    >>> res.metrics["label"]["auroc"]  # doctest: +SKIP
+    """
+    from cislearn.io.bundle import save_bundle
+    from cislearn.predict import load
+    from cislearn.train import fit
+
+    progress = progress or no_progress
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = fit(dataset, config, workdir=out, resume=resume, progress=progress)
+    save_bundle(out, result.model.state_dict(), result.meta)
+    with atomic_write(out / "config.yaml") as fh:
+        fh.write(dump_config(result.config))
+    with atomic_write(out / "history.csv") as fh:
+        result.history.to_csv(fh, index=False)
+    ds = dataset.with_split(result.split)
+    notes = list(result.notes)
+    held_out = "test"
+    if not (ds.split == "test").any():
+        held_out = "valid"
+        notes.append("no test records: metrics are on the validation part")
+        if not (ds.split == "valid").any():
+            raise InputError("no test or validation records to evaluate on; lower the train share")
+    test = ds.part(held_out)
+    progress("evaluate", 0, 1)
+    predictor = load(out)
+    res = _evaluate_and_report(
+        out,
+        predictor,
+        test,
+        title=f"cislearn run {out.name}: {result.config.arch}",
+        history=result.history,
+        config=result.config.model_dump(mode="json"),
+        train=ds.part("train"),
+        n_boot=n_boot,
+        seed=config.seed,
+        notes=tuple(notes),
+    )
+    progress("evaluate", 1, 1)
+    return res
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike[str],
+    dataset: SequenceDataset,
+    out: str | os.PathLike[str],
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> RunResult:
+    """Evaluate a trained run on every record of ``dataset``; write metrics, figures, report."""
+    from cislearn.predict import load
+
+    predictor = load(run_dir)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return _evaluate_and_report(
+        out,
+        predictor,
+        dataset,
+        title=f"cislearn evaluation of {Path(run_dir).name}",
+        history=None,
+        config=predictor.meta.get("config", {}),
+        train=None,
+        n_boot=n_boot,
+        seed=seed,
+        notes=(),
+    )
+
+
+def read_run(run_dir: str | os.PathLike[str]) -> RunSummary:
+    """A run's held-out metrics and scores (first target), for :func:`compare_runs_dir`."""
+    run = Path(run_dir)
+    try:
+        metrics = json.loads((run / "metrics.json").read_text())
+        preds = pd.read_csv(run / "predictions.tsv", sep="\t")
+    except FileNotFoundError as exc:
+        raise ModelLoadError(
+            f"{run}: not a finished run ({Path(exc.filename).name} missing)"
+        ) from None
+    except (json.JSONDecodeError, pd.errors.ParserError) as exc:
+        raise ModelLoadError(f"{run}: unreadable run files: {exc}") from None
+    true_cols = [c for c in preds.columns if c.startswith("true_")]
+    score_cols = [c for c in preds.columns if c.startswith(("prob_", "pred_"))]
+    y_true = preds[true_cols[0]].to_numpy() if true_cols else None
+    y_score = preds[score_cols[0]].to_numpy() if score_cols else None
+    shortcut = (metrics.get("shortcut") or {}).get("auroc")
+    return RunSummary(run.name, metrics.get("metrics", {}), y_true, y_score, shortcut)
+
+
+def compare_runs_dir(
+    run_dirs: list[str | os.PathLike[str]], out: str | os.PathLike[str]
+) -> tuple[pd.DataFrame, Path]:
+    """One table and overlaid ROC/PR figures of several runs; writes ``comparison.html``."""
+    from cislearn.report.figures import write_comparison_figures
+    from cislearn.report.html import write_comparison
+
+    runs = [read_run(r) for r in run_dirs]
+    names = [r.name for r in runs]
+    if len(set(names)) != len(names):
+        # same folder names in different places: qualify them with their parent
+        runs = [
+            r._replace(name=f"{Path(d).parent.name}/{r.name}")
+            for r, d in zip(runs, run_dirs, strict=True)
+        ]
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    table = compare_runs(runs)
+    with atomic_write(out / "comparison.tsv") as fh:
+        table.to_csv(fh, sep="\t", index=False, float_format="%.4g")
+    figures = write_comparison_figures(runs, out)
+    return table, write_comparison(out, table, figures)
