@@ -33,6 +33,8 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	$(PY) benchmarks/encode.py
 	$(PY) benchmarks/shuffle.py
+	$(PY) benchmarks/train_overhead.py
+	$(PY) benchmarks/predict.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

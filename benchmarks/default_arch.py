@@ -31,6 +31,7 @@ def main() -> None:
         "--archs", default="cnn,cnn-multi,cnn-deep,basset,resnet,cnn-lstm,transformer"
     )
     parser.add_argument("--work", default="/tmp/cislearn-default-arch")
+    parser.add_argument("--results", default="default_arch.json", help="file in results/")
     args = parser.parse_args()
 
     ds = load_dataset(pos=CTCF / "pos.fa.gz", neg=CTCF / "neg.fa.gz")
@@ -64,7 +65,7 @@ def main() -> None:
     for r in rows:
         r["seconds_vs_cnn"] = None if base is None else r["seconds"] / base
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "default_arch.json").write_text(
+    (RESULTS / args.results).write_text(
         json.dumps(
             {
                 "benchmark": "default architecture on CTCF GM12878",

@@ -119,28 +119,31 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(timed(fn))
     assert np.array_equal(enc.one_hot(seqs, out=out)[:1000], reference)
     med = {name: statistics.median(ts) for name, ts in times.items()}
-    fill = med["ndarray.fill (pre-faulted)"]
+    best = {name: min(ts) for name, ts in times.items()}  # least disturbed by other processes
+    fill, fill_best = med["ndarray.fill (pre-faulted)"], best["ndarray.fill (pre-faulted)"]
 
     per_base = tangermeme_per_base(seqs[: args.tangermeme_n])
     if per_base is not None:
-        med["tangermeme one_hot_encode (extrapolated)"] = per_base * bases
+        name = "tangermeme one_hot_encode (extrapolated)"
+        med[name] = best[name] = per_base * bases
 
     rows = []
     for name, sec in med.items():
-        rows.append({"case": name, "median_s": sec, "MB_per_s": nbytes / sec / 1e6,
-                     "Mb_seq_per_s": bases / sec / 1e6, "ratio_to_fill": fill / sec})  # fmt: skip
+        row = {"case": name, "median_s": sec, "min_s": best[name], "MB_per_s": nbytes / sec / 1e6}
+        row["Mb_seq_per_s"] = bases / sec / 1e6
+        row["ratio_to_fill"] = fill / sec
+        row["ratio_best"] = fill_best / best[name]
+        rows.append(row)
     ratio = fill / med["cislearn.one_hot (out=, pre-faulted)"]
 
-    print(
-        f"one-hot of {n:,} x {length} bp ({bases / 1e6:.1f} Mb) -> float32 ({nbytes / 1e6:.0f} MB)"
-    )
-    print(f"{'case':44s} {'median s':>9s} {'MB/s':>8s} {'ratio':>7s}")
+    size = f"{n:,} x {length} bp ({bases / 1e6:.1f} Mb) -> float32 ({nbytes / 1e6:.0f} MB)"
+    print(f"one-hot of {size}; {max(5, args.repeats)} interleaved runs each")
+    print(f"{'case':44s} {'median s':>9s} {'MB/s':>8s} {'ratio':>7s} {'best-of':>8s}")
     for r in rows:
-        print(
-            f"{r['case']:44s} {r['median_s']:9.4f} {r['MB_per_s']:8.0f} {r['ratio_to_fill']:7.3f}"
-        )
+        sec, mbs, rel, rel_best = r["median_s"], r["MB_per_s"], r["ratio_to_fill"], r["ratio_best"]
+        print(f"{r['case']:44s} {sec:9.4f} {mbs:8.0f} {rel:7.3f} {rel_best:8.3f}")
     verdict = "PASS" if ratio >= TARGET else "FAIL"
-    print(f"ratio (pre-faulted) = {ratio:.3f}  target >= {TARGET}  {verdict}")
+    print(f"ratio (median, pre-faulted) = {ratio:.3f}  target >= {TARGET}  {verdict}")
     load = (load_before, os.getloadavg()[0])
     print(
         f"1-min load average before/after: {load[0]:.2f} / {load[1]:.2f} on {os.cpu_count()} cpus"
@@ -155,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio": ratio,
         "target": TARGET,
         "pass": ratio >= TARGET,
+        "ratio_best_of": fill_best / best["cislearn.one_hot (out=, pre-faulted)"],
         "ratio_fresh_output": fill / med["cislearn.one_hot (fresh output)"],
         "rows": rows,
         "times_s": times,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -264,3 +265,48 @@ def test_train_bad_config_is_one_line(capsys, tmp_path, small_ctcf) -> None:
     assert len(err.strip().splitlines()) == 1
     code, _, err = run(capsys, "predict", tmp_path / "no-run", pos, "--out", tmp_path / "p.tsv")
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_train_ddp_two_processes_writes_one_run(tmp_path, small_ctcf) -> None:
+    """`cislearn train --strategy ddp --devices 2` on CPU (gloo): rank 1 is launched by
+    Lightning re-running the command; only rank 0 writes the bundle and the report."""
+    pos, neg = small_ctcf
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cislearn",
+            "train",
+            "--pos",
+            str(pos),
+            "--neg",
+            str(neg),
+            "--arch",
+            "cnn",
+            "--set",
+            "model.filters=16",
+            "--max-epochs",
+            "1",
+            "--strategy",
+            "ddp",
+            "--devices",
+            "2",
+            "--accelerator",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.count("report:") == 1
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["world_size"] == 2
+    assert (out / "report.html").exists()

@@ -61,11 +61,12 @@ _MAX_WORKERS = 4  # memory-bound: more threads than this only add contention
 def _one_hot_rows(src, vals, out):  # pragma: no cover - compiled by numba
     """Write the one-hot of ASCII rows ``src`` into ``out``; return whether a row holds '\\n'."""
     # Hand-written because numpy has no one-pass "lookup into channels-first" and this is the
-    # hot path. Measured on 2 cores (250,000 x 201 bp into float32, time of ndarray.fill on an
-    # equal buffer / time): np.take per channel 0.07, np.equal per channel 0.13-0.36, this
-    # kernel alone 0.85-0.9 (8 byte compares instead of & 0xDF: 10% slower; byte -> code lookup
-    # then compares: 8% slower), and end to end with strings joined chunk-wise on 2 threads
-    # (nogil, so joining one chunk overlaps encoding another) 0.8-0.85 on an idle machine.
+    # hot path. Measured on 2 shared cores, 250,000 x 201 bp into float32, as time of
+    # ndarray.fill on an equal pre-faulted buffer / time (benchmarks/encode.py): np.take per
+    # channel 0.07, np.equal per channel 0.12-0.36, this kernel alone 0.85-0.9 (& 0xDF beats
+    # 8 byte compares by 10% and a byte -> code lookup by 8%). From a list of str: 2 threads
+    # (nogil, so joining one chunk overlaps encoding another) up to ~1.0 while the second core
+    # is free, 0.62-0.66 while other jobs hold it (1 thread then 0.67-0.74).
     n, length = src.shape
     zero, one, unknown = vals[0], vals[1], vals[2]
     newline = False
@@ -265,6 +266,9 @@ def one_hot(
     out: np.ndarray | None = None,
 ) -> np.ndarray:
     """One-hot encode, channels first (the ``torch.nn.Conv1d`` layout), channels ``ACGT``.
+
+    Inputs above a quarter of a megabase are encoded chunk-wise on up to 4 threads (no more
+    than the CPUs available); the result does not depend on it.
 
     Parameters
     ----------

@@ -56,6 +56,18 @@ def _versions() -> dict[str, str]:
     }
 
 
+def _is_main_process() -> bool:
+    """False on DDP ranks other than 0, which must not write the run's files a second time."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank() == 0
+    for var in ("RANK", "SLURM_PROCID"):
+        if os.environ.get(var, "0").isdigit() and int(os.environ.get(var, "0")) != 0:
+            return False
+    return True
+
+
 def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
     x = OneHotDataset(dataset, n_value=float(predictor.meta.get("n_value", 0.25))).x
     return predictor.predict(x)
@@ -185,6 +197,9 @@ def train_run(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     result = fit(dataset, config, workdir=out, resume=resume, progress=progress)
+    if not _is_main_process():
+        # under DDP every rank trains; only rank 0 writes the bundle, metrics and report
+        return RunResult(out, {}, pd.DataFrame(), None, out / "report.html", result.notes)
     save_bundle(out, result.model.state_dict(), result.meta)
     with atomic_write(out / "config.yaml") as fh:
         fh.write(dump_config(result.config))

@@ -465,6 +465,8 @@ def train(
     bars = _epoch_bars()
     result = train_run(dataset, cfg, out, resume=resume, progress=bars)
     bars.close()
+    if not result.metrics:  # a DDP rank other than 0: rank 0 reports
+        return 0
     _echo(_metrics_line(result))
     for note in result.notes:
         _echo(f"note: {note}")
