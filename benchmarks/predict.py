@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import statistics
@@ -36,6 +35,7 @@ from cislearn.io.bundle import save_bundle
 from cislearn.io.fasta import read_fasta
 from cislearn.models.registry import build_model
 from cislearn.predict import CPU_BATCH_SIZE, Predictor, load, predict_records
+from machine import busy_cpus, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -46,23 +46,6 @@ ARCH = "cnn"
 LENGTH = 201
 OURS = "cislearn predict_records (records -> DataFrames)"
 BARE = "bare model(x) on pre-encoded tensor"
-
-
-def busy_cpus(seconds: float = 1.0) -> float:
-    """CPUs kept busy by other processes while this one sleeps (from /proc/stat; Linux only;
-    the load average lags by minutes, so it is only the fallback)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(seconds)
-        total1, idle1 = sample()
-    except OSError:
-        return os.getloadavg()[0]
-    return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / max(total1 - total0, 1))
 
 
 def save_untrained_bundle(path: Path, *, seed: int = 0) -> None:
@@ -200,9 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             "torch": torch.__version__,
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(RESULTS) as fh:
-        fh.write(json.dumps(result, indent=2) + "\n")
+    write_result(RESULTS, result)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 

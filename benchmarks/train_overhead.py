@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import os
 import platform
 import statistics
@@ -42,9 +41,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from cislearn.config import TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, load_dataset
-from cislearn.io.atomic import atomic_write
 from cislearn.models.registry import build_model
 from cislearn.train import default_threads, fit
+from machine import busy_cpus, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -65,23 +64,6 @@ def pin_malloc() -> bool:
         )
     except (OSError, AttributeError):
         return False
-
-
-def busy_cpus(seconds: float = 1.0) -> float:
-    """CPUs kept busy by other processes while this one sleeps (from /proc/stat; Linux only;
-    the load average lags by minutes, so it is only the fallback)."""
-
-    def sample() -> tuple[int, int]:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
-
-    try:
-        total0, idle0 = sample()
-        time.sleep(seconds)
-        total1, idle1 = sample()
-    except OSError:
-        return os.getloadavg()[0]
-    return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / max(total1 - total0, 1))
 
 
 def cislearn_epochs(
@@ -235,9 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             "pytorch_lightning": pl.__version__,
         },
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(RESULTS) as fh:
-        fh.write(json.dumps(result, indent=2) + "\n")
+    write_result(RESULTS, result)
     print(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
