@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import time
 from pathlib import Path
 
@@ -32,3 +33,35 @@ def write_result(path: Path, result: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as fh:
         fh.write(json.dumps(result, indent=2) + "\n")
+
+
+class LoadProbe:
+    """The machine's load before and after a benchmark, to flag runs disturbed by other jobs."""
+
+    def __init__(self) -> None:
+        self.load_before = os.getloadavg()[0]
+        self.busy_before = busy_cpus()
+
+    def finish(self, threads: int, **versions: str) -> dict:
+        """Print the load figures (and a warning when contended); return them for the result."""
+        loadavg = (self.load_before, os.getloadavg()[0])
+        busy = (self.busy_before, busy_cpus())
+        cpus = os.cpu_count()
+        print(
+            f"1-min load average before/after: {loadavg[0]:.2f} / {loadavg[1]:.2f} on {cpus} cpus"
+        )
+        print(f"CPUs busy with other work before/after: {busy[0]:.2f} / {busy[1]:.2f}")
+        contended = max(busy) > (cpus or 1) - threads + 0.25
+        if contended:  # torch's thread pool slows down a lot when a core is taken by another job
+            print(
+                "warning: other processes were using the CPU; rerun on an idle machine to confirm"
+            )
+        return {
+            "cpus": cpus,
+            "load_average_before_after": loadavg,
+            "other_busy_cpus_before_after": busy,
+            "contended": contended,
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            **versions,
+        }

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -35,7 +34,7 @@ from cislearn.io.bundle import save_bundle
 from cislearn.io.fasta import read_fasta
 from cislearn.models.registry import build_model
 from cislearn.predict import CPU_BATCH_SIZE, Predictor, load, predict_records
-from machine import busy_cpus, write_result
+from machine import LoadProbe, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -85,8 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     bs = args.batch_size
-    load_before = os.getloadavg()[0]
-    busy_before = busy_cpus()
+    probe = LoadProbe()
 
     parsed = [(r.id, r.sequence) for path in FASTAS for r in read_fasta(path)]
     records = [(f"{rid}#{c}", seq) for c in range(args.copies) for rid, seq in parsed]
@@ -136,7 +134,6 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 fn()
                 rates[name].append(count / (time.perf_counter() - t0))
-    loadavg = (load_before, os.getloadavg()[0])
 
     med = {name: statistics.median(r) for name, r in rates.items()}
     ours, bare = med[OURS], med[BARE]
@@ -151,13 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "PASS" if ours >= TARGET else "FAIL"
     print(f"predict_records: {ours:,.0f} seq/s  target >= {TARGET:,}  {verdict}")
     print(f"ratio to bare model(x) = {ratio:.3f}")
-    cpus = os.cpu_count()
-    print(f"1-min load average before/after: {loadavg[0]:.2f} / {loadavg[1]:.2f} on {cpus} cpus")
-    busy = (busy_before, busy_cpus())
-    print(f"CPUs busy with other work before/after: {busy[0]:.2f} / {busy[1]:.2f}")
-    contended = max(busy) > (cpus or 1) - threads + 0.25
-    if contended:  # torch's thread pool slows down a lot when a core is taken by another job
-        print("warning: other processes were using the CPU; rerun on an idle machine to confirm")
+    machine = probe.finish(threads, torch=torch.__version__)
 
     result = {
         "benchmark": "predict",
@@ -173,15 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "ratio_to_bare_model": ratio,
         "median_seq_per_s": med,
         "seq_per_s_all": rates,
-        "machine": {
-            "cpus": cpus,
-            "load_average_before_after": loadavg,
-            "other_busy_cpus_before_after": busy,
-            "contended": contended,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-        },
+        "machine": machine,
     }
     write_result(RESULTS, result)
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -43,7 +41,7 @@ from cislearn.config import TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, load_dataset
 from cislearn.models.registry import build_model
 from cislearn.train import default_threads, fit
-from machine import busy_cpus, write_result
+from machine import LoadProbe, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -138,8 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     pinned = False if args.default_malloc else pin_malloc()
     threads = args.threads or default_threads()
-    load_before = os.getloadavg()[0]
-    busy_before = busy_cpus()
+    probe = LoadProbe()
 
     pos, neg = DATA / "pos.fa.gz", DATA / "neg.fa.gz"
     ds = load_dataset(pos=pos, neg=neg)
@@ -166,7 +163,6 @@ def main(argv: list[str] | None = None) -> int:
             "final_valid_auroc": aurocs,
             "epoch_times_s": times,
         })  # fmt: skip
-    loadavg = (load_before, os.getloadavg()[0])
 
     print(
         f"{ARCH} at 201 bp on CTCF GM12878: {n_train} train / {n_valid} valid sequences, "
@@ -185,13 +181,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['batch_size']:5d} {m['cislearn']:17.3f} {m['bare']:13.3f} "
             f"{r['ratio']:6.3f} {aucs:>20s}  {verdict} (target <= {TARGET})"
         )
-    cpus = os.cpu_count()
-    print(f"1-min load average before/after: {loadavg[0]:.2f} / {loadavg[1]:.2f} on {cpus} cpus")
-    busy = (busy_before, busy_cpus())
-    print(f"CPUs busy with other work before/after: {busy[0]:.2f} / {busy[1]:.2f}")
-    contended = max(busy) > (cpus or 1) - threads + 0.25
-    if contended:  # torch's thread pool slows down a lot when a core is taken by another job
-        print("warning: other processes were using the CPU; rerun on an idle machine to confirm")
+    machine = probe.finish(threads, torch=torch.__version__, pytorch_lightning=pl.__version__)
 
     result = {
         "benchmark": "train_overhead",
@@ -206,16 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "target": TARGET,
         "pass": all(r["pass"] for r in rows),
         "rows": rows,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_average_before_after": loadavg,
-            "other_busy_cpus_before_after": busy,
-            "contended": contended,
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "pytorch_lightning": pl.__version__,
-        },
+        "machine": machine,
     }
     write_result(RESULTS, result)
     print(f"wrote {RESULTS.relative_to(ROOT)}")

@@ -4,31 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 from cislearn.config import TrainConfig
-from cislearn.data import SequenceDataset
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle, save_bundle
 from cislearn.predict import load
 from cislearn.pretrain import mask_tokens, pretrain
 from cislearn.train import fit
-
-
-def motif_data(n: int, length: int, seed: int = 0) -> SequenceDataset:
-    """Random sequences; the positives (every other one) carry GGGCGG at a random place."""
-    rng = np.random.default_rng(seed)
-    seqs, labels = [], []
-    for i in range(n):
-        s = rng.choice(list("ACGT"), length)
-        if i % 2:
-            p = rng.integers(0, length - 6)
-            s[p : p + 6] = list("GGGCGG")
-        seqs.append("".join(s))
-        labels.append(i % 2)
-    return SequenceDataset.from_arrays(seqs, labels)
+from synthetic import motif_data
 
 
 def test_mask_tokens_masks_spans_of_k() -> None:

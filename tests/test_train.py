@@ -22,6 +22,7 @@ from cislearn.io.bundle import save_bundle
 from cislearn.models.registry import ARCHITECTURES
 from cislearn.predict import load
 from cislearn.train import PROGRESS_SEP, fit, infer_task
+from synthetic import motif_data
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -48,20 +49,6 @@ TASK_OF = {
     "transformer": "binary",
     "hybrid": "binary",
 }
-
-
-def motif_data(n: int = 300, length: int = 50, seed: int = 0) -> SequenceDataset:
-    """Random sequences; the positives (every other one) carry GGGCGG at a random place."""
-    rng = np.random.default_rng(seed)
-    seqs, labels = [], []
-    for i in range(n):
-        s = rng.choice(list("ACGT"), length)
-        if i % 2:
-            p = rng.integers(0, length - 6)
-            s[p : p + 6] = list("GGGCGG")
-        seqs.append("".join(s))
-        labels.append(i % 2)
-    return SequenceDataset.from_arrays(seqs, labels)
 
 
 def task_data(task: str, *, n: int = 48, length: int = 40, tracks: bool = False):
