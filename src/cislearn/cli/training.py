@@ -1,0 +1,212 @@
+"""CLI commands for models: train, evaluate, predict, compare, summary, pretrain."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cislearn.cli.app import (
+    Opt,
+    app,
+    echo,
+    epoch_bars,
+    metrics_line,
+    parse_set,
+    train_config,
+)
+
+
+@app.command()
+def train(
+    out: Annotated[Path, Opt(help="Run folder to write.")],
+    data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
+    pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
+    neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    config: Annotated[Path | None, Opt(help="YAML/JSON config; flags override it.")] = None,
+    arch: Annotated[str | None, Opt(help="Architecture, or 'auto' for the default.")] = None,
+    task: Annotated[str | None, Opt(help="binary|multilabel|multiclass|regression|counts")] = None,
+    loss: Annotated[str | None, Opt(help="Regression loss: mse|mae|huber.")] = None,
+    optimizer: Annotated[str | None, Opt(help="sgd|adam|adamw|rmsprop")] = None,
+    lr: Annotated[float | None, Opt(help="Learning rate.")] = None,
+    weight_decay: Annotated[float | None, Opt(help="Weight decay.")] = None,
+    momentum: Annotated[float | None, Opt(help="SGD momentum.")] = None,
+    batch_size: Annotated[int | None, Opt(help="Batch size.")] = None,
+    max_epochs: Annotated[int | None, Opt(help="Maximum epochs.")] = None,
+    patience: Annotated[int | None, Opt(help="Early-stopping patience (epochs).")] = None,
+    monitor: Annotated[str | None, Opt(help="Metric for early stopping/best model.")] = None,
+    scheduler: Annotated[str | None, Opt(help="none|plateau|cosine")] = None,
+    grad_clip: Annotated[float | None, Opt(help="Gradient-norm clip.")] = None,
+    class_weights: Annotated[bool | None, Opt(help="Weight classes by frequency.")] = None,
+    rc_augment: Annotated[bool | None, Opt(help="Reverse-complement augmentation.")] = None,
+    rc_average: Annotated[bool | None, Opt(help="Average predictions over both strands.")] = None,
+    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
+    deterministic: Annotated[bool | None, Opt(help="Deterministic algorithms.")] = None,
+    accelerator: Annotated[str | None, Opt(help="auto|cpu|gpu")] = None,
+    devices: Annotated[str | None, Opt(help="Number of devices, or 'auto'.")] = None,
+    num_nodes: Annotated[int | None, Opt(help="Nodes for multi-node DDP.")] = None,
+    strategy: Annotated[str | None, Opt(help="auto|ddp")] = None,
+    precision: Annotated[str | None, Opt(help="auto|32-true|16-mixed|bf16-mixed")] = None,
+    num_threads: Annotated[int | None, Opt(help="CPU threads.")] = None,
+    split: Annotated[str | None, Opt(help="random|chromosome|given")] = None,
+    valid_fraction: Annotated[float | None, Opt(help="Validation fraction.")] = None,
+    test_fraction: Annotated[float | None, Opt(help="Test fraction.")] = None,
+    valid_chroms: Annotated[str | None, Opt(help="Comma-separated validation chroms.")] = None,
+    test_chroms: Annotated[str | None, Opt(help="Comma-separated test chroms.")] = None,
+    init: Annotated[str | None, Opt(help="Pretrained bundle to start from.")] = None,
+    set_: Annotated[
+        list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
+    ] = None,
+    resume: Annotated[bool, Opt("--resume", help="Continue an interrupted run.")] = False,
+) -> int:
+    """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
+    from cislearn.data import load_dataset
+    from cislearn.runs import train_run
+
+    cfg = train_config(config, locals(), set_)
+    dataset = load_dataset(data, pos=pos, neg=neg)
+    bars = epoch_bars()
+    result = train_run(dataset, cfg, out, resume=resume, progress=bars)
+    bars.close()
+    if not result.metrics:  # a DDP rank other than 0: rank 0 reports
+        return 0
+    echo(metrics_line(result))
+    for note in result.notes:
+        echo(f"note: {note}")
+    if result.shortcut is not None and result.shortcut.warning:
+        echo(f"warning: {result.shortcut.warning}")
+    echo(f"report: {result.report}")
+    return 0
+
+
+@app.command()
+def evaluate(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    out: Annotated[Path, Opt(help="Folder for metrics, figures and report.")],
+    data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
+    pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
+    neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+) -> int:
+    """Evaluate a trained run on labelled data (every record)."""
+    from cislearn.data import load_dataset
+    from cislearn.runs import evaluate_run
+
+    result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
+    echo(metrics_line(result))
+    echo(f"report: {result.report}")
+    return 0
+
+
+@app.command()
+def predict(
+    run: Annotated[Path, typer.Argument(help="Run folder.")],
+    fasta: Annotated[Path, typer.Argument(help="FASTA of sequences of the model's length.")],
+    out: Annotated[Path, Opt(help="Output TSV.")],
+    batch_size: Annotated[
+        int | None, Opt(help="Sequences per forward pass (default: 128 on CPU, 1024 on GPU).")
+    ] = None,
+    output: Annotated[str, Opt(help="both|prob|logit")] = "both",
+    rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
+) -> int:
+    """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
+    from cislearn.io.atomic import atomic_write
+    from cislearn.io.fasta import read_fasta
+    from cislearn.predict import load, predict_records
+
+    predictor = load(run)
+    bars = epoch_bars()
+    n = 0
+    with atomic_write(out) as fh:
+        for i, chunk in enumerate(
+            predict_records(
+                predictor,
+                read_fasta(fasta),
+                batch_size=batch_size,
+                output=output,
+                rc_average=rc_average,
+                path=fasta,
+                progress=bars,
+            )
+        ):
+            chunk.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
+            n += len(chunk)
+    bars.close()
+    echo(f"{n} predictions written to {out}")
+    return 0
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
+    out: Annotated[Path, Opt(help="Folder for the table, figures and comparison.html.")],
+) -> int:
+    """Compare runs: one metrics table and overlaid ROC and PR figures."""
+    from cislearn.runs import compare_runs_dir
+
+    table, html = compare_runs_dir(list(runs), out)
+    cols = [c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in table]
+    echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    echo(f"comparison: {html}")
+    return 0
+
+
+@app.command()
+def summary(
+    arch_or_run: Annotated[str, typer.Argument(help="Architecture name or run folder.")],
+    length: Annotated[int, Opt(help="Input length.")] = 201,
+    n_outputs: Annotated[int, Opt(help="Outputs (for an architecture name).")] = 1,
+    n_tracks: Annotated[int, Opt(help="Extra input tracks (for an architecture name).")] = 0,
+    set_: Annotated[list[str] | None, Opt("--set", help="model.KEY=VALUE")] = None,
+) -> int:
+    """Keras-like table of layers, output shapes and parameter counts."""
+    from cislearn.models.summary import summarize
+
+    if Path(arch_or_run).is_dir():
+        from cislearn.predict import load
+
+        predictor = load(arch_or_run)
+        model, length, n_tracks = predictor.model, predictor.length, predictor.n_tracks
+    else:
+        from cislearn.config import DEFAULT_ARCH
+        from cislearn.models.registry import build_model
+
+        arch = DEFAULT_ARCH if arch_or_run == "auto" else arch_or_run
+        params = parse_set(set_).get("model", {})
+        model = build_model(arch, params, length=length, n_outputs=n_outputs, n_tracks=n_tracks)
+    echo(summarize(model, length=length, n_tracks=n_tracks))
+    return 0
+
+
+@app.command()
+def pretrain(
+    fasta: Annotated[Path, typer.Argument(help="Unlabelled FASTA (one length).")],
+    out: Annotated[Path, Opt(help="Bundle folder to write.")],
+    config: Annotated[Path | None, Opt(help="YAML/JSON config.")] = None,
+    max_epochs: Annotated[int | None, Opt(help="Maximum epochs.")] = None,
+    batch_size: Annotated[int | None, Opt(help="Batch size.")] = None,
+    lr: Annotated[float | None, Opt(help="Learning rate.")] = None,
+    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
+    mask_fraction: Annotated[float, Opt(help="Fraction of tokens masked.")] = 0.15,
+    set_: Annotated[list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.k=4.")] = None,
+) -> int:
+    """Pretrain a k-mer transformer as a masked language model; fine-tune with train --init."""
+    from cislearn.io.bundle import save_bundle
+    from cislearn.io.fasta import read_fasta
+    from cislearn.pretrain import pretrain as run_pretrain
+
+    given = {
+        "max_epochs": max_epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "arch": "transformer",
+    }
+    cfg = train_config(config, given, set_)
+    seqs = [r.sequence for r in read_fasta(fasta)]
+    bars = epoch_bars()
+    result = run_pretrain(seqs, cfg, workdir=out, mask_fraction=mask_fraction, progress=bars)
+    bars.close()
+    save_bundle(out, result.model.state_dict(), result.meta)
+    echo(f"pretrained transformer written to {out} (best epoch {result.best_epoch})")
+    return 0
