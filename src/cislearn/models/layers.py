@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,6 +22,7 @@ __all__ = [
     "PosIntTuple",
     "ArchConfig",
     "SequenceModel",
+    "LocalParts",
     "activation",
     "reverse_complement_batch",
     "RCAverage",
@@ -102,6 +103,30 @@ class ArchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     rc_average: bool = False
+
+
+class LocalParts(NamedTuple):
+    """A model seen as ``head(cat(pool(branch(x)) for branch in branches))``.
+
+    Fast exact mutagenesis (``cislearn.interpret.ism``) uses it: each branch starts with an
+    ``nn.Conv1d`` over the input followed only by position-wise modules (activation, eval-mode
+    batch norm, dropout), so a one-base substitution changes a branch's output only within
+    the kernel span, by a rank-1 amount, and the global pool can be updated from running
+    maxima/sums instead of recomputing the whole sequence.
+
+    Attributes
+    ----------
+    branches : tuple of nn.Module
+        Each maps (N, C, L) → (N, F_i, L_i); its first module is the ``nn.Conv1d``.
+    pool : GlobalPool
+        Applied to each branch output; results concatenated on the feature axis.
+    head : nn.Module
+        Maps the concatenated pooled features (N, sum of pooled F_i) to the outputs.
+    """
+
+    branches: tuple[nn.Module, ...]
+    pool: nn.Module
+    head: nn.Module
 
 
 class SequenceModel(nn.Module):
@@ -206,6 +231,13 @@ class SequenceModel(nn.Module):
 
     def _forward(self, x: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def local_parts(self) -> LocalParts | None:
+        """The model as conv branches → global pool → head, or None when it is not of that form.
+
+        Architectures of that form override this so mutagenesis can take its fast exact path.
+        """
+        return None
 
 
 def reverse_complement_batch(x: Tensor) -> Tensor:
