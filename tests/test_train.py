@@ -306,3 +306,27 @@ def test_ddp_two_processes_on_cpu(tmp_path: Path) -> None:
     assert sorted(r["rank"] for r in results) == [0, 1]
     assert all(r["world"] == 2 and r["epochs"] == 2 for r in results)
     assert results[0]["w"] == results[1]["w"]  # the ranks end with the same weights
+
+
+def test_early_stopping_keeps_the_best_epoch_and_resumes_its_count(tmp_path: Path) -> None:
+    # random labels: validation loss soon stops improving, so patience 2 ends the run early
+    ds = task_data("binary", n=64)
+    cfg = TrainConfig(
+        arch="cnn", model=TINY["cnn"], batch_size=8, max_epochs=30, patience=2, lr=0.05,
+        monitor="valid_loss",
+    )  # fmt: skip
+    whole = fit(ds, cfg, workdir=tmp_path / "whole")
+    losses = whole.history["valid_loss"].to_numpy()
+    best = int(np.argmin(losses))
+    assert len(losses) < 30, "patience 2 should stop a run on random labels"
+    assert whole.best_epoch == best + 1 and whole.best_score == pytest.approx(losses[best])
+    assert len(losses) == best + 1 + 2  # stopped exactly `patience` epochs after the best
+    # the best weights are the ones returned
+    ckpt = torch.load(tmp_path / "whole" / "checkpoints" / "best.ckpt", weights_only=True)
+    assert ckpt["epoch"] == best
+    # interrupted one epoch after the best, a resumed run stops at the same epoch
+    cut = fit(ds, cfg.model_copy(update={"max_epochs": best + 2}), workdir=tmp_path / "cut")
+    assert len(cut.history) == best + 2
+    again = fit(ds, cfg, workdir=tmp_path / "cut", resume=True)
+    assert len(again.history) == len(losses) and again.best_epoch == whole.best_epoch
+    assert not list((tmp_path / "whole" / "checkpoints").glob(".*.tmp"))
