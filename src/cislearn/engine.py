@@ -95,6 +95,10 @@ class Engine(pl.LightningModule):
         self._t0 = 0.0
         self._row_done = False
         self._valid: list[tuple[Tensor, ...]] = []
+        # Manual optimisation: Lightning's automatic path wraps every step in a closure and
+        # several more hook dispatches; this one calls backward and the optimiser directly
+        # (through Lightning's wrappers, so DDP, mixed precision and clipping still apply).
+        self.automatic_optimization = False
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model(x)
@@ -149,7 +153,15 @@ class Engine(pl.LightningModule):
         self._row_done = False
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+        opt = self.optimizers()
+        opt.zero_grad(set_to_none=True)
         loss = self._train_loss(batch)
+        self.manual_backward(loss)
+        if self.cfg.grad_clip:
+            self.clip_gradients(
+                opt, gradient_clip_val=self.cfg.grad_clip, gradient_clip_algorithm="norm"
+            )
+        opt.step()
         # Accumulated on the device: no .item() (a host sync) per step.
         self._epoch["loss_sum"] += loss.detach().float()
         self._epoch["n_batches"] += 1
@@ -182,9 +194,23 @@ class Engine(pl.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         self.seed_shuffle(self.current_epoch + 1)
-        self.log("train_loss", self._epoch_train_loss(), sync_dist=False)
+        train_loss = self._epoch_train_loss()
+        self.log("train_loss", train_loss, sync_dist=False)
         if not self._row_done:  # no validation this epoch
             self._append_row({})
+        self._step_scheduler(train_loss)
+
+    def _step_scheduler(self, train_loss: float) -> None:
+        """Epoch-end LR step (manual optimisation: Lightning leaves it to the module)."""
+        sched = self.lr_schedulers()
+        if sched is None:
+            return
+        if isinstance(sched, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            monitor = self.cfg.monitor if self.has_valid else "train_loss"
+            value = self.trainer.callback_metrics.get(monitor, train_loss)
+            sched.step(float(value))
+        else:
+            sched.step()
 
     def _append_row(self, metrics: Mapping[str, float]) -> None:
         row = {"epoch": float(self.current_epoch + 1), "train_loss": self._epoch_train_loss()}
@@ -328,8 +354,6 @@ def make_trainer(
         precision=hardware["precision"],
         max_epochs=config.max_epochs,
         deterministic=config.deterministic,
-        gradient_clip_val=config.grad_clip,
-        gradient_clip_algorithm="norm" if config.grad_clip else None,
         callbacks=callbacks,
         logger=False,  # the history lives in our checkpoints; no lightning_logs folder
         enable_progress_bar=False,
