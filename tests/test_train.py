@@ -330,3 +330,25 @@ def test_early_stopping_keeps_the_best_epoch_and_resumes_its_count(tmp_path: Pat
     again = fit(ds, cfg, workdir=tmp_path / "cut", resume=True)
     assert len(again.history) == len(losses) and again.best_epoch == whole.best_epoch
     assert not list((tmp_path / "whole" / "checkpoints").glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("scheduler", ["cosine", "plateau"])
+def test_resume_keeps_the_learning_rate_schedule(tmp_path: Path, scheduler: str) -> None:
+    ds = motif_data(80)
+    cfg = TrainConfig(
+        arch="cnn", model=TINY["cnn"], batch_size=16, max_epochs=4, patience=0,
+        scheduler=scheduler, lr=0.01,
+    )  # fmt: skip
+    whole = fit(ds, cfg, workdir=tmp_path / "whole")
+
+    def crash(stage: str, done: int, total: int | None) -> None:  # killed in epoch 3
+        if done == 3:
+            raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError, match="killed"):
+        fit(ds, cfg, workdir=tmp_path / "cut", progress=crash)
+    resumed = fit(ds, cfg, workdir=tmp_path / "cut", resume=True)
+    np.testing.assert_allclose(resumed.history["lr"], whole.history["lr"])
+    np.testing.assert_array_equal(resumed.history["train_loss"], whole.history["train_loss"])
+    if scheduler == "cosine":
+        assert whole.history["lr"].iloc[-1] < whole.history["lr"].iloc[0]
