@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # torch is pinned here (the package itself declares torch>=2.2): a looser range would fetch a CUDA build.
 TORCH_PIN := torch==2.13.0
 
-.PHONY: demo test lint bench install dev clean
+.PHONY: demo test lint bench install dev clean browser
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ dev: $(VENV)/.dev
 demo: $(VENV)/.base
 	$(VENV)/bin/cislearn demo --out demo_out
 
-test: $(VENV)/.dev
+# The browser test drives Debian's chromium (Playwright cannot download browsers here).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
+		|| echo "warning: chromium could not be installed; tests/test_web_browser.py will be skipped"
+
+test: $(VENV)/.dev browser
 	$(PY) -m pytest -q -n 2
 
 lint: $(VENV)/.dev
@@ -35,6 +40,7 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/shuffle.py
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/predict.py
+	$(PY) benchmarks/web_load.py
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

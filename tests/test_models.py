@@ -56,6 +56,46 @@ TWEAKS: dict[str, dict[str, Any]] = {
     "resnet": {"filters": 8, "blocks": 3, "stem_pool": 4, "pool": "maxmean", "dense": 8},
     "transformer": {"k": 3, "d_model": 16, "heads": 2, "layers": 1, "ff": 32, "pool": "mean"},
     "hybrid": {"filters": 8, "track_filters": 3, "track_pool": "max", "batch_norm": True},
+    # layer lists and graphs hold validated brick configs: compare like with like
+    "layers": {
+        "layers": list(
+            arch_config(
+                "layers",
+                {
+                    "layers": [
+                        {"conv1d": {"filters": 8, "width": 5, "activation": "relu"}},
+                        {"maxpool1d": 2},
+                        {"bidirectional": {"gru": {"units": 4, "return_sequences": True}}},
+                        "global_avg_pool",
+                        {"dense": {"units": 4, "activation": "elu"}},
+                        {"dense": {}},
+                    ]
+                },
+            ).layers
+        )
+    },
+    "graph": {
+        "nodes": list(
+            arch_config(
+                "graph",
+                {
+                    "nodes": [
+                        {
+                            "name": "a",
+                            "inputs": "sequence",
+                            "layers": [{"conv1d": {"filters": 4, "width": 3}}, "global_max_pool"],
+                        },
+                        {
+                            "name": "b",
+                            "inputs": "sequence",
+                            "layers": [{"conv1d": {"filters": 4, "width": 9}}, "global_avg_pool"],
+                        },
+                        {"name": "out", "inputs": ["a", "b"], "layers": [{"dense": {}}]},
+                    ]
+                },
+            ).nodes
+        )
+    },
 }
 LENGTHS = (50, 201, 1000)
 

@@ -36,6 +36,13 @@ TINY = {
     "resnet": {"filters": 4, "blocks": 2},
     "transformer": {"d_model": 8, "heads": 2, "layers": 1, "ff": 16, "k": 3},
     "hybrid": {"filters": 4, "width": 5, "track_filters": 2, "track_width": 3, "dense": 4},
+    "layers": {"layers": [{"conv1d": {"filters": 4, "width": 5}}, {"gru": 4}, {"dense": {}}]},
+    "graph": {
+        "nodes": [
+            {"name": "a", "inputs": "sequence", "layers": [{"conv1d": {"filters": 4, "width": 3}}]},
+            {"name": "b", "inputs": "a", "layers": ["global_max_pool", {"dense": {}}]},
+        ]
+    },
 }
 # (task, number of target columns) exercised by each architecture
 TASK_OF = {
@@ -48,6 +55,8 @@ TASK_OF = {
     "resnet": "counts",
     "transformer": "binary",
     "hybrid": "binary",
+    "layers": "counts",
+    "graph": "multiclass",
 }
 
 

@@ -56,15 +56,34 @@ _EXPORTS: dict[str, str] = {
     # models, training, prediction, runs
     "build_model": "cislearn.models.registry",
     "ARCHITECTURES": "cislearn.models.registry",
+    "read_keras": "cislearn.models.keras",
     "TrainConfig": "cislearn.config",
     "resolve_config": "cislearn.config",
     "load_config": "cislearn.config",
     "fit": "cislearn.train",
     "load": "cislearn.predict",
     "Predictor": "cislearn.predict",
+    "score_variants": "cislearn.variants",
     "train_run": "cislearn.runs",
     "evaluate_run": "cislearn.runs",
     "compare_runs_dir": "cislearn.runs",
+    # classical baselines
+    "kmer_counts": "cislearn.features",
+    "gapped_kmer_counts": "cislearn.features",
+    "composition": "cislearn.features",
+    "motif_counts": "cislearn.motif_counts",
+    "fit_baseline": "cislearn.baseline",
+    "load_baseline": "cislearn.baseline",
+    "baseline_run": "cislearn.panel",
+    "benchmark_panel": "cislearn.panel",
+    # interpretation
+    "saturation_mutagenesis": "cislearn.interpret.ism",
+    "substitution_logits": "cislearn.interpret.ism",
+    "map_effects": "cislearn.interpret.ism",
+    "attribute": "cislearn.interpret.attribution",
+    "learned_motifs": "cislearn.interpret.compare",
+    # web app
+    "create_app": "cislearn.web.app",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from cislearn.errors import ConfigError, where
 
@@ -144,6 +151,26 @@ class TrainConfig(BaseModel):
     valid_chroms: tuple[str, ...] = ()
     test_chroms: tuple[str, ...] = ()
     init: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _layer_list(cls, values: Any) -> Any:
+        # Keras-like configs: a top-level `layers:` list (or `model: {layers: ...}` /
+        # `model: {nodes: ...}` without an arch) means arch `layers` (or `graph`).
+        if not isinstance(values, Mapping):
+            return values
+        values = dict(values)
+        if "layers" in values:
+            if isinstance(values.get("model"), Mapping) and values["model"].get("layers"):
+                raise ValueError("give the layer list once: top-level `layers` or model.layers")
+            values["model"] = {**(values.get("model") or {}), "layers": values.pop("layers")}
+        model = values.get("model")
+        if isinstance(model, Mapping) and values.get("arch") in (None, "auto"):
+            if "layers" in model:
+                values["arch"] = "layers"
+            elif "nodes" in model:
+                values["arch"] = "graph"
+        return values
 
     @field_validator("arch")
     @classmethod

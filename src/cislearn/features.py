@@ -1,4 +1,4 @@
-"""Feature matrices with named columns for classical models: nucleotide composition (so far)."""
+"""Feature matrices with named columns for classical models: composition, k-mers, gapped k-mers."""
 
 from __future__ import annotations
 
@@ -12,11 +12,27 @@ import pandas as pd
 from cislearn.encode import ALPHABET, N_CODE, to_codes
 from cislearn.errors import InputError
 
-__all__ = ["FeatureMatrix", "composition", "concat", "kmer_names", "MAX_COMPOSITION_ORDER"]
+__all__ = [
+    "FeatureMatrix",
+    "composition",
+    "concat",
+    "kmer_names",
+    "kmer_counts",
+    "gapped_kmer_counts",
+    "MAX_COMPOSITION_ORDER",
+    "MAX_KMER",
+    "MAX_GAPPED_K",
+    "MAX_GAP",
+]
 
 #: Largest k of :func:`composition` (4**6 = 4,096 dense columns); longer k-mers belong in
 #: sparse k-mer count features.
 MAX_COMPOSITION_ORDER = 6
+#: Largest k of :func:`kmer_counts` (4**12 = 16.8 M possible columns, stored sparse).
+MAX_KMER = 12
+#: Largest k (each half) and gap of :func:`gapped_kmer_counts`.
+MAX_GAPPED_K = 6
+MAX_GAP = 10
 _CHUNK_BASES = 1 << 22  # bases encoded per pass: bounds the temporary arrays to ~100 MB
 
 
@@ -178,3 +194,192 @@ def concat(matrices: Sequence[FeatureMatrix]) -> FeatureMatrix:
 
         return FeatureMatrix(sp.hstack([m.values for m in matrices], format="csr"), names)
     return FeatureMatrix(np.concatenate([m.values for m in matrices], axis=1), names)
+
+
+# -- sparse k-mer and gapped k-mer counts -----------------------------------------------------
+
+
+def _check_int(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
+        raise InputError(f"{name} must be an int from {lo} to {hi}; got {value!r}")
+    return int(value)
+
+
+def _rc_codes(ids: np.ndarray, length: int) -> np.ndarray:
+    """Codes of the reverse complements of ``length``-letter codes (A=0 … T=3, first letter
+    most significant)."""
+    out = np.zeros_like(ids)
+    x = ids.copy()
+    for _ in range(length):
+        out = out * 4 + (3 - x % 4)
+        x //= 4
+    return out
+
+
+def _canonical(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """For ``length``-letter codes: the column of each code when a word and its reverse
+    complement share a column, and the canonical (smaller) code of each column."""
+    codes = np.arange(4**length, dtype=np.int64)
+    canon = np.minimum(codes, _rc_codes(codes, length))
+    keep, column = np.unique(canon, return_inverse=True)
+    return column.astype(np.int64), keep
+
+
+def _name(code: int, length: int) -> str:
+    letters = []
+    for _ in range(length):
+        letters.append(ALPHABET[code % 4])
+        code //= 4
+    return "".join(reversed(letters))
+
+
+def _window_counts(
+    seqs: list[str], patterns: list[tuple[int, int]], width: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, code) of every valid window of each pattern in ``seqs`` (one chunk).
+
+    A pattern ``(k, gap)`` reads ``k`` letters, skips ``gap`` positions (any letter), then
+    reads ``width - k`` letters. Windows with an N in a read letter, or that would span two
+    sequences, are dropped. The code of a pattern's window is offset by ``index * 4**width``
+    so the patterns' codes do not collide.
+    """
+    n = len(seqs)
+    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=n)
+    codes = to_codes("N".join(seqs)) if n else np.zeros(0, dtype=np.uint8)
+    owner = np.repeat(np.arange(n, dtype=np.int64), lens + 1)[: codes.size]
+    rows, cols = [], []
+    for index, (k, gap) in enumerate(patterns):
+        span = width + gap
+        m = codes.size - span + 1
+        if m <= 0:
+            continue
+        ids = np.zeros(m, dtype=np.int64)
+        unknown = owner[:m] != owner[span - 1 : span - 1 + m]  # would span two sequences
+        for j in [*range(k), *range(k + gap, span)]:  # the read positions, vectorised
+            window = codes[j : j + m]
+            ids = ids * 4 + window
+            unknown |= window == N_CODE
+        keep = ~unknown
+        rows.append(owner[:m][keep])
+        cols.append(ids[keep] + index * 4**width)
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(rows), np.concatenate(cols)
+
+
+def _sparse_counts(
+    sequences: Any, patterns: list[tuple[int, int]], width: int, rc_merge: bool
+) -> tuple[Any, np.ndarray]:
+    """CSR float32 counts (n, columns) and the code (``index * 4**width + word``) per column."""
+    import scipy.sparse as sp
+
+    seqs = _seq_list(sequences)
+    n = len(seqs)
+    per = 4**width
+    if rc_merge:
+        column, keep = _canonical(width)
+    else:
+        column, keep = np.arange(per, dtype=np.int64), np.arange(per, dtype=np.int64)
+    n_cols = len(patterns) * len(keep)
+    blocks = []
+    start = 0
+    while start < n or not blocks:  # chunks of about _CHUNK_BASES bases bound the temporaries
+        stop, size = start, 0
+        while stop < n and (stop == start or size + len(seqs[stop]) <= _CHUNK_BASES):
+            size += len(seqs[stop]) + 1
+            stop += 1
+        rows, codes = _window_counts(seqs[start:stop], patterns, width)
+        cols = (codes // per) * len(keep) + column[codes % per]
+        # coo → csr sums the duplicate (row, column) pairs in compiled code
+        blocks.append(
+            sp.csr_matrix(
+                (np.ones(rows.size, dtype=np.float32), (rows, cols)),
+                shape=(stop - start, n_cols),
+            )
+        )
+        start = stop
+        if n == 0:
+            break
+    values = blocks[0] if len(blocks) == 1 else sp.vstack(blocks, format="csr")
+    values.sum_duplicates()
+    codes = (np.arange(len(patterns))[:, None] * per + keep[None, :]).ravel()
+    return values, codes
+
+
+def kmer_counts(sequences: Sequence[str], *, k: int = 6, rc_merge: bool = False) -> FeatureMatrix:
+    """Counts of every k-mer in each sequence, as a sparse matrix with named columns.
+
+    Windows with an N (or any letter other than ``ACGTacgt``) are not counted.
+
+    Parameters
+    ----------
+    sequences : sequence of str, length n
+        DNA strings; lengths may differ.
+    k : int
+        k-mer length, 1 to :data:`MAX_KMER`.
+    rc_merge : bool
+        Count a k-mer and its reverse complement in one column, named by the alphabetically
+        first of the two (``CCCTC`` also counts ``GAGGG``): (4**k + 4**(k/2)) / 2 columns for
+        even k, 4**k / 2 for odd k.
+
+    Returns
+    -------
+    FeatureMatrix
+        ``values`` scipy.sparse CSR float32 of shape (n, 4**k) (fewer with ``rc_merge``);
+        ``names`` the k-mers in alphabetical order.
+
+    Examples
+    --------
+    >>> fm = kmer_counts(["ACGTA", "TTT"], k=2)
+    >>> fm.shape, fm.values[0, fm.names.index("AC")]
+    ((2, 16), np.float32(1.0))
+    >>> kmer_counts(["AAA", "TTT"], k=3, rc_merge=True).values[:, 0].toarray().ravel().tolist()
+    [1.0, 1.0]
+    """
+    k = _check_int("k", k, 1, MAX_KMER)
+    values, codes = _sparse_counts(sequences, [(k, 0)], k, bool(rc_merge))
+    return FeatureMatrix(values, [_name(int(c), k) for c in codes])
+
+
+def gapped_kmer_counts(
+    sequences: Sequence[str], *, k: int = 3, max_gap: int = 3, rc_merge: bool = False
+) -> FeatureMatrix:
+    """Counts of gapped k-mer pairs: two k-mers separated by 0 to ``max_gap`` positions.
+
+    The features of the gappy pair kernel (kebabs ``gappyPairKernel(k, m)``): for each gap
+    ``g`` in 0..max_gap, every pair of k-mers with ``g`` arbitrary letters between them. A
+    column is named by its letters with one dot per gap position: ``CCC..TCT`` is ``CCC``, two
+    positions of any letter, ``TCT``. An N in the gap is allowed; an N in either k-mer is not.
+
+    Parameters
+    ----------
+    sequences : sequence of str, length n
+    k : int
+        Length of each half, 1 to :data:`MAX_GAPPED_K`.
+    max_gap : int
+        Largest gap, 0 to :data:`MAX_GAP`.
+    rc_merge : bool
+        Count a pair and its reverse complement (``rc(second) gap rc(first)``) in one column.
+
+    Returns
+    -------
+    FeatureMatrix
+        ``values`` scipy.sparse CSR float32 of shape (n, (max_gap + 1) * 4**(2k)) (fewer with
+        ``rc_merge``); ``names`` like ``AAAAAA``, ``AAA.AAA``, ``AAA..AAA``; gap 0 first.
+
+    Examples
+    --------
+    >>> fm = gapped_kmer_counts(["ACGTTACG"], k=2, max_gap=1)
+    >>> fm.shape, fm.values[0, fm.names.index("AC.TT")]
+    ((1, 512), np.float32(1.0))
+    """
+    k = _check_int("k", k, 1, MAX_GAPPED_K)
+    max_gap = _check_int("max_gap", max_gap, 0, MAX_GAP)
+    patterns = [(k, g) for g in range(max_gap + 1)]
+    values, codes = _sparse_counts(sequences, patterns, 2 * k, bool(rc_merge))
+    per = 4 ** (2 * k)
+    names = []
+    for c in codes.tolist():
+        word = _name(c % per, 2 * k)
+        names.append(word[:k] + "." * (c // per) + word[k:])
+    return FeatureMatrix(values, names)

@@ -230,7 +230,9 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device | None = No
     Parameters
     ----------
     path : path
-        Bundle directory written by ``cislearn train``.
+        Bundle directory written by ``cislearn train``, or a baseline run folder written by
+        ``cislearn baseline`` (then a :class:`cislearn.baseline.BaselinePredictor` that takes
+        sequences of any length).
     device : str or torch.device, optional
         Where to run the model; None → the GPU when present, else the CPU.
 
@@ -249,6 +251,10 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device | None = No
     >>> import cislearn
     >>> pred = cislearn.load("runs/ctcf")  # doctest: +SKIP
     """
+    if os.path.isfile(os.path.join(path, "baseline.json")):  # a classical baseline run
+        from cislearn.baseline import load_predictor  # lazy: keeps sklearn/numba off this path
+
+        return load_predictor(path)
     state, meta = read_bundle(path)
     where = os.fspath(path)
     if meta["task"] not in TASKS:

@@ -69,6 +69,8 @@ def _is_main_process() -> bool:
 
 
 def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
+    if predictor.meta.get("kind") == "baseline":  # featurizes strings itself, any length
+        return predictor.predict(list(dataset.sequences))
     x = OneHotDataset(dataset, n_value=float(predictor.meta.get("n_value", 0.25))).x
     return predictor.predict(x)
 
@@ -146,6 +148,13 @@ def _evaluate_and_report(
         history=history,
         monitor=predictor.meta.get("monitor"),
     )
+    if hasattr(predictor, "importance"):  # baseline runs: top 20 named features
+        from cislearn.report.figures import plot_importance
+
+        names, values, label = predictor.importance()
+        figures["importance"] = plot_importance(
+            names, values, out / "figures" / "importance.png", xlabel=label
+        )
     report = write_run_report(
         out,
         title=title,

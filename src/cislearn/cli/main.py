@@ -13,7 +13,7 @@ import sys
 import typer
 
 # Importing a command module registers its commands on `app`; the order is the help order.
-from cislearn.cli import data, training  # noqa: F401
+from cislearn.cli import baseline, data, interpret, models, training, variants, web  # noqa: F401
 from cislearn.cli.app import app
 
 

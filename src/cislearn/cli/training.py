@@ -153,7 +153,9 @@ def compare(
 
 @app.command()
 def summary(
-    arch_or_run: Annotated[str, typer.Argument(help="Architecture name or run folder.")],
+    arch_or_run: Annotated[
+        str, typer.Argument(help="Architecture name, run folder or config.yaml.")
+    ],
     length: Annotated[int, Opt(help="Input length.")] = 201,
     n_outputs: Annotated[int, Opt(help="Outputs (for an architecture name).")] = 1,
     n_tracks: Annotated[int, Opt(help="Extra input tracks (for an architecture name).")] = 0,
@@ -167,6 +169,13 @@ def summary(
 
         predictor = load(arch_or_run)
         model, length, n_tracks = predictor.model, predictor.length, predictor.n_tracks
+    elif Path(arch_or_run).suffix.lower() in (".yaml", ".yml", ".json"):
+        from cislearn.models.registry import build_model
+
+        cfg = train_config(Path(arch_or_run), {}, set_)
+        model = build_model(
+            cfg.arch, cfg.model, length=length, n_outputs=n_outputs, n_tracks=n_tracks
+        )
     else:
         from cislearn.config import DEFAULT_ARCH
         from cislearn.models.registry import build_model

@@ -15,6 +15,7 @@ from cislearn.models.layers import (
     DenseHead,
     DropoutRate,
     GlobalPool,
+    LocalParts,
     NonNegInt,
     PoolName,
     PosInt,
@@ -86,6 +87,10 @@ class CNN(SequenceModel):
     def _forward(self, x: Tensor) -> Tensor:
         return self.head(self.pool(self.conv(x)))
 
+    def local_parts(self) -> LocalParts:
+        """One branch (``conv``: conv, [norm], act) → ``pool`` → ``head``."""
+        return LocalParts(branches=(self.conv,), pool=self.pool, head=self.head)
+
 
 class CNNMultiConfig(ArchConfig):
     """``cnn-multi``: parallel convolutions of several widths, each globally pooled, concatenated.
@@ -139,6 +144,10 @@ class CNNMulti(SequenceModel):
 
     def _forward(self, x: Tensor) -> Tensor:
         return self.head(torch.cat([self.pool(branch(x)) for branch in self.branches], dim=1))
+
+    def local_parts(self) -> LocalParts:
+        """The parallel ``branches`` → ``pool`` (each, concatenated) → ``head``."""
+        return LocalParts(branches=tuple(self.branches), pool=self.pool, head=self.head)
 
 
 class CNNDeepConfig(ArchConfig):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,9 @@ from torch import nn
 from cislearn.errors import ConfigError
 from cislearn.models.basset import Basset, BassetConfig
 from cislearn.models.cnn import CNN, CNNConfig, CNNDeep, CNNDeepConfig, CNNMulti, CNNMultiConfig
+from cislearn.models.graph import Graph, GraphConfig
 from cislearn.models.hybrid import Hybrid, HybridConfig
+from cislearn.models.layerlist import LayerList, LayerListConfig
 from cislearn.models.layers import ArchConfig, RCAverage, SequenceModel
 from cislearn.models.resnet import ResNet, ResNetConfig
 from cislearn.models.rnn import CNNLSTM, RNN, CNNLSTMConfig, RNNConfig
@@ -32,6 +35,8 @@ REGISTRY: dict[str, tuple[type[ArchConfig], type[SequenceModel]]] = {
     "resnet": (ResNetConfig, ResNet),
     "transformer": (TransformerConfig, Transformer),
     "hybrid": (HybridConfig, Hybrid),
+    "layers": (LayerListConfig, LayerList),
+    "graph": (GraphConfig, Graph),
 }
 
 ARCHITECTURES: tuple[str, ...] = tuple(REGISTRY)
@@ -87,7 +92,12 @@ def _describe(error: Mapping[str, Any], arch: str, allowed: list[str]) -> str:
         wanted = {"int": "an integer", "float": "a number", "bool": "true or false"}
         return f"{key}: must be {wanted[kind.split('_')[0]]}{got}"
     if kind == "value_error":
-        return f"{key}: {ctx.get('error', error.get('msg', ''))}"
+        message = str(ctx.get("error", error.get("msg", "")))
+        # a nested config (layer lists, graphs) names its own sub-key: model.layers[2].dense...
+        head = str(loc[-1]) if loc else ""
+        if re.match(r"[a-z_]+[\[.]", message) and (not head or message.startswith(head)):
+            return key.rsplit(".", 1)[0] + "." + message if head else f"model.{message}"
+        return f"{key}: {message}"
     return f"{key}: {error.get('msg', 'invalid value')}{got}"
 
 

@@ -484,6 +484,51 @@ def plot_regression(
         return _save(fig, path)
 
 
+# -- feature importance --------------------------------------------------------------------------
+
+
+def plot_importance(
+    names: Sequence[str],
+    values: Any,
+    path: str | os.PathLike[str],
+    *,
+    top: int = 20,
+    xlabel: str = "Importance",
+    title: str | None = None,
+) -> Path:
+    """Horizontal bars of the ``top`` features of largest absolute value, largest at the top.
+
+    Parameters
+    ----------
+    names : sequence of str, length p
+        Feature names, e.g. ``MA0139.2 CTCF`` or ``CCCTC``.
+    values : array of shape (p,)
+        Importances or signed coefficients (negative bars are drawn in a second colour).
+    path : path-like
+    top : int
+    xlabel, title : str
+
+    Returns
+    -------
+    Path
+    """
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    if v.size != len(names):
+        raise InputError(f"importance plot: {len(names)} names but {v.size} values")
+    order = np.argsort(-np.abs(np.nan_to_num(v)), kind="stable")[:top]
+    shown = [str(names[i]) for i in order][::-1]
+    vals = v[order][::-1]
+    with _style():
+        fig, ax = _new_figure((SINGLE[0] * 1.3, max(2.5, 0.28 * len(shown) + 1.2)))
+        colours = [PALETTE[0] if x >= 0 else PALETTE[1] for x in vals]
+        ax.barh(np.arange(len(shown)), vals, color=colours)
+        ax.set_yticks(np.arange(len(shown)), shown, fontsize=8)
+        ax.axvline(0, color=GREY, lw=0.8)
+        ax.set_xlabel(xlabel)
+        ax.set_title(_text(title) or f"Top {len(shown)} features")
+        return _save(fig, path)
+
+
 # -- figure sets for a run and for a comparison ---------------------------------------------------
 
 _CLASSIFICATION = ("binary", "multilabel", "multi-label")

@@ -52,6 +52,7 @@ CAPTIONS = {
     "calibration": "Calibration: observed fraction positive per bin of predicted probability.",
     "history": "Training history: losses and validation metrics per epoch.",
     "regression": "Predicted vs observed values on the held-out set.",
+    "importance": "Feature importance of the baseline model: its top 20 features.",
 }
 _MIME = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif"}
 _SPLIT_KEYS = ("split_counts", "counts", "splits")

@@ -1,0 +1,101 @@
+"""CLI commands for classical baselines: baseline (one model) and benchmark (the panel)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from cislearn.cli.app import Opt, app, echo, epoch_bars, metrics_line
+
+
+@app.command()
+def baseline(
+    out: Annotated[Path, Opt(help="Run folder to write.")],
+    data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
+    pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
+    neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    features: Annotated[
+        str,
+        Opt(
+            help="Comma-separated blocks: kmer:K[:rc], gapped:K:M[:rc], composition[:123], "
+            "motifs[:JASPARyyyy or a MEME/JASPAR/TRANSFAC file]."
+        ),
+    ] = "motifs",
+    model: Annotated[str, Opt(help="lasso|rf|svm")] = "lasso",
+    task: Annotated[str, Opt(help="auto|binary|multilabel|regression")] = "auto",
+    split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
+    valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
+    test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
+    seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+) -> int:
+    """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
+    lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
+    from cislearn.data import load_dataset
+    from cislearn.panel import baseline_run
+
+    dataset = load_dataset(data, pos=pos, neg=neg)
+    bars = epoch_bars()
+    result = baseline_run(
+        dataset,
+        out,
+        features=features,
+        model=model,
+        task=task,
+        split=split,
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        progress=bars,
+    )
+    bars.close()
+    echo(metrics_line(result))
+    for note in result.notes:
+        echo(f"note: {note}")
+    echo(f"report: {result.report}")
+    return 0
+
+
+@app.command()
+def benchmark(
+    out: Annotated[Path, Opt(help="Folder for one run per model and the comparison.")],
+    data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
+    pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
+    neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    models: Annotated[
+        str | None,
+        Opt(
+            help="Comma-separated subset of: lasso_6mer, lasso_gapped, lasso_motifs, "
+            "rf_motifs, composition, cnn, default (all by default)."
+        ),
+    ] = None,
+    max_epochs: Annotated[int | None, Opt(help="Epoch limit of the deep models.")] = None,
+    split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
+    valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
+    test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
+    seed: Annotated[int, Opt(help="Random seed.")] = 0,
+) -> int:
+    """Train the standard panel of baselines and deep models on one split and compare them."""
+    from cislearn.data import load_dataset
+    from cislearn.panel import benchmark_panel
+
+    dataset = load_dataset(data, pos=pos, neg=neg)
+    chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    bars = epoch_bars()
+    result = benchmark_panel(
+        dataset,
+        out,
+        models=chosen,
+        max_epochs=max_epochs,
+        split=split,
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        progress=bars,
+    )
+    bars.close()
+    cols = [
+        c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in result.table
+    ]
+    echo(result.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    echo(f"comparison: {result.comparison}")
+    return 0

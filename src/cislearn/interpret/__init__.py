@@ -1,0 +1,1 @@
+"""Model interpretation: attributions, mutagenesis, learned filters as motifs."""

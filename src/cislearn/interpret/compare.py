@@ -1,0 +1,292 @@
+"""Learned motifs against known ones: Tomtom vs JASPAR, redundancy clusters, FIMO enrichment.
+
+Tomtom and FIMO are memelite's (numba; compiled kernels are cached on disk by numba, so only the
+first use on a machine pays for compilation). :func:`learned_motifs` runs the whole filters →
+motifs → JASPAR → enrichment → influence chain and returns tables (no file IO).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy.stats import false_discovery_control, fisher_exact
+from torch import nn
+
+from cislearn.errors import InputError
+from cislearn.interpret.filters import filter_influence, filter_motifs
+from cislearn.io.motifs import Motif, load_jaspar
+
+__all__ = [
+    "LearnedMotifs",
+    "match_motifs",
+    "cluster_motifs",
+    "motif_enrichment",
+    "learned_motifs",
+]
+
+
+def _pfms(motifs: Sequence[Motif]) -> list[np.ndarray]:
+    return [np.ascontiguousarray(m.pfm, dtype=np.float64) for m in motifs]
+
+
+def match_motifs(
+    queries: Sequence[Motif], targets: Sequence[Motif] | None = None, *, n_best: int = 3
+) -> pd.DataFrame:
+    """Best Tomtom matches of each query motif among the targets (default: JASPAR CORE
+    vertebrates, newest bundled release).
+
+    q-values are Benjamini-Hochberg over each query's p-values against all targets (as Tomtom
+    reports them).
+
+    Returns
+    -------
+    DataFrame
+        ``motif``, ``rank``, ``target_id``, ``target_name``, ``p_value``, ``q_value``,
+        ``offset``, ``overlap``, ``strand`` (``+``/``-``); ``n_best`` rows per query.
+    """
+    from memelite import tomtom
+
+    cols = [
+        "motif",
+        "rank",
+        "target_id",
+        "target_name",
+        "p_value",
+        "q_value",
+        "offset",
+        "overlap",
+        "strand",
+    ]
+    if not queries:
+        return pd.DataFrame(columns=cols)
+    targets = list(targets) if targets is not None else load_jaspar()
+    if not targets:
+        raise InputError("match_motifs: no target motifs")
+    p, _scores, offsets, overlaps, strands = tomtom(_pfms(queries), _pfms(targets), n_jobs=1)
+    p = np.clip(np.nan_to_num(np.asarray(p, dtype=np.float64), nan=1.0), 0.0, 1.0)
+    rows = []
+    for i, q in enumerate(queries):
+        qv = false_discovery_control(p[i])
+        for rank, j in enumerate(np.argsort(p[i], kind="stable")[:n_best], start=1):
+            rows.append(
+                (
+                    q.id,
+                    rank,
+                    targets[j].id,
+                    targets[j].name,
+                    float(p[i, j]),
+                    float(qv[j]),
+                    int(offsets[i, j]),
+                    int(overlaps[i, j]),
+                    "+" if strands[i, j] == 0 else "-",
+                )
+            )
+    return pd.DataFrame(rows, columns=cols)
+
+
+def cluster_motifs(
+    motifs: Sequence[Motif], *, p_threshold: float = 1e-3, order: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """Group redundant motifs: single-linkage over Tomtom p-values between them.
+
+    Parameters
+    ----------
+    p_threshold : float
+        Two motifs are linked when either matches the other with p below this.
+    order : sequence of str, optional
+        Motif ids by priority (e.g. influence); each cluster's representative is its first.
+
+    Returns
+    -------
+    DataFrame
+        ``motif``, ``cluster`` (0 = the cluster of the highest-priority motif...),
+        ``representative`` (bool).
+    """
+    from memelite import tomtom
+    from scipy.sparse.csgraph import connected_components
+
+    ids = [m.id for m in motifs]
+    if not ids:
+        return pd.DataFrame(columns=["motif", "cluster", "representative"])
+    if len(ids) == 1:
+        return pd.DataFrame({"motif": ids, "cluster": [0], "representative": [True]})
+    # Tomtom's p-values take the targets' columns as background, which a few learned motifs
+    # cannot give (memelite warns below 25): JASPAR is added to the targets, then dropped.
+    background = list(motifs) + load_jaspar()
+    p = np.asarray(tomtom(_pfms(motifs), _pfms(background), n_jobs=1)[0], dtype=np.float64)
+    p = p[:, : len(motifs)]
+    linked = np.nan_to_num(p, nan=1.0) < p_threshold
+    _, labels = connected_components(linked | linked.T, directed=False)
+    rank = {mid: i for i, mid in enumerate(order or ids)}
+    priority = sorted(range(len(ids)), key=lambda i: rank.get(ids[i], len(rank) + i))
+    renumber: dict[int, int] = {}
+    rep = [False] * len(ids)
+    for i in priority:
+        if labels[i] not in renumber:
+            renumber[labels[i]] = len(renumber)
+            rep[i] = True
+    return pd.DataFrame(
+        {"motif": ids, "cluster": [renumber[c] for c in labels], "representative": rep}
+    )
+
+
+def motif_enrichment(
+    motifs: Sequence[Motif],
+    x_pos: np.ndarray,
+    x_neg: np.ndarray | None = None,
+    *,
+    threshold: float = 1e-4,
+) -> pd.DataFrame:
+    """Fraction of positive (and negative) sequences with a FIMO hit of each motif, and a
+    one-sided Fisher exact test of enrichment in the positives.
+
+    Parameters
+    ----------
+    x_pos, x_neg : ndarray of shape (n, 4 + tracks, L)
+        One-hot sequences (only the base channels are scanned).
+    threshold : float
+        FIMO p-value threshold of a hit.
+
+    Returns
+    -------
+    DataFrame
+        ``motif``, ``pos_hits``, ``pos_frac``, ``neg_hits``, ``neg_frac``, ``odds_ratio``,
+        ``fisher_p`` (NaN without negatives).
+    """
+    from memelite import fimo
+
+    def hits(x: np.ndarray) -> np.ndarray:
+        if not motifs or len(x) == 0:
+            return np.zeros(len(motifs), int)
+        xs = np.ascontiguousarray(np.asarray(x)[:, :4], dtype=np.float32)
+        # Keyed by index: ids need not be unique for FIMO's dictionary.
+        found = fimo({str(k): m.pfm for k, m in enumerate(motifs)}, xs, threshold=threshold)
+        counts = np.zeros(len(motifs), int)
+        for df in found:
+            if len(df):
+                counts[int(df["motif_idx"].iloc[0])] = df["sequence_name"].nunique()
+        return counts
+
+    pos = hits(x_pos)
+    n_pos = len(x_pos)
+    rows = []
+    neg = hits(x_neg) if x_neg is not None else None
+    n_neg = len(x_neg) if x_neg is not None else 0
+    for k, m in enumerate(motifs):
+        row = {
+            "motif": m.id,
+            "pos_hits": int(pos[k]),
+            "pos_frac": pos[k] / n_pos if n_pos else np.nan,
+            "neg_hits": np.nan,
+            "neg_frac": np.nan,
+            "odds_ratio": np.nan,
+            "fisher_p": np.nan,
+        }
+        if neg is not None and n_neg:
+            table = [[pos[k], n_pos - pos[k]], [neg[k], n_neg - neg[k]]]
+            res = fisher_exact(table, alternative="greater")
+            row.update(
+                neg_hits=int(neg[k]),
+                neg_frac=neg[k] / n_neg,
+                odds_ratio=float(res.statistic),
+                fisher_p=float(res.pvalue),
+            )
+        rows.append(row)
+    return pd.DataFrame(
+        rows,
+        columns=["motif", "pos_hits", "pos_frac", "neg_hits", "neg_frac", "odds_ratio", "fisher_p"],
+    )
+
+
+class LearnedMotifs(NamedTuple):
+    """Everything :func:`learned_motifs` finds."""
+
+    motifs: list[Motif]
+    """Kept filter motifs ordered by influence (most influential first); names set to the best
+    JASPAR match."""
+    table: pd.DataFrame
+    """One row per kept motif, same order: filter columns, ``influence``, ``cluster``,
+    ``representative``, best match (``match_id``, ``match_name``, ``match_p``, ``match_q``)
+    and enrichment columns."""
+    filters: pd.DataFrame
+    """Every filter (kept or not) with its influence and the reason it was dropped."""
+    matches: pd.DataFrame
+    """The ``n_best`` Tomtom matches per kept motif."""
+
+
+def learned_motifs(
+    model: nn.Module,
+    x_pos: np.ndarray,
+    x_neg: np.ndarray | None = None,
+    *,
+    task: str = "binary",
+    target: int = 0,
+    threshold: float = 0.5,
+    min_sites: int = 20,
+    min_ic: float = 3.0,
+    targets: Sequence[Motif] | None = None,
+    n_best: int = 3,
+    fimo_threshold: float = 1e-4,
+    cluster_p: float = 1e-3,
+    device: Any = None,
+) -> LearnedMotifs:
+    """First-layer filters → PFMs → trimmed/filtered → influence → clusters → JASPAR matches →
+    FIMO enrichment, as tables ordered by influence.
+
+    Parameters
+    ----------
+    model : nn.Module
+    x_pos : ndarray of shape (n, C, L)
+        One-hot positives: motifs are built from them.
+    x_neg : ndarray of shape (m, C, L), optional
+        One-hot negatives: influence is then the AUROC drop on positives + negatives, and
+        enrichment is tested.
+    task, target : str, int
+        Output explained by the influence.
+    threshold, min_sites, min_ic : see :func:`~cislearn.interpret.filters.filter_motifs`
+    targets : sequence of Motif, optional
+        Known motifs to match (default: JASPAR CORE vertebrates, newest bundled release).
+    n_best, fimo_threshold, cluster_p : int, float, float
+    device : optional
+
+    Returns
+    -------
+    LearnedMotifs
+    """
+    fm = filter_motifs(
+        model, x_pos, threshold=threshold, min_sites=min_sites, min_ic=min_ic, device=device
+    )
+    if x_neg is not None and len(x_neg):
+        x_all = np.concatenate([np.asarray(x_pos), np.asarray(x_neg)])
+        y = np.r_[np.ones(len(x_pos)), np.zeros(len(x_neg))]
+    else:
+        x_all, y = np.asarray(x_pos), None
+    infl = filter_influence(model, x_all, y=y, task=task, target=target, device=device)
+    filters = fm.table.merge(infl[["filter", "influence", "metric"]], on="filter", how="left")
+    kept = filters[filters["kept"]].sort_values("influence", ascending=False, kind="stable")
+    by_id = {m.id: m for m in fm.motifs}
+    motifs = [by_id[f] for f in kept["filter"]]
+    matches = match_motifs(motifs, targets, n_best=n_best)
+    clusters = cluster_motifs(motifs, p_threshold=cluster_p, order=[m.id for m in motifs])
+    enrich = motif_enrichment(motifs, x_pos, x_neg, threshold=fimo_threshold)
+    best = matches[matches["rank"] == 1].rename(
+        columns={
+            "target_id": "match_id",
+            "target_name": "match_name",
+            "p_value": "match_p",
+            "q_value": "match_q",
+        }
+    )[["motif", "match_id", "match_name", "match_p", "match_q"]]
+    table = (
+        kept.rename(columns={"filter": "motif"})
+        .merge(clusters, on="motif", how="left")
+        .merge(best, on="motif", how="left")
+        .merge(enrich, on="motif", how="left")
+        .reset_index(drop=True)
+    )
+    names = dict(zip(best["motif"], best["match_name"], strict=True))
+    named = [Motif(m.id, str(names.get(m.id, "") or ""), m.counts) for m in motifs]
+    return LearnedMotifs(named, table, filters, matches)

@@ -1,0 +1,156 @@
+"""Sequence logos (logomaker): motif logos, attribution logos, and the learned-motifs HTML page."""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from cislearn.errors import InputError
+from cislearn.io.atomic import atomic_write
+from cislearn.io.motifs import Motif
+from cislearn.report.figures import _new_figure, _save, _style
+
+__all__ = ["plot_motif_logo", "plot_attribution_logo", "render_motif_page", "write_motif_page"]
+
+BASES = list("ACGT")
+
+
+def _logo(ax: Any, frame: pd.DataFrame) -> None:
+    import logomaker
+
+    logomaker.Logo(frame, ax=ax, color_scheme="classic", show_spines=False)
+
+
+def plot_motif_logo(
+    motif: Motif, path: str | os.PathLike[str], *, title: str | None = None
+) -> Path:
+    """Information-content logo of a motif (bits; 2 = fully conserved), written to ``path``.
+
+    Parameters
+    ----------
+    motif : Motif
+    path : path
+        Image file (``.png``, ``.svg``, ``.pdf``).
+    title : str, optional
+        Default: the motif's label (``id name``).
+    """
+    pfm = motif.pfm
+    ic = motif.information_content()
+    frame = pd.DataFrame((pfm * ic[None, :]).T, columns=BASES)
+    with _style():
+        fig, ax = _new_figure((max(3.0, 0.35 * motif.width + 1.0), 2.0))
+        _logo(ax, frame)
+        ax.set_ylim(0, 2)
+        ax.set_ylabel("bits")
+        ax.set_xticks(range(motif.width), [str(i + 1) for i in range(motif.width)], fontsize=7)
+        ax.set_title(title if title is not None else motif.label, fontsize=9)
+        return _save(fig, path)
+
+
+def plot_attribution_logo(
+    attributions: np.ndarray,
+    x: np.ndarray,
+    path: str | os.PathLike[str],
+    *,
+    title: str = "",
+    start: int = 0,
+    end: int | None = None,
+) -> Path:
+    """Attribution logo of one sequence: each observed base drawn with height = its attribution
+    (negative below the axis).
+
+    Parameters
+    ----------
+    attributions, x : ndarray of shape (C, L)
+        Attributions and the one-hot sequence (C = 4 + tracks; only A, C, G, T are drawn).
+    path : path
+    title : str
+    start, end : int
+        Window to draw (0-based, half-open); default the whole sequence.
+    """
+    a, xs = np.asarray(attributions), np.asarray(x)
+    if a.ndim != 2 or a.shape != xs.shape or a.shape[0] < 4:
+        raise InputError(
+            f"attribution logo: expected attributions and x of the same shape (4+, L); got "
+            f"{a.shape} and {xs.shape}"
+        )
+    end = a.shape[1] if end is None else end
+    vals = (a[:4] * xs[:4])[:, start:end].T
+    frame = pd.DataFrame(vals, columns=BASES, index=range(start, end))
+    with _style():
+        fig, ax = _new_figure((max(4.0, min(0.08 * (end - start), 18.0)), 2.0))
+        _logo(ax, frame)
+        ax.axhline(0, color="0.6", lw=0.5)
+        ax.set_xlabel("position (0-based)")
+        ax.set_ylabel("attribution")
+        ax.set_title(title, fontsize=9)
+        return _save(fig, path)
+
+
+def _data_uri(path: str | os.PathLike[str]) -> str:
+    p = Path(path)
+    if not p.is_file():
+        return ""
+    mime = {".png": "image/png", ".svg": "image/svg+xml"}.get(p.suffix.lower(), "image/png")
+    return f"data:{mime};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
+
+
+def render_motif_page(
+    table: pd.DataFrame,
+    logos: Mapping[str, str | os.PathLike[str]],
+    *,
+    title: str = "cislearn: motifs learned by the first-layer filters",
+    notes: list[str] | None = None,
+) -> str:
+    """HTML page of learned motifs ordered by influence, logos embedded (one self-contained file).
+
+    Parameters
+    ----------
+    table : DataFrame
+        :class:`~cislearn.interpret.compare.LearnedMotifs` ``table`` (ordered by influence).
+    logos : mapping of motif id → logo image path
+    """
+    from cislearn.report.html import _environment
+
+    rows = []
+    for rec in table.to_dict("records"):
+        rows.append(
+            {**rec, "logo": _data_uri(logos[rec["motif"]]) if rec["motif"] in logos else ""}
+        )
+    columns = [
+        ("motif", "filter"),
+        ("influence", "influence"),
+        ("match_name", "best JASPAR match"),
+        ("match_id", "matrix"),
+        ("match_p", "p"),
+        ("match_q", "q"),
+        ("n_sites", "sites"),
+        ("ic", "bits"),
+        ("pos_frac", "pos. with hit"),
+        ("neg_frac", "neg. with hit"),
+        ("fisher_p", "Fisher p"),
+        ("cluster", "cluster"),
+    ]
+    columns = [(k, label) for k, label in columns if k in table.columns]
+    env = _environment()
+    return env.get_template("motifs.html.j2").render(
+        title=title, rows=rows, columns=columns, notes=notes or []
+    )
+
+
+def write_motif_page(
+    path: str | os.PathLike[str],
+    table: pd.DataFrame,
+    logos: Mapping[str, str | os.PathLike[str]],
+    **kwargs: Any,
+) -> Path:
+    """Write :func:`render_motif_page` to ``path`` atomically."""
+    with atomic_write(path) as fh:
+        fh.write(render_motif_page(table, logos, **kwargs))
+    return Path(path)

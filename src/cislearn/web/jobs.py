@@ -1,0 +1,234 @@
+"""What a job does: run the library calls a job's JSON params ask for, reporting progress.
+
+Runs inside a worker process (or inline in tests via :func:`run_job`). Outputs go to
+``<data_dir>/jobs/<id>/out``; every file name below is chosen here, never by the user.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from cislearn.web.settings import Settings
+from cislearn.web.store import JobRecord, JobStore
+
+__all__ = [
+    "JobCancelled",
+    "JobProgress",
+    "run_job",
+    "job_dir",
+    "out_dir",
+    "run_dirs",
+    "INPUT_NAMES",
+    "LOG_NAME",
+]
+
+log = logging.getLogger(__name__)
+
+#: Server-chosen names of the stored inputs (relative to the job folder).
+INPUT_NAMES = {
+    "data_fasta": "input/data.fa",
+    "data_table": "input/data.tsv",
+    "pos": "input/pos.fa",
+    "neg": "input/neg.fa",
+    "vcf": "input/variants.vcf",
+    "vcf_gz": "input/variants.vcf.gz",
+    "bcf": "input/variants.bcf",
+    "variants_tsv": "input/variants.tsv",
+}
+LOG_NAME = "job.log"
+_SEP = " | "  # the library's progress separator: "epoch | epoch 3/20 valid_auroc=0.91"
+
+
+class JobCancelled(Exception):
+    """Raised from the progress callback when the user asked to cancel the job."""
+
+
+def job_dir(settings: Settings, job_id: str) -> Path:
+    """The folder of job ``job_id`` (a random hex id from the store, never user text)."""
+    return settings.jobs_dir / job_id
+
+
+def out_dir(settings: Settings, job_id: str) -> Path:
+    return job_dir(settings, job_id) / "out"
+
+
+def run_dirs(settings: Settings, job: JobRecord) -> dict[str, Path]:
+    """Model name → run folder of a training job (in the order the models were asked for)."""
+    root = out_dir(settings, job.id) / "runs"
+    return {name: root / name for name in job.params.get("models", [])}
+
+
+class JobProgress:
+    """A library ``Progress`` callback that writes progress to the store and the job log.
+
+    Database writes are throttled to one per ``min_interval`` seconds (plus every finished
+    stage); a cancel request raises :class:`JobCancelled` at the next call.
+    """
+
+    def __init__(
+        self, store: JobStore, job_id: str, log_path: Path, *, min_interval: float = 0.5
+    ) -> None:
+        self.store = store
+        self.job_id = job_id
+        self.log_path = log_path
+        self.prefix = ""
+        self.min_interval = min_interval
+        self._last = 0.0
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        name, _, detail = stage.partition(_SEP)
+        name = f"{self.prefix}{name}"
+        message = detail or (f"{name} {done}/{total}" if total else f"{name} {done}")
+        self.write_log(message)
+        now = time.monotonic()
+        if now - self._last < self.min_interval and not (total and done >= total):
+            return
+        self._last = now
+        if self.store.progress(self.job_id, stage=name, done=done, total=total, message=message):
+            raise JobCancelled("cancelled by the user")
+
+    def write_log(self, line: str) -> None:
+        with open(self.log_path, "a", encoding="utf-8") as fh:
+            fh.write(f"{time.strftime('%H:%M:%S')} {line}\n")
+
+    def check_cancel(self) -> None:
+        if self.store.cancel_requested(self.job_id):
+            raise JobCancelled("cancelled by the user")
+
+
+def _dataset(root: Path, inputs: dict[str, str]) -> Any:
+    from cislearn.data import load_dataset
+
+    if "data" in inputs:
+        return load_dataset(root / INPUT_NAMES[inputs["data"]])
+    return load_dataset(pos=root / INPUT_NAMES["pos"], neg=root / INPUT_NAMES["neg"])
+
+
+def _train_config(params: dict[str, Any], arch: str) -> Any:
+    from cislearn.config import TrainConfig
+
+    keys = ("max_epochs", "lr", "batch_size", "seed", "patience", "optimizer", "rc_augment")
+    given = {k: params[k] for k in keys if params.get(k) is not None}
+    # the web split: the file's own split when it has one (DeepBIO headers), else random
+    return TrainConfig(arch=arch, accelerator="cpu", devices=1, **given)
+
+
+def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:
+    from cislearn.runs import compare_runs_dir, train_run
+    from cislearn.web import extras
+
+    params = job.params
+    root = job_dir(settings, job.id)
+    out = out_dir(settings, job.id)
+    cb("load data", 0, 1)
+    dataset = _dataset(root, params["inputs"])
+    if dataset.split is None:
+        # one split for every model, so that their held-out metrics compare
+        from cislearn.data import assign_split
+
+        split = _train_config(params, "auto").split_kwargs()
+        dataset = assign_split(dataset, **split)
+    cb("load data", 1, 1)
+    runs = run_dirs(settings, job)
+    models = list(runs)
+    for i, (name, run) in enumerate(runs.items()):
+        cb.prefix = f"{name} ({i + 1}/{len(models)}): "
+        cb.write_log(f"training {name}")
+        if run.exists():
+            shutil.rmtree(run)
+        if extras.is_baseline(name):
+            extras.baseline_run(dataset, name, run, params=params, progress=cb)
+        else:
+            train_run(
+                dataset,
+                _train_config(params, name),
+                run,
+                n_boot=int(params.get("n_boot", 1000)),
+                progress=cb,
+            )
+        cb.check_cancel()
+    cb.prefix = ""
+    if len(models) > 1:
+        cb("compare models", 0, 1)
+        compare_runs_dir([runs[m] for m in models], out / "compare")
+        cb("compare models", 1, 1)
+    if params.get("motifs", True):
+        deep = [m for m in models if not extras.is_baseline(m)]
+        if deep and extras.has_motifs():
+            cb("learned motifs", 0, 1)
+            note = extras.learned_motifs(runs[deep[0]], dataset, out / "motifs", progress=cb)
+            if note:
+                cb.write_log(note)
+            cb("learned motifs", 1, 1)
+        elif deep:
+            cb.write_log("learned motifs: cislearn.interpret is not available in this version")
+
+
+def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:
+    from cislearn.errors import ConfigError
+    from cislearn.web import extras
+
+    params = job.params
+    genome = settings.genomes.get(params["genome"])
+    if genome is None:
+        raise ConfigError(f"genome {params['genome']!r} is not one this server was started with")
+    run = out_dir(settings, params["model_job"]) / "runs" / params["model"]
+    cb("score variants", 0, 1)
+    extras.score_vcf(
+        run,
+        job_dir(settings, job.id) / INPUT_NAMES[params["input"]],
+        genome,
+        out_dir(settings, job.id),
+        n_null=int(params.get("n_null", 10_000)),
+        progress=cb,
+    )
+    cb("score variants", 1, 1)
+
+
+_KINDS = {"train": _run_train, "variants": _run_variants}
+
+
+def run_job(store: JobStore, job: JobRecord, settings: Settings) -> str:
+    """Execute a claimed (running) job to the end; return its final status.
+
+    Every failure is caught and recorded on the job (``failed`` with the error's message);
+    a cancel request ends it as ``cancelled``.
+    """
+    root = job_dir(settings, job.id)
+    root.mkdir(parents=True, exist_ok=True)
+    out_dir(settings, job.id).mkdir(exist_ok=True)
+    cb = JobProgress(store, job.id, root / LOG_NAME)
+    handler = logging.FileHandler(root / LOG_NAME, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logging.getLogger().addHandler(handler)
+    cb.write_log(f"job {job.id} ({job.kind}) started")
+    try:
+        runner = _KINDS.get(job.kind)
+        if runner is None:
+            raise ValueError(f"unknown job kind {job.kind!r}")
+        runner(store, job, settings, cb)
+    except JobCancelled:
+        cb.write_log("cancelled by the user")
+        store.finish(job.id, "cancelled", error="cancelled by the user")
+        return "cancelled"
+    except Exception as exc:  # noqa: BLE001 - any failure ends the job, with its reason
+        from cislearn.errors import CislearnError
+
+        reason = str(exc) if isinstance(exc, CislearnError) else f"{type(exc).__name__}: {exc}"
+        cb.write_log(f"failed: {reason}")
+        with open(root / LOG_NAME, "a", encoding="utf-8") as fh:
+            fh.write(traceback.format_exc())
+        store.finish(job.id, "failed", error=reason)
+        return "failed"
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    cb.write_log("done")
+    store.finish(job.id, "done")
+    return "done"

@@ -1,0 +1,135 @@
+"""`cislearn score-variants` end to end on the shared CTCF data used as a small genome."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cislearn.cli.main import main
+from test_variants import (
+    VCF_HEAD,
+    control_variants,
+    motif_variants,
+    train_ctcf_bundle,
+    write_vcf_text,
+)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def bundle(ctcf, tmp_path_factory) -> Path:
+    return train_ctcf_bundle(ctcf, tmp_path_factory.mktemp("cli_variant_model"))
+
+
+def test_score_variants_writes_tsv_vcf_figure_maps(capsys, tmp_path, bundle, ctcf_genome):
+    import cyvcf2
+
+    genome, peaks = ctcf_genome
+    hits = motif_variants(genome, peaks, n=30) + control_variants(genome, peaks, n=30)
+    # a multi-allelic record, a ref mismatch and an unknown contig among them
+    first = hits[0]
+    other = [b for b in "ACGT" if b not in (first.ref, first.alt)]
+    extra = (
+        f"{first.chrom}\t{first.pos}\tmulti\t{first.ref}\t{first.alt},{other[0]}\t.\t.\t.\n"
+        f"{first.chrom}\t{first.pos}\tmismatch\t{other[1]}\t{first.alt}\t.\t.\t.\n"
+        "chrZ\t10\tnowhere\tA\tC\t.\t.\t.\n"
+    )
+    vcf = write_vcf_text(tmp_path / "in.vcf", hits, extra)
+    out = tmp_path / "out"
+    code, stdout, err = run(
+        capsys, "score-variants", bundle, vcf, "--genome", genome, "--out", out,
+        "--top-maps", "3", "--n-null", "300", "--chunk-size", "16",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "ref_mismatch 1" in stdout and "unknown_contig 1" in stdout
+    with open(out / "variants.tsv", newline="") as fh:
+        rows = list(csv.DictReader(fh, delimiter="\t"))
+    assert len(rows) == len(hits) + 4
+    byid = {}
+    for r in rows:
+        byid.setdefault(r["id"], []).append(r)
+    assert [r["alt"] for r in byid["multi"]] == [first.alt, other[0]]
+    mismatch = byid["mismatch"][0]
+    assert mismatch["flag"] == "ref_mismatch" and mismatch["label_p_ref"] == ""
+    q = np.array([float(r["label_qvalue"]) for r in rows if r["flag"] == "ok"])
+    p = np.array([float(r["label_pvalue"]) for r in rows if r["flag"] == "ok"])
+    assert (q >= p - 1e-9).all() and (q <= 1).all()
+    motif = [float(r["label_dscore"]) for r in rows if r["id"][1:].isdigit() and r["id"][0] == "m"]
+    assert len(motif) >= 25
+    assert np.mean(motif) < 0
+    # annotated VCF: INFO fields declared, values equal to the TSV
+    reader = cyvcf2.VCF(str(out / "variants.vcf"))
+    assert reader.get_header_type("CL_LABEL_DSCORE")["Type"] == "Float"
+    recs = list(reader)
+    assert len(recs) == len(rows)
+    for rec, row in zip(recs, rows, strict=True):
+        assert rec.INFO["CL_FLAG"] == row["flag"]
+        if row["flag"] == "ok":
+            assert rec.INFO["CL_LABEL_Q"] == pytest.approx(float(row["label_qvalue"]), rel=1e-4)
+    assert (out / "figures" / "variant_effects.png").stat().st_size > 10_000
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["flags"]["ref_mismatch"] == 1 and summary["n_null"] == 300
+    assert summary["n_variants"] == len(rows)
+    assert not list(out.glob(".*part*"))
+    maps = sorted((out / "maps").glob("*.png"))
+    assert len(maps) == 3 and maps[0].name.startswith("01_")
+    assert all(m.stat().st_size > 10_000 for m in maps)
+
+
+def test_strict_ref_mismatch_is_one_line_exit_2(capsys, tmp_path, bundle, ctcf_genome):
+    genome, peaks = ctcf_genome
+    v = control_variants(genome, peaks, n=1)[0]
+    wrong = next(b for b in "ACGT" if b != v.ref)
+    vcf = write_vcf_text(tmp_path / "in.vcf", [v._replace(ref=wrong)])
+    args = ("score-variants", bundle, vcf, "--genome", genome, "--out", tmp_path / "o")
+    code, _, err = run(capsys, *args, "--strict")
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert lines[0].startswith(f"cislearn: error: {vcf}, line 7: REF '{wrong}' does not match")
+    assert not (tmp_path / "o" / "variants.tsv").exists()
+    code, out, err = run(capsys, *args)  # without --strict: flagged, not an error
+    assert code == 0 and "ref_mismatch 1" in out, err
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"),
+    [
+        ("chr1\tabc\t.\tA\tC\t.\t.\t.\n", "in.vcf, line 7: position 'abc' is not a 1-based"),
+        ("chr1 5 . A C . . .\n", "in.vcf, line 7: expected at least 8 tab-separated"),
+        ("chr1\t5\t.\tA\tZ\t.\t.\t.\n", "in.vcf, line 7: ALT allele 'Z'"),
+    ],
+)
+def test_malformed_vcf_is_one_line_exit_2(capsys, tmp_path, bundle, ctcf_genome, body, expect):
+    genome, _ = ctcf_genome
+    vcf = tmp_path / "in.vcf"
+    vcf.write_text(VCF_HEAD + body)
+    code, _, err = run(
+        capsys, "score-variants", bundle, vcf, "--genome", genome, "--out", tmp_path / "o"
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and expect in lines[0] and "Traceback" not in err
+
+
+def test_missing_genome_and_bad_shifts(capsys, tmp_path, bundle, ctcf_genome):
+    genome, peaks = ctcf_genome
+    vcf = write_vcf_text(tmp_path / "in.vcf", control_variants(genome, peaks, n=2))
+    code, _, err = run(
+        capsys, "score-variants", bundle, vcf, "--genome", tmp_path / "no.fa", "--out", tmp_path
+    )
+    assert code == 2 and "no.fa" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run(
+        capsys, "score-variants", bundle, vcf, "--genome", genome, "--out", tmp_path / "o",
+        "--shifts", "a,b",
+    )  # fmt: skip
+    assert code == 2 and "--shifts" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,307 @@
+"""The web app's REST API and pages through FastAPI's test client (jobs run inline)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from cislearn.web import extras
+from cislearn.web.app import create_app
+from cislearn.web.inputs import example_fasta
+from cislearn.web.settings import Settings
+from cislearn.web.worker import run_pending
+
+CTCF = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctcf_gm12878"
+XSS = "<script>alert(1)</script>"
+# one deep model and, when the baseline panel is there, one baseline: a comparison in one job
+MODELS = ["cnn", *[m for m in extras.baseline_names() if m.endswith("composition")]]
+
+
+def _client(tmp: Path, **kw) -> tuple[TestClient, Settings]:
+    settings = Settings(data_dir=tmp, workers=0, **kw)
+    return TestClient(create_app(settings, start_workers=False)), settings
+
+
+@pytest.fixture(scope="module")
+def small_data() -> str:
+    return example_fasta(n=80, length=60, seed=1)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, small_data: str, small_genome: Path):
+    """One finished tiny training job (cnn, 1 epoch) shared by the result tests."""
+    client, settings = _client(tmp_path_factory.mktemp("web"), genomes={"small": small_genome})
+    r = client.post(
+        "/api/v1/jobs",
+        # learned motifs are checked by the browser test (tests/test_web_browser.py)
+        json={"data": small_data, "models": MODELS, "max_epochs": 1, "n_boot": 50, "motifs": False},
+    )
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    assert run_pending(settings) == 1
+    return client, settings, job_id
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> TestClient:
+    return _client(tmp_path)[0]
+
+
+def _error(r) -> dict:
+    body = r.json()
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"])
+    return body["error"]
+
+
+def test_health_models_openapi(client: TestClient) -> None:
+    assert client.get("/api/v1/health").json()["status"] == "ok"
+    models = client.get("/api/v1/models").json()
+    assert "cnn" in models["architectures"]
+    spec = client.get("/api/v1/openapi.json").json()
+    for path in (
+        "/api/v1/jobs",
+        "/api/v1/jobs/{job_id}",
+        "/api/v1/jobs/{job_id}/predict",
+        "/api/v1/jobs/{job_id}/results",
+        "/api/v1/check",
+    ):
+        assert path in spec["paths"], path
+    assert client.get("/").status_code == 200
+    ref = client.get("/api").text  # the API reference page, offline (no CDN)
+    assert "/api/v1/jobs/{job_id}/predict" in ref and "cdn" not in ref.lower()
+
+
+def test_check_reports_like_cli(client: TestClient, small_data: str) -> None:
+    ok = client.post("/api/v1/check", json={"data": small_data}).json()
+    assert ok["ok"] and ok["reports"][0]["n_records"] == 160
+    assert ok["reports"][0]["format"] == "deepbio"
+    bad = ">a|1|training\nACGT\n>b|0|training\nACXT\n"
+    body = client.post("/api/v1/check", json={"data": bad}).json()
+    assert not body["ok"]
+    problem = body["reports"][0]["problems"][0]
+    assert "line 4" in problem and "'X'" in problem
+    assert "/jobs/" not in problem and "tmp" not in problem  # no server path shown
+
+
+def test_check_real_pos_neg_gzip_upload_page(client: TestClient) -> None:
+    files = {
+        "pos_file": ("pos.fa.gz", (CTCF / "pos.fa.gz").read_bytes()),
+        "neg_file": ("neg.fa.gz", (CTCF / "neg.fa.gz").read_bytes()),
+    }
+    r = client.post("/", data={"action": "check"}, files=files)
+    assert r.status_code == 200
+    assert "4,000 records, OK" in r.text and "4,478 records, OK" in r.text
+
+
+def test_bad_inputs_are_clear_errors(client: TestClient, small_data: str) -> None:
+    err = _error(client.post("/api/v1/jobs", json={"models": ["cnn"]}))
+    assert err["code"] == "missing_input"
+    r = client.post("/api/v1/jobs", json={"data": ">a|1|training\nACGN\n>a|0|testing\nAC\n"})
+    assert r.status_code == 422
+    err = _error(r)
+    assert err["code"] == "input_problems" and err["details"]["reports"]
+    err = _error(client.post("/api/v1/jobs", json={"data": small_data, "models": ["nope"]}))
+    assert err["code"] == "unknown_model" and "cnn" in err["message"]
+    err = _error(client.post("/api/v1/jobs", json={"data": small_data, "models": ["hybrid"]}))
+    assert err["code"] == "unusable_model" and "track" in err["message"]
+    err = _error(client.post("/api/v1/jobs", json={"data": small_data, "max_epochs": 10_000}))
+    assert err["code"] == "too_many_epochs"
+    err = _error(client.post("/api/v1/jobs", json={"data": small_data, "lr": -1}))
+    assert err["code"] == "invalid_request" and "lr" in err["message"]
+    assert client.get("/api/v1/jobs").json()["jobs"] == []  # nothing queued
+    assert _error(client.get("/api/v1/nowhere"))["code"] == "not_found"
+    assert _error(client.put("/api/v1/jobs"))["code"] == "method_not_allowed"
+
+
+def test_upload_and_sequence_limits(tmp_path: Path, small_data: str) -> None:
+    client, _ = _client(tmp_path, max_upload_bytes=5_000, max_sequences=50)
+    r = client.post("/api/v1/check", json={"data": small_data})
+    assert r.status_code == 413
+    assert "upload limit of 5,000 bytes" in _error(r)["message"]
+    few = "".join(f">s{i}|{i % 2}|training\nACGTACGT\n" for i in range(60))
+    r = client.post("/api/v1/jobs", json={"data": few})
+    assert r.status_code == 413
+    err = _error(r)
+    assert err["code"] == "too_many_sequences" and "60 sequences" in err["message"]
+    page = client.post("/", data={"action": "check", "data": few})
+    assert page.status_code == 413 and "at most 50" in page.text
+
+
+def test_job_lifecycle_results_and_downloads(trained) -> None:
+    client, _, job_id = trained
+    job = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "done" and job["error"] is None
+    assert any("epoch 1/1" in line for line in job["log_tail"] + [job["progress"]["message"]]) or (
+        job["progress"]["stage"] == "done"
+    )
+    res = client.get(f"/api/v1/jobs/{job_id}/results").json()
+    assert [m["name"] for m in res["models"]] == MODELS
+    assert all(m["finished"] and m["bundle"] for m in res["models"])
+    if len(MODELS) > 1:  # compared on the same held-out records
+        runs = {row[0] for row in res["comparison"]["rows"]}
+        assert runs == set(MODELS) and "roc" in res["comparison"]["figures"]
+        assert len({m["metrics"]["label"]["n"] for m in res["models"]}) == 1
+    model = res["models"][0]
+    metrics = model["metrics"]["label"]
+    lo, hi = metrics["auroc_ci"]
+    assert 0 <= lo <= metrics["auroc"] <= hi <= 1
+    assert model["figures"]["roc"] == "runs/cnn/figures/roc.png"
+    png = client.get(f"/api/v1/jobs/{job_id}/files/{model['figures']['roc']}")
+    assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
+    for name in ("../../jobs.sqlite", "/etc/passwd", "runs/cnn/../../job.log", "%2e%2e/x"):
+        assert client.get(f"/api/v1/jobs/{job_id}/files/{name}").status_code == 404
+    archive = zipfile.ZipFile(io.BytesIO(client.get(f"/api/v1/jobs/{job_id}/archive").content))
+    names = archive.namelist()
+    assert any(n.endswith("runs/cnn/metrics.json") for n in names)
+    assert not any("checkpoints" in n for n in names)
+    bundle = client.get(f"/api/v1/jobs/{job_id}/models/cnn/bundle")
+    assert set(zipfile.ZipFile(io.BytesIO(bundle.content)).namelist()) >= {
+        "cnn/model.safetensors",
+        "cnn/model.json",
+    }
+    page = client.get(f"/jobs/{job_id}").text
+    assert "roc.png" in page and "auroc" in page and "Download all outputs" in page
+    # finished jobs cannot be cancelled; they can be deleted
+    assert _error(client.post(f"/api/v1/jobs/{job_id}/cancel"))["code"] == "job_finished"
+
+
+def test_predict_api_and_page(trained, small_data: str) -> None:
+    client, _, job_id = trained
+    seqs = [line for line in small_data.splitlines() if not line.startswith(">")][:7]
+    body = client.post(f"/api/v1/jobs/{job_id}/predict", json={"sequences": seqs}).json()
+    assert body["ids"] == [f"seq{i + 1}" for i in range(7)]
+    assert len(body["probs"]) == 7 and all(0 <= p[0] <= 1 for p in body["probs"])
+    again = client.post(f"/api/v1/jobs/{job_id}/predict", json={"sequences": seqs[:1]}).json()
+    assert again["probs"][0] == pytest.approx(body["probs"][0], abs=1e-5)  # batch-independent
+    err = _error(client.post(f"/api/v1/jobs/{job_id}/predict", json={"sequences": ["ACGT"]}))
+    assert "length 4" in err["message"] and "60" in err["message"]
+    err = _error(
+        client.post(f"/api/v1/jobs/{job_id}/predict", json={"sequences": ["Z" + seqs[0][1:]]})
+    )
+    assert "column 1" in err["message"]
+    # the page escapes user text: a FASTA header with <script> renders as text
+    text = f">{XSS}\n{seqs[0]}\n"
+    page = client.post(f"/jobs/{job_id}/predict", data={"sequences": text, "model": "cnn"})
+    assert page.status_code == 200
+    assert XSS not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert 'id="predictions"' in page.text
+
+
+def test_user_text_is_escaped_in_check_report(client: TestClient) -> None:
+    data = f">{XSS}|1|training\nACGT\n>{XSS}|0|testing\nACGTX\n"
+    page = client.post("/", data={"action": "check", "data": data})
+    assert XSS not in page.text
+    assert "&lt;script&gt;" in page.text  # shown as text: textarea and report
+
+
+def test_unknown_job_ids(client: TestClient) -> None:
+    for job_id in ("0" * 32, "../etc", "abc"):
+        r = client.get(f"/api/v1/jobs/{job_id}")
+        assert r.status_code == 404 and _error(r)["code"] in ("job_not_found", "not_found")
+    assert client.get("/jobs/" + "0" * 32).status_code == 404
+
+
+def test_cancel_and_delete_queued_job(client: TestClient, small_data: str) -> None:
+    job_id = client.post("/api/v1/jobs", json={"data": small_data}).json()["id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", job_id)
+    assert _error(client.delete(f"/api/v1/jobs/{job_id}"))["code"] == "job_active"
+    assert client.post(f"/api/v1/jobs/{job_id}/cancel").json()["status"] == "cancelled"
+    assert client.delete(f"/api/v1/jobs/{job_id}").json() == {"deleted": job_id}
+    assert client.get(f"/api/v1/jobs/{job_id}").status_code == 404
+
+
+def test_token_required_on_every_request(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path, token="s3cret")
+    for path in ("/api/v1/health", "/api/v1/jobs", "/api/v1/openapi.json"):
+        r = client.get(path)
+        assert r.status_code == 401 and _error(r)["code"] == "unauthorized", path
+    for path in ("/", "/jobs", "/static/job.js", "/api"):  # pages → the login form
+        r = client.get(path, follow_redirects=False)
+        assert r.status_code in (303, 401) and "fetch(" not in r.text, path
+    assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+    assert client.post("/api/v1/check", json={"data": ">a\nACGT\n"}).status_code == 401
+    bad = {"Authorization": "Bearer wrong"}
+    assert client.get("/api/v1/health", headers=bad).status_code == 401
+    good = {"Authorization": "Bearer s3cret"}
+    assert client.get("/api/v1/health", headers=good).status_code == 200
+    assert client.post("/login", data={"token": "nope"}).status_code == 401
+    r = client.post("/login", data={"token": "s3cret"}, follow_redirects=False)
+    assert r.status_code == 303 and "httponly" in r.headers["set-cookie"].lower()
+    assert client.get("/").status_code == 200  # the cookie now rides along
+
+
+def test_no_pickle_in_web_layer() -> None:
+    src = Path(__file__).resolve().parents[1] / "src" / "cislearn" / "web"
+    for path in src.rglob("*.py"):
+        text = path.read_text()
+        assert "import pickle" not in text and "torch.load(" not in text, path
+
+
+def test_mutation_map_api_and_page(trained, small_data: str) -> None:
+    client, _, job_id = trained
+    seq = next(line for line in small_data.splitlines() if not line.startswith(">"))
+    body = client.post(f"/api/v1/jobs/{job_id}/mutation-map", json={"sequence": seq}).json()
+    grid = body["delta_logit"]
+    assert len(grid) == 4 and all(len(row) == len(seq) for row in grid)
+    for i, base in enumerate(seq):  # the reference base changes nothing
+        assert grid["ACGT".index(base)][i] == pytest.approx(0.0, abs=1e-5)
+    assert any(abs(v) > 0 for row in grid for v in row)
+    err = _error(client.post(f"/api/v1/jobs/{job_id}/mutation-map", json={"sequence": "ACGT"}))
+    assert err["code"] == "bad_input" and "length 4" in err["message"]
+    page = client.post(f"/jobs/{job_id}/mutation-map", data={"sequence": seq, "model": "cnn"})
+    assert page.status_code == 200 and 'id="map-grid"' in page.text
+
+
+@pytest.mark.skipif(not extras.has_variants(), reason="cislearn.variants not in this version")
+def test_variants_job_from_vcf_upload(trained, small_genome: Path) -> None:
+    from cislearn.io.genome import Genome
+
+    client, settings, job_id = trained
+    genome = Genome(small_genome)
+    lines = ["##fileformat=VCFv4.2", "##contig=<ID=chr1,length=200000>"]
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    for i, pos in enumerate((5_000, 6_001, 20_002, 50_003, 90_004)):
+        ref = genome.fetch("chr1", pos - 1, pos).upper()
+        alt = "A" if ref != "A" else "C"
+        lines.append(f"chr1\t{pos}\tv{i + 1}\t{ref}\t{alt}\t.\t.\t.")
+    vcf = ("\n".join(lines) + "\n").encode()
+    url = f"/api/v1/jobs/{job_id}/variants"
+    err = _error(client.post(url, data={"genome": "hg38"}, files={"file": ("v.vcf", vcf)}))
+    assert err["code"] == "unknown_genome" and "small" in err["message"]
+    r = client.post(url, data={"genome": "small", "n_null": "50"}, files={"file": ("v.vcf", vcf)})
+    assert r.status_code == 201, r.text
+    var_id = r.json()["id"]
+    assert run_pending(settings) == 1
+    res = client.get(f"/api/v1/jobs/{var_id}/results").json()
+    assert res["kind"] == "variants" and res["variants"]["n_variants"] == 5
+    assert res["figure"] and res["table"] == "variants.tsv"
+    ids = {row[res["variants"]["columns"].index("id")] for row in res["variants"]["rows"]}
+    assert ids == {f"v{i}" for i in range(1, 6)}
+    page = client.get(f"/jobs/{var_id}").text
+    assert 'id="variants"' in page and "variant_effects.png" in page
+
+
+def test_new_job_page_pos_neg_upload_redirects_to_job(client: TestClient) -> None:
+    files = {
+        "pos_file": ("pos.fa.gz", (CTCF / "pos.fa.gz").read_bytes()),
+        "neg_file": ("neg.fa.gz", (CTCF / "neg.fa.gz").read_bytes()),
+    }
+    form = {"action": "submit", "models": ["cnn", "lstm"], "max_epochs": "2"}
+    r = client.post("/", data=form, files=files, follow_redirects=False)
+    assert r.status_code == 303
+    job_id = r.headers["location"].removeprefix("/jobs/")
+    job = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "queued" and job["params"]["models"] == ["cnn", "lstm"]
+    assert job["params"]["inputs"] == {"pos": "pos", "neg": "neg"}  # server-chosen names
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'id="cancel"' in page and "/static/job.js" in page
+    assert job_id[:8] in client.get("/jobs").text
+    # the page form reports bad numbers and bad inputs in the page, not as a crash
+    bad = client.post("/", data={"action": "submit", "data": ">a|1|training\nACGZ\n"})
+    assert bad.status_code == 422 and "problems" in bad.text
