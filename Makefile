@@ -40,6 +40,9 @@ bench: $(VENV)/.dev
 	$(PY) benchmarks/shuffle.py
 	$(PY) benchmarks/train_overhead.py
 	$(PY) benchmarks/predict.py
+	$(PY) benchmarks/features.py
+	$(PY) benchmarks/ism.py
+	$(PY) benchmarks/variants.py
 	$(PY) benchmarks/web_load.py
 
 clean:

@@ -152,7 +152,7 @@ class Engine(pl.LightningModule):
         self._epoch = {"loss_sum": torch.zeros((), device=self.device), "n_batches": 0}
         self._row_done = False
 
-    def training_step(self, batch: Any, batch_idx: int) -> Tensor:
+    def training_step(self, batch: Any, batch_idx: int) -> None:
         opt = self.optimizers()
         opt.zero_grad(set_to_none=True)
         loss = self._train_loss(batch)
@@ -165,7 +165,8 @@ class Engine(pl.LightningModule):
         # Accumulated on the device: no .item() (a host sync) per step.
         self._epoch["loss_sum"] += loss.detach().float()
         self._epoch["n_batches"] += 1
-        return loss
+        # Nothing returned: Lightning would keep the loss (and so the step's autograd graph
+        # and activations) alive until the next step.
 
     def _epoch_train_loss(self) -> float:
         mean = self._epoch["loss_sum"] / max(self._epoch["n_batches"], 1)
