@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cislearn.errors import InputError
-from cislearn.io.motifs import Motif, jaspar_releases, load_jaspar, read_motifs, write_meme
+from cislearn.io.motifs import (
+    Motif,
+    jaspar_releases,
+    load_jaspar,
+    read_motifs,
+    write_jaspar,
+    write_meme,
+)
 
 DATA = Path(__file__).parent / "data" / "motifs"
 
@@ -175,6 +182,21 @@ def test_meme_round_trip_of_jaspar_motifs(tmp_path):
     text = (tmp_path / "out.meme").read_text()
     assert "MOTIF MA0139.2 CTCF\nletter-probability matrix: alength= 4 w= 15 nsites= " in text
     assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary file
+
+
+def test_jaspar_round_trip(tmp_path):
+    probs = Motif("p 1", "two words", [[0.5, 0.1], [0.25, 0.2], [0.25, 0.3], [0.0, 0.4]])
+    motifs = [*load_jaspar(["MA0139"]), probs]
+    for name in ("out.jaspar", "out.jaspar.gz"):
+        write_jaspar(tmp_path / name, motifs)
+        back = read_motifs(tmp_path / name)
+        assert [(m.id, m.name) for m in back] == [("MA0139.2", "CTCF"), ("p_1", "two words")]
+        for a, b in zip(motifs, back, strict=True):
+            np.testing.assert_allclose(b.counts, a.counts, atol=5e-3)
+    assert (tmp_path / "out.jaspar").read_text().startswith(">MA0139.2\tCTCF\nA [ ")
+    assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary file
+    with pytest.raises(InputError, match="write_jaspar expects Motif"):
+        write_jaspar(tmp_path / "bad.jaspar", ["ACGT"])
 
 
 @settings(max_examples=60, deadline=None)

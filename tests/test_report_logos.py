@@ -8,12 +8,14 @@ import pytest
 
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
+from cislearn.interpret.compare import LearnedMotifs
 from cislearn.interpret.ism import MutationMap, map_effects
-from cislearn.io.motifs import load_jaspar
+from cislearn.io.motifs import Motif, load_jaspar, read_motifs
 from cislearn.report.logos import (
     plot_attribution_logo,
     plot_motif_logo,
     render_motif_page,
+    write_learned_motifs,
     write_motif_page,
 )
 from cislearn.report.maps import mutation_map_table, plot_mutation_map
@@ -91,3 +93,35 @@ def test_motif_page_is_ordered_and_escaped(tmp_path) -> None:
     assert html.count("data:image/png;base64,") == 1
     out = write_motif_page(tmp_path / "motifs.html", table, {"filter3": logo})
     assert out.read_text() == html
+
+
+def test_write_learned_motifs(tmp_path) -> None:
+    ctcf = load_jaspar(["MA0139"])[0]
+    motifs = [Motif("filter3", "CTCF", ctcf.counts), Motif("filter1", "", ctcf.counts[:, :6])]
+    table = pd.DataFrame(
+        {
+            "motif": ["filter3", "filter1"],
+            "influence": [0.2, 0.1],
+            "match_name": ["CTCF", None],
+            "match_id": ["MA0139.2", None],
+            "match_q": [1e-6, np.nan],
+        }
+    )
+    matches = pd.DataFrame({"motif": ["filter3"], "target_id": ["MA0139.2"], "q_value": [1e-6]})
+    found = LearnedMotifs(motifs, table, table[["motif", "influence"]], matches)
+    calls = []
+    out = write_learned_motifs(
+        tmp_path / "m", found, n_logos=1, progress=lambda *a: calls.append(a)
+    )
+    assert out == tmp_path / "m"
+    names = {"motifs.tsv", "filters.tsv", "matches.tsv", "motifs.meme", "motifs.jaspar"}
+    assert names | {"motifs.html", "logos"} == {p.name for p in out.iterdir()}
+    assert [p.name for p in (out / "logos").iterdir()] == ["filter3.png"]
+    assert (out / "logos" / "filter3.png").read_bytes().startswith(PNG)
+    assert pd.read_csv(out / "motifs.tsv", sep="\t")["motif"].tolist() == ["filter3", "filter1"]
+    for name in ("motifs.meme", "motifs.jaspar"):
+        assert [m.id for m in read_motifs(out / name)] == ["filter3", "filter1"]
+    assert (out / "motifs.html").read_text().count("data:image/png;base64,") == 1
+    assert calls == [("motif logos", 0, 1), ("motif logos", 1, 1)]
+    with pytest.raises(InputError, match="n_logos"):
+        write_learned_motifs(tmp_path / "bad", found, n_logos=-1)

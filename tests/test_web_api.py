@@ -18,7 +18,7 @@ from cislearn.web.worker import run_pending
 
 CTCF = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctcf_gm12878"
 XSS = "<script>alert(1)</script>"
-# one deep model and, when the baseline panel is there, one baseline: a comparison in one job
+# one deep model and one baseline of the panel: a comparison in one job
 MODELS = ["cnn", *[m for m in extras.baseline_names() if m.endswith("composition")]]
 
 
@@ -256,9 +256,9 @@ def test_mutation_map_api_and_page(trained, small_data: str) -> None:
     assert err["code"] == "bad_input" and "length 4" in err["message"]
     page = client.post(f"/jobs/{job_id}/mutation-map", data={"sequence": seq, "model": "cnn"})
     assert page.status_code == 200 and 'id="map-grid"' in page.text
+    assert 'id="map-figure" src="data:image/png;base64,' in page.text
 
 
-@pytest.mark.skipif(not extras.has_variants(), reason="cislearn.variants not in this version")
 def test_variants_job_from_vcf_upload(trained, small_genome: Path) -> None:
     from cislearn.io.genome import Genome
 

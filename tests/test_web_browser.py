@@ -1,7 +1,7 @@
 """End to end in a real browser: `cislearn serve` + Debian's chromium driven by Playwright.
 
-Loads the example data, checks its format, trains a tiny model and sees the ROC figure (and,
-when the library provides learned motifs, a motif logo) on the results page. Screenshots go
+Loads the example data, checks its format, trains a tiny model and sees the ROC figure and a
+learned motif's logo on the results page. Screenshots go
 to ``test-artifacts/web/``.
 """
 
@@ -17,8 +17,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from cislearn.web import extras
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
@@ -107,11 +105,10 @@ def test_browser_example_check_train_results(server: str) -> None:
             expect(roc).to_be_visible()
             assert roc.evaluate(loaded)
             assert roc.evaluate("el => el.naturalWidth") > 100
-            if extras.has_motifs():
-                logo = page.locator("#motifs img.logo").first
-                expect(logo).to_be_visible()
-                assert logo.evaluate(loaded)
-                expect(page.locator("#motifs")).to_contain_text("CTCF")  # JASPAR match
+            logo = page.locator("#motifs img.logo").first
+            expect(logo).to_be_visible()
+            assert logo.evaluate(loaded)
+            expect(page.locator("#motifs")).to_contain_text("CTCF")  # JASPAR match
             page.screenshot(path=str(ARTIFACTS / "3-results.png"), full_page=True)
         finally:
             browser.close()

@@ -190,19 +190,6 @@ def _bars() -> Any:
     return epoch_bars()
 
 
-def _write_jaspar(path: Path, motifs: list) -> None:
-    # JASPAR (.jaspar) counts format; io/motifs.py has a reader but no writer yet.
-    from cislearn.io.atomic import atomic_write
-
-    lines = []
-    for m in motifs:
-        lines.append(f">{m.id}\t{m.name}".rstrip())
-        for b, row in zip("ACGT", m.counts, strict=True):
-            lines.append(f"{b} [ " + " ".join(f"{v:.2f}" for v in row) + " ]")
-    with atomic_write(path) as fh:
-        fh.write("\n".join(lines) + "\n")
-
-
 @app.command()
 def motifs(
     run: Annotated[Path, typer.Argument(help="Run folder (model bundle).")],
@@ -224,10 +211,9 @@ def motifs(
     """
     from cislearn.encode import one_hot
     from cislearn.interpret.compare import learned_motifs
-    from cislearn.io.atomic import atomic_write
-    from cislearn.io.motifs import load_jaspar, write_meme
+    from cislearn.io.motifs import load_jaspar
     from cislearn.predict import load
-    from cislearn.report.logos import plot_motif_logo, write_motif_page
+    from cislearn.report.logos import write_learned_motifs
 
     predictor = load(run)
     n_value = predictor.meta.get("n_value", 0.25)
@@ -246,29 +232,7 @@ def motifs(
         targets=load_jaspar(release=release),
         device=predictor.device,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (
-        ("motifs", found.table),
-        ("filters", found.filters),
-        ("matches", found.matches),
-    ):
-        with atomic_write(out / f"{name}.tsv") as fh:
-            frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
-    write_meme(out / "motifs.meme", found.motifs)
-    _write_jaspar(out / "motifs.jaspar", found.motifs)
-    logos = {}
-    for rank, (m, rec) in enumerate(
-        zip(found.motifs, found.table.to_dict("records"), strict=True), start=1
-    ):
-        match = (
-            f"{rec['match_name']} ({rec['match_id']}, q={rec['match_q']:.2g})"
-            if isinstance(rec.get("match_id"), str)
-            else "no match"
-        )
-        logos[m.id] = plot_motif_logo(
-            m, out / "logos" / f"{m.id}.png", title=f"#{rank} {m.id}: {match}"
-        )
-    write_motif_page(out / "motifs.html", found.table, logos)
+    write_learned_motifs(out, found)
     top = found.table.head(3)
     best = ", ".join(f"{r.motif}→{r.match_name}" for r in top.itertuples()) or "none"
     echo(

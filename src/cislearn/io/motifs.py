@@ -15,7 +15,7 @@ import numpy as np
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
 
-__all__ = ["Motif", "load_jaspar", "jaspar_releases", "read_motifs", "write_meme"]
+__all__ = ["Motif", "load_jaspar", "jaspar_releases", "read_motifs", "write_meme", "write_jaspar"]
 
 _LETTERS = "ACGT"
 _UNIFORM = (0.25, 0.25, 0.25, 0.25)
@@ -571,3 +571,27 @@ def write_meme(
         out.append("")
     with atomic_write(path) as fh:
         fh.write("\n".join(out))
+
+
+def write_jaspar(path: str | os.PathLike[str], motifs: Sequence[Motif]) -> None:
+    """Write motifs as a JASPAR (``.jaspar``) counts file, atomically (``.gz`` writes gzip).
+
+    One ``>id name`` header and four ``A [ ... ]`` rows per motif. Counts are written with
+    2 decimals, probabilities (columns summing to 1) with 6. Whitespace inside ids becomes
+    ``_`` (the header's first word is the id).
+
+    Examples
+    --------
+    >>> write_jaspar("ctcf.jaspar", load_jaspar(["MA0139"]))  # doctest: +SKIP
+    """
+    out = []
+    for motif in motifs:
+        if not isinstance(motif, Motif):
+            raise InputError(f"write_jaspar expects Motif objects; got {type(motif).__name__}")
+        mid = re.sub(r"\s+", "_", motif.id.strip()) or "motif"
+        digits = 2 if float(motif.counts.sum(axis=0).mean()) > 1.5 else 6
+        out.append(f">{mid}\t{motif.name.strip()}".rstrip())
+        for base, row in zip(_LETTERS, motif.counts, strict=True):
+            out.append(f"{base} [ " + " ".join(f"{v:.{digits}f}" for v in row) + " ]")
+    with atomic_write(path) as fh:
+        fh.write("\n".join(out) + "\n" if out else "")

@@ -1,4 +1,4 @@
-"""Sequence logos (logomaker): motif logos, attribution logos, and the learned-motifs HTML page."""
+"""Sequence logos (logomaker): motif logos, attribution logos, the learned-motifs page and files."""
 
 from __future__ import annotations
 
@@ -6,17 +6,27 @@ import base64
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
-from cislearn.io.motifs import Motif
+from cislearn.io.motifs import Motif, write_jaspar, write_meme
 from cislearn.report.figures import _new_figure, _save, _style
+from cislearn.types import Progress, no_progress
 
-__all__ = ["plot_motif_logo", "plot_attribution_logo", "render_motif_page", "write_motif_page"]
+if TYPE_CHECKING:
+    from cislearn.interpret.compare import LearnedMotifs
+
+__all__ = [
+    "plot_motif_logo",
+    "plot_attribution_logo",
+    "render_motif_page",
+    "write_motif_page",
+    "write_learned_motifs",
+]
 
 BASES = list("ACGT")
 
@@ -154,3 +164,62 @@ def write_motif_page(
     with atomic_write(path) as fh:
         fh.write(render_motif_page(table, logos, **kwargs))
     return Path(path)
+
+
+def write_learned_motifs(
+    out: str | os.PathLike[str],
+    found: LearnedMotifs,
+    *,
+    n_logos: int | None = None,
+    progress: Progress = no_progress,
+) -> Path:
+    """Write the learned motifs of a model into the folder ``out``; return ``out``.
+
+    Files: ``motifs.tsv``, ``filters.tsv``, ``matches.tsv`` (the tables of ``found``),
+    ``motifs.meme``, ``motifs.jaspar``, ``logos/<motif id>.png`` and ``motifs.html`` (the
+    motifs by influence, logos embedded).
+
+    Parameters
+    ----------
+    out : path
+        Output folder (created if missing).
+    found : LearnedMotifs
+        What :func:`cislearn.interpret.compare.learned_motifs` returned.
+    n_logos : int, optional
+        Draw logos for this many motifs only, most influential first (default: all).
+    progress : Progress
+        Called as ``progress("motif logos", done, total)``.
+
+    Examples
+    --------
+    >>> write_learned_motifs("motifs", learned_motifs(model, x_pos, x_neg))  # doctest: +SKIP
+    """
+    if n_logos is not None and n_logos < 0:
+        raise InputError(f"n_logos must be >= 0 or None; got {n_logos}")
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in (
+        ("motifs", found.table),
+        ("filters", found.filters),
+        ("matches", found.matches),
+    ):
+        with atomic_write(folder / f"{name}.tsv") as fh:
+            frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+    write_meme(folder / "motifs.meme", found.motifs)
+    write_jaspar(folder / "motifs.jaspar", found.motifs)
+    records = found.table.to_dict("records")
+    drawn = list(zip(found.motifs, records, strict=True))[:n_logos]
+    logos = {}
+    for rank, (motif, rec) in enumerate(drawn, start=1):
+        progress("motif logos", rank - 1, len(drawn))
+        match = (
+            f"{rec['match_name']} ({rec['match_id']}, q={rec['match_q']:.2g})"
+            if isinstance(rec.get("match_id"), str)
+            else "no match"
+        )
+        logos[motif.id] = plot_motif_logo(
+            motif, folder / "logos" / f"{motif.id}.png", title=f"#{rank} {motif.id}: {match}"
+        )
+    progress("motif logos", len(drawn), len(drawn))
+    write_motif_page(folder / "motifs.html", found.table, logos)
+    return folder

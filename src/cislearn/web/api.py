@@ -194,8 +194,6 @@ def create_variants_job(
     n_null: int = 10_000,
 ) -> JobRecord:
     """Store an uploaded VCF (or TSV) and queue the scoring of its variants with a model."""
-    if not extras.has_variants():
-        raise ApiError(501, "not_available", "variant scoring is not available in this version")
     if genome not in settings.genomes:
         have = ", ".join(sorted(settings.genomes)) or "none: start the server with --genome"
         raise ApiError(422, "unknown_genome", f"unknown genome {genome!r}; this server has: {have}")

@@ -1,12 +1,10 @@
-"""Adapters to the library parts the web app offers when present: baselines, motifs, variants.
+"""Adapters from the web app's jobs and pages to the library: baselines, motifs, maps, variants.
 
-Each ``has_*`` says whether the library provides the feature; the web app hides the feature
-otherwise. Only public library functions are called here.
+Only public library functions are called here; the files written are the library's own.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +15,9 @@ __all__ = [
     "is_baseline",
     "baseline_names",
     "baseline_run",
-    "has_motifs",
     "learned_motifs",
-    "has_mutation_map",
     "mutation_map",
-    "has_variants",
+    "mutation_map_figure",
     "score_vcf",
     "read_variant_table",
     "VARIANT_TABLE",
@@ -33,27 +29,18 @@ __all__ = [
 BASELINE_PREFIX = "baseline-"
 
 
-def _present(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def is_baseline(name: str) -> bool:
     return name.startswith(BASELINE_PREFIX)
 
 
 def _panel_baselines() -> dict[str, tuple[str, str]]:
-    if not _present("cislearn.panel"):
-        return {}
     from cislearn.panel import PANEL
 
     return {name: entry for name, entry in PANEL.items() if isinstance(entry, tuple)}
 
 
 def baseline_names() -> tuple[str, ...]:
-    """The baseline panel's models as ``baseline-<name>`` (empty without ``cislearn.panel``)."""
+    """The baseline panel's models as ``baseline-<name>``."""
     return tuple(BASELINE_PREFIX + name for name in _panel_baselines())
 
 
@@ -75,67 +62,25 @@ def baseline_run(
     )
 
 
-def has_motifs() -> bool:
-    """Learned motifs need ``cislearn.interpret.compare.learned_motifs``."""
-    if not _present("cislearn.interpret.compare"):
-        return False
-    from cislearn.interpret import compare
-
-    return hasattr(compare, "learned_motifs")
-
-
 #: At most this many positives and negatives are scanned for the learned motifs.
 MOTIF_SEQUENCES = 2000
 #: Logos are drawn and shown for the most influential motifs only (all are in motifs.tsv).
 MOTIFS_SHOWN = 12
 
 
-def _write_logo(motif: Any, path: Path) -> None:
-    """A sequence logo (information content) of ``motif`` as a PNG."""
-    try:
-        from cislearn.report import logos  # the report layer's logo helper, when present
-    except ImportError:
-        logos = None
-    if logos is not None and hasattr(logos, "plot_logo"):
-        logos.plot_logo(motif, path)
-        return
-    # Stopgap until cislearn.report provides logos: logomaker on the motif's information
-    # content matrix (presentation only; the motif itself comes from cislearn.interpret).
-    import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import pandas as pd
-
-    frame = pd.DataFrame(motif.pfm.T, columns=list("ACGT"))  # (width, 4) probabilities
-    info = logomaker.transform_matrix(frame, from_type="probability", to_type="information")
-    fig, ax = plt.subplots(figsize=(max(2.0, 0.35 * len(frame)), 1.4))
-    logomaker.Logo(info, ax=ax, color_scheme="classic")
-    ax.set_ylim(0, 2)
-    ax.set_ylabel("bits")
-    ax.set_xticks([])
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
 def learned_motifs(run: Path, dataset: Any, out: Path, *, progress: Progress) -> str | None:
     """First-layer filters of the model in ``run`` as motifs, with logos and JASPAR matches.
 
-    Writes ``motifs.tsv`` (one row per kept motif, by influence), ``matches.tsv`` (best
-    JASPAR matches), ``filters.tsv``, ``motifs.meme`` and ``logos/<motif>.png`` into ``out``.
-    Returns None, or a note when motifs cannot be made for this task or model.
+    Writes the files of :func:`cislearn.report.logos.write_learned_motifs` into ``out``
+    (``motifs.tsv`` by influence, ``matches.tsv``, ``logos/<motif>.png``, ...), with logos for
+    the ``MOTIFS_SHOWN`` most influential motifs. Returns None, or a note when motifs cannot be
+    made for this task or model.
     """
     import numpy as np
 
     from cislearn.interpret.compare import learned_motifs as find_motifs
-    from cislearn.io.atomic import atomic_write
-    from cislearn.io.motifs import write_meme
     from cislearn.predict import load
+    from cislearn.report.logos import write_learned_motifs
 
     predictor = load(run, device="cpu")
     if predictor.task != "binary":
@@ -147,24 +92,8 @@ def learned_motifs(run: Path, dataset: Any, out: Path, *, progress: Progress) ->
     found = find_motifs(
         predictor.model, predictor.encode(pos), predictor.encode(neg) if neg else None
     )
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in (
-        ("motifs", found.table),
-        ("matches", found.matches),
-        ("filters", found.filters),
-    ):
-        with atomic_write(out / f"{name}.tsv") as fh:
-            frame.to_csv(fh, sep="\t", index=False, float_format="%.4g")
-    write_meme(out / "motifs.meme", found.motifs)
-    shown = found.motifs[:MOTIFS_SHOWN]  # most influential first
-    for i, motif in enumerate(shown):
-        progress("motif logos", i, len(shown))
-        _write_logo(motif, out / "logos" / f"{motif.id}.png")
+    write_learned_motifs(out, found, n_logos=MOTIFS_SHOWN, progress=progress)
     return None
-
-
-def has_mutation_map() -> bool:
-    return _present("cislearn.interpret.ism")
 
 
 def mutation_map(predictor: Any, sequence: str) -> dict[str, Any]:
@@ -190,8 +119,28 @@ def mutation_map(predictor: Any, sequence: str) -> dict[str, Any]:
     }
 
 
-def has_variants() -> bool:
-    return _present("cislearn.variants") and _present("cislearn.report.variants")
+def mutation_map_figure(result: dict[str, Any]) -> str:
+    """The library's mutation-map figure of a :func:`mutation_map` result, as a PNG data URI.
+
+    ``result`` also needs the ``sequence`` mapped.
+    """
+    import base64
+    import tempfile
+
+    import numpy as np
+
+    from cislearn.report.maps import plot_mutation_map
+
+    title = f"Δ logit of {result['output']} (ref logit {result['ref_logit']:.2f})"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_mutation_map(
+            np.asarray(result["delta_logit"]),
+            result["sequence"],
+            Path(tmp) / "map.png",
+            title=title,
+        )
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"data:image/png;base64,{data}"
 
 
 #: Files a variants job writes in its output folder.

@@ -159,14 +159,12 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
         cb("compare models", 1, 1)
     if params.get("motifs", True):
         deep = [m for m in models if not extras.is_baseline(m)]
-        if deep and extras.has_motifs():
+        if deep:
             cb("learned motifs", 0, 1)
             note = extras.learned_motifs(runs[deep[0]], dataset, out / "motifs", progress=cb)
             if note:
                 cb.write_log(note)
             cb("learned motifs", 1, 1)
-        elif deep:
-            cb.write_log("learned motifs: cislearn.interpret is not available in this version")
 
 
 def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:

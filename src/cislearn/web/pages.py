@@ -159,8 +159,6 @@ def _job_page(request: Request, job_id: str, status: int = 200, **extra: Any) ->
         metric_order=METRIC_ORDER,
         trained=service.trained_models(settings, job) if job.kind == "train" else [],
         genomes=sorted(settings.genomes),
-        has_mutation_map=extras.has_mutation_map(),
-        has_variants=extras.has_variants(),
         **extra,
     )
 
@@ -237,7 +235,14 @@ async def mutation_map_page(request: Request, job_id: str) -> Response:
         )
     except ApiError as exc:
         return _job_page(request, job_id, status=exc.status, map_error=exc.message, map_text=text)
-    return _job_page(request, job_id, mutation=result, map_rows=_map_cells(result), map_text=text)
+    return _job_page(
+        request,
+        job_id,
+        mutation=result,
+        map_rows=_map_cells(result),
+        map_figure=extras.mutation_map_figure(result),
+        map_text=text,
+    )
 
 
 @router.post("/jobs/{job_id}/variants", response_class=HTMLResponse)

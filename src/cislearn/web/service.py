@@ -232,8 +232,6 @@ def mutation_map(
     from cislearn.errors import InputError
     from cislearn.io.fasta import check_dna, unexpected_character
 
-    if not extras.has_mutation_map():
-        raise ApiError(501, "not_available", "mutation maps are not available in this version")
     sequence = "".join(sequence.split())
     if sequence.startswith(">"):
         raise ApiError(422, "bad_input", "give one bare sequence (no FASTA header)")
