@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from cislearn.errors import InputError
-from cislearn.interpret.ism import ModelSession
+from cislearn.interpret.session import ModelSession, as_input
 from cislearn.losses import TASKS
 
 __all__ = ["ATTRIBUTION_METHODS", "OutputSelector", "attribute", "position_scores", "top_positions"]
@@ -72,17 +72,6 @@ class OutputSelector(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         out = self.act(self.model(x))
         return out[:, self.target : self.target + 1]
-
-
-def _as_input(x: Any) -> Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[1] < 4 or not x.is_floating_point():
-        found = f"shape {tuple(x.shape)}" if hasattr(x, "shape") else type(x).__name__
-        raise InputError(
-            f"x: expected a float one-hot array of shape (n, 4 + tracks, L); got {found}"
-        )
-    return x.detach().float()
 
 
 def _baseline(x: Tensor, kind: str) -> Tensor:
@@ -157,7 +146,7 @@ def attribute(
         raise InputError(
             f"method: unknown value {method!r}; allowed: {', '.join(ATTRIBUTION_METHODS)}"
         )
-    xt = _as_input(x)
+    xt = as_input(x)
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1; got {batch_size}")
     selector = OutputSelector(model, target=target, output=output, task=task)

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from cislearn.errors import InputError
 from cislearn.interpret.fastism import fast_plan
-from cislearn.interpret.ism import ModelSession
+from cislearn.interpret.session import ModelSession, as_input
 from cislearn.io.motifs import Motif
 from cislearn.losses import output_activation
 from cislearn.models.layers import RCAverage, reverse_complement_batch
@@ -73,17 +73,6 @@ def first_layer(model: nn.Module) -> FilterSet:
     raise InputError(f"{type(inner).__name__}: no nn.Conv1d layer; filters need a CNN")
 
 
-def _as_input(x: Any) -> Tensor:
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[1] < 4 or not x.is_floating_point():
-        found = f"shape {tuple(x.shape)}" if hasattr(x, "shape") else type(x).__name__
-        raise InputError(
-            f"x: expected a float one-hot array of shape (n, 4 + tracks, L); got {found}"
-        )
-    return x.detach().float()
-
-
 def filter_activations(
     model: nn.Module, x: np.ndarray | Tensor, *, batch_size: int = 256, device: Any = None
 ) -> list[np.ndarray]:
@@ -94,7 +83,7 @@ def filter_activations(
     list of ndarray of shape (n, F_i, L_i), float32
         One per branch (see :func:`first_layer`).
     """
-    xt = _as_input(x)
+    xt = as_input(x)
     fs = first_layer(model)
     maps: list[list[np.ndarray]] = [[] for _ in fs.outputs]
     captured: dict[int, Tensor] = {}
@@ -179,7 +168,7 @@ def filter_motifs(
     """
     if not 0.0 <= threshold < 1.0:
         raise InputError(f"threshold must be in [0, 1); got {threshold}")
-    xt = _as_input(x)
+    xt = as_input(x)
     xn = xt.numpy()
     fs = first_layer(model)
     acts = filter_activations(model, xt, batch_size=batch_size, device=device)
@@ -262,7 +251,7 @@ def filter_influence(
     """
     from sklearn.metrics import roc_auc_score
 
-    xt = _as_input(x)
+    xt = as_input(x)
     act = output_activation(task)
     labels = None
     if y is not None:

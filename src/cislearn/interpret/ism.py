@@ -21,9 +21,9 @@ from torch import Tensor, nn
 
 from cislearn.errors import InputError
 from cislearn.interpret.fastism import FastModel, fast_plan, single_substitutions
+from cislearn.interpret.session import ModelSession, as_input
 from cislearn.losses import output_activation
 from cislearn.models.layers import RCAverage, reverse_complement_batch
-from cislearn.predict import default_device
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -93,36 +93,6 @@ def fast_path_available(model: nn.Module) -> bool:
 def _check_method(method: str) -> None:
     if method not in METHODS:
         raise InputError(f"method: unknown value {method!r}; allowed: {', '.join(METHODS)}")
-
-
-def _as_input(x: Any) -> Tensor:
-    """Validate a one-hot batch: float array/tensor of shape (n, C >= 4, L)."""
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(np.ascontiguousarray(x))
-    if not isinstance(x, Tensor) or x.ndim != 3 or x.shape[1] < 4:
-        found = f"shape {tuple(x.shape)}" if hasattr(x, "shape") else type(x).__name__
-        raise InputError(f"x: expected a one-hot array of shape (n, 4 + tracks, L); got {found}")
-    if not x.is_floating_point():
-        raise InputError(f"x: expected a float array (one-hot); got dtype {x.dtype}")
-    return x.detach().float()
-
-
-class ModelSession:
-    """Model on the device in eval mode for the duration of a ``with`` block, then restored."""
-
-    def __init__(self, model: nn.Module, device: Any) -> None:
-        self.model = model
-        self.device = torch.device(device) if device is not None else default_device()
-        first = next(model.parameters(), None)
-        self.old_device = first.device if first is not None else self.device
-        self.was_training = model.training
-
-    def __enter__(self) -> ModelSession:
-        self.model.to(self.device).eval()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.model.to(self.old_device).train(self.was_training)
 
 
 # --------------------------------------------------------------------------- naive path
@@ -354,7 +324,7 @@ def substitution_logits(
     >>> res.alt.shape
     (1, 1)
     """
-    xt = _as_input(x)
+    xt = as_input(x)
     n, _, length = xt.shape
     pos = np.asarray(positions)
     alt = np.asarray(alts)
@@ -446,7 +416,7 @@ def saturation_mutagenesis(
     >>> saturation_mutagenesis(net, one_hot(["ACGT" * 7 + "AC"])).logits.shape
     (1, 4, 30, 1)
     """
-    xt = _as_input(x)
+    xt = as_input(x)
     n, _, length = xt.shape
     chosen = _resolve(model, method)
     report = progress or no_progress
