@@ -417,29 +417,34 @@ class EpochCheckpoint(Checkpoint):
             return True
         return value < self.best if self.mode == "min" else value > self.best
 
-    def _save(self, trainer: pl.Trainer, name: str) -> None:
-        path = self.dirpath / f"{name}.ckpt"
-        tmp = self.dirpath / f".{name}.ckpt.tmp"
+    def _save(self, trainer: pl.Trainer, names: Sequence[str]) -> None:
+        """Serialise the state once and store it under each name (``best`` before ``last``)."""
+        tmp = self.dirpath / ".epoch.ckpt.tmp"
         trainer.save_checkpoint(tmp)  # collective under DDP; rank 0 writes
         if trainer.is_global_zero:
-            os.replace(tmp, path)
+            for name in names[:-1]:  # a file copy is cheaper than a second serialisation
+                copy = self.dirpath / f".{name}.ckpt.tmp"
+                shutil.copyfile(tmp, copy)
+                os.replace(copy, self.dirpath / f"{name}.ckpt")
+            os.replace(tmp, self.dirpath / f"{names[-1]}.ckpt")
         trainer.strategy.barrier("EpochCheckpoint.save")
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking:
             return
         stop = False
+        names = ["last"]
         if self.monitor is not None:
             metric = trainer.callback_metrics.get(self.monitor)
             if metric is not None:
                 value = float(metric)
                 if self._improved(value):
                     self.best, self.best_epoch, self.wait = value, trainer.current_epoch, 0
-                    self._save(trainer, "best")
+                    names = ["best", "last"]
                 else:
                     self.wait += 1
                     stop = self.patience > 0 and self.wait >= self.patience
-        self._save(trainer, "last")
+        self._save(trainer, names)
         if stop:
             trainer.should_stop = bool(trainer.strategy.reduce_boolean_decision(stop, all=False))
 
