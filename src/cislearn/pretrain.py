@@ -22,6 +22,7 @@ from cislearn.engine import (
     Engine,
     engine_context,
     history_frame,
+    loader_batch_size,
     make_trainer,
     prepare_checkpoints,
     read_back,
@@ -244,7 +245,7 @@ def pretrain(
             fingerprint=fingerprint,
             progress=progress,
         )
-        loader_args = {"batch_size": config.batch_size, "collate_fn": _identity}
+        loader_args = {"batch_size": loader_batch_size(config), "collate_fn": _identity}
         train_loader = torch.utils.data.DataLoader(
             _Batches(tokens[train_idx]),
             shuffle=True,

@@ -32,6 +32,7 @@ from cislearn.engine import (
     default_threads,
     engine_context,
     history_frame,
+    loader_batch_size,
     make_trainer,
     prepare_checkpoints,
     read_back,
@@ -402,10 +403,13 @@ def fit(
             model, loss, task=task, config=resolved, fingerprint=fingerprint, progress=progress
         )
         train_loader = make_loader(
-            OneHotDataset(train_ds), batch_size=config.batch_size, shuffle=True, seed=config.seed
+            OneHotDataset(train_ds),
+            batch_size=loader_batch_size(config),
+            shuffle=True,
+            seed=config.seed,
         )
         valid_loader = (
-            make_loader(OneHotDataset(valid_ds), batch_size=config.batch_size)
+            make_loader(OneHotDataset(valid_ds), batch_size=loader_batch_size(config))
             if len(valid_ds)
             else None
         )
