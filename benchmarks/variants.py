@@ -1,7 +1,7 @@
 """Benchmark: ``score_variants`` SNV throughput for ``cnn`` at 201 bp (target >= 10,000 SNV/s).
 
 Measured: SNVs per second from a VCF file to scored DataFrames (VCF parsing, genome access
-through pyfaidx, one-hot encoding, ref and alt outputs, Δscores) with
+through pyfaidx, encoding, ref and alt outputs, Δscores) with
 ``cislearn.variants.iter_variant_scores``, on a synthetic genome (8 chromosomes x 2 Mb,
 uniform bases) and random SNVs, with the ``cnn`` model (128 filters x 16) untrained (speed
 does not depend on the weights). Cases, side by side in one run:
@@ -9,10 +9,11 @@ does not depend on the weights). Cases, side by side in one run:
 - ``naive`` SNV method: two full forward passes per variant — the issue's "naive scoring"
   baseline — through the whole pipeline;
 - ``auto`` SNV method (the default, :data:`cislearn.variants.SNV_METHOD`): for ``cnn`` the
-  exact one-substitution fast path of :func:`cislearn.interpret.ism.substitution_logits`;
+  exact one-substitution fast path of :func:`cislearn.interpret.ism.substitution_logits`,
+  which on the CPU runs from base codes (:mod:`cislearn.models.codeconv`: no one-hot input);
 - a bare ``model(x)`` loop over the same number of pre-encoded windows (one forward pass per
   variant: the ceiling for any method that computes the reference output);
-- the same pipeline without the model (parsing, genome access, windows, one-hot): the
+- the same pipeline without the model (parsing, genome access, windows, base codes): the
   ceiling set by everything but the forward passes;
 - the default null (10,000 random substitutions) as a separate one-off cost.
 
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from cislearn.encode import one_hot
+from cislearn.encode import one_hot, to_codes
 from cislearn.io.genome import Genome
 from cislearn.predict import load
 from cislearn.variants import VariantScorer, iter_variant_scores
@@ -111,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
                     for s in range(0, len(x), 128):
                         predictor.model(x[s : s + 128])
 
-        def no_model() -> None:  # VCF parsing + genome access + windows + one-hot only
+        def no_model() -> None:  # VCF parsing + genome access + windows + codes only
             scorer = VariantScorer(predictor, genome, n_null=0)
             it = _iter(vcf)
             while chunk := [v for v, _ in zip(it, range(4096), strict=False)]:
                 prep = scorer._prepare(chunk)
-                one_hot(prep.snv_windows)
+                to_codes(prep.snv_windows)
 
         def null_cost() -> None:
             scorer = VariantScorer(predictor, genome, n_null=10_000)
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             "score_variants, SNV method naive": (pipeline("naive"), n),
             "score_variants, SNV method auto (default)": (pipeline("auto"), n),
             "bare model(x), one forward per variant": (bare, bare_count),
-            "parse + genome + windows + one-hot, no model": (no_model, n),
+            "parse + genome + windows + codes, no model": (no_model, n),
         }
         # the same numbers from both methods (and warm-up)
         a = VariantScorer(predictor, genome, n_null=0, method="naive")

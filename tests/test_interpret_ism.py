@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from cislearn.encode import one_hot
+from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError
 from cislearn.interpret import fastism
 from cislearn.interpret.ism import (
@@ -297,10 +297,16 @@ def test_empty_input() -> None:
         )
 
 
+@pytest.mark.parametrize("codes", [False, True], ids=["one-hot", "codes"])
 @pytest.mark.parametrize("rc", [False, True])
 @pytest.mark.parametrize("arch,params", CASES + [("dilated", {})])
-def test_one_substitution_per_sequence_equals_naive(arch: str, params: dict, rc: bool) -> None:
-    """substitution_logits' own fast path (variant scoring): every position incl. the edges."""
+def test_one_substitution_per_sequence_equals_naive(
+    arch: str, params: dict, rc: bool, codes: bool
+) -> None:
+    """substitution_logits' own fast path (variant scoring): every position incl. the edges.
+
+    Base codes take the code kernel (cislearn.models.codeconv), one-hot inputs the torch path.
+    """
     length = 30
     if arch == "dilated":
         model = randomise(Dilated(), seed=4)
@@ -312,7 +318,8 @@ def test_one_substitution_per_sequence_equals_naive(arch: str, params: dict, rc:
     pos = np.arange(4 * length) % length  # every position, each base
     alt = np.arange(4 * length) // length
     pos[5], alt[5] = 10, 2
-    fast = substitution_logits(model, x, pos, alt, rc_average=rc, method="fast", device="cpu")
+    x_in = to_codes(seqs) if codes else x
+    fast = substitution_logits(model, x_in, pos, alt, rc_average=rc, method="fast", device="cpu")
     naive = substitution_logits(model, x, pos, alt, rc_average=rc, method="naive", device="cpu")
     assert np.abs(fast.alt - naive.alt).max() <= TOL
     assert np.abs(fast.ref - naive.ref).max() <= TOL

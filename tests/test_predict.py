@@ -77,17 +77,33 @@ def test_round_trip_gives_identical_predictions(cnn_bundle, predictor: Predictor
     seqs = _seqs(50)
     with torch.inference_mode():
         expected = model(torch.from_numpy(one_hot(seqs))).numpy()
-    pred = predictor.predict(seqs)
+    # one-hot inputs take the model's own forward pass: bit for bit the saved model
+    pred = predictor.predict(one_hot(seqs))
     np.testing.assert_array_equal(pred.logits, expected)
     np.testing.assert_allclose(pred.probs, 1 / (1 + np.exp(-expected)), rtol=1e-6)
     assert pred.logits.dtype == np.float32 and pred.logits.shape == (50, 1)
-    # strings, a numpy one-hot array and a tensor give the same answer
-    np.testing.assert_array_equal(predictor.predict(one_hot(seqs)).logits, expected)
     np.testing.assert_array_equal(
         predictor.predict(torch.from_numpy(one_hot(seqs))).logits, expected
     )
+    # strings and base codes run through the code kernel: equal up to float32 rounding
+    np.testing.assert_allclose(predictor.predict(seqs).logits, expected, rtol=0, atol=1e-6)
+    codes = predictor.codes(seqs)
+    assert codes.dtype == np.uint8 and codes.shape == (50, LENGTH)
+    np.testing.assert_allclose(predictor.predict(codes).logits, expected, rtol=0, atol=1e-6)
     assert predictor.predict(seqs[0]).logits.shape == (1, 1)
     assert predictor.predict([]).logits.shape == (0, 1)
+
+
+def test_string_and_one_hot_paths_agree_with_rc_average_and_ns(predictor: Predictor) -> None:
+    seqs = [s[:10] + "N" * 5 + s[15:] for s in _seqs(40)]
+    for rc in (False, True):
+        a = predictor.predict(seqs, rc_average=rc).logits
+        b = predictor.predict(one_hot(seqs), rc_average=rc).logits
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+    with pytest.raises(InputError, match="base codes must be 0-4"):
+        predictor.predict(np.full((2, LENGTH), 7, np.uint8))
+    with pytest.raises(InputError, match=r"base codes must have shape \(n, "):
+        predictor.predict(np.zeros((2, LENGTH + 1), np.uint8))
 
 
 def test_attributes(predictor: Predictor) -> None:

@@ -12,10 +12,11 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-from cislearn.encode import one_hot
+from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle
 from cislearn.losses import TASKS, output_activation
+from cislearn.models.codeconv import code_plan
 from cislearn.models.layers import reverse_complement_batch
 from cislearn.models.registry import build_model
 from cislearn.types import Progress, no_progress
@@ -36,6 +37,8 @@ _OUTPUTS = ("prob", "logit", "both")
 #: (benchmarks/predict.py); a GPU wants large batches.
 CPU_BATCH_SIZE = 128
 GPU_BATCH_SIZE = 1024
+#: Sequences per call of the code kernel (it keeps only pooled features: memory is small).
+CODE_CHUNK = 8192
 
 
 class Predictions(NamedTuple):
@@ -98,19 +101,14 @@ class Predictor:
             f"outputs={self.output_names}, device={str(self.device)!r})"
         )
 
-    def encode(
+    def _check_sequences(
         self,
         seqs: Sequence[str],
         *,
-        offset: int = 0,
-        ids: Sequence[str] | None = None,
-        path: str | os.PathLike[str] | None = None,
-    ) -> np.ndarray:
-        """One-hot encode sequences of the model's length, (n, 4, length) float32.
-
-        Raises InputError naming the first record of another length (``offset`` is added to
-        its 0-based position to give the 1-based record number).
-        """
+        offset: int,
+        ids: Sequence[str] | None,
+        path: str | os.PathLike[str] | None,
+    ) -> None:
         if self.n_tracks:
             raise InputError(
                 f"this model also needs {self.n_tracks} input track(s) "
@@ -130,15 +128,55 @@ class Predictor:
                     record=offset + i + 1,
                     record_id=None if ids is None else str(ids[i]),
                 )
+
+    def encode(
+        self,
+        seqs: Sequence[str],
+        *,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> np.ndarray:
+        """One-hot encode sequences of the model's length, (n, 4, length) float32.
+
+        Raises InputError naming the first record of another length (``offset`` is added to
+        its 0-based position to give the 1-based record number).
+        """
+        self._check_sequences(seqs, offset=offset, ids=ids, path=path)
         return one_hot(list(seqs), n_value=self.n_value)
 
-    def _as_tensor(self, x: Any) -> Tensor:
+    def codes(
+        self,
+        seqs: Sequence[str],
+        *,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> np.ndarray:
+        """Base codes (A, C, G, T, N = 0..4) of sequences of the model's length, (n, length)
+        uint8: the compact input :meth:`predict` takes. Checked as in :meth:`encode`."""
+        self._check_sequences(seqs, offset=offset, ids=ids, path=path)
+        if not len(seqs):
+            return np.zeros((0, self.length), np.uint8)
+        return to_codes(list(seqs))
+
+    def _as_input(self, x: Any) -> np.ndarray | Tensor:
+        """Base codes (n, length) uint8 for sequences and code arrays, else a float Tensor."""
         if isinstance(x, str):
             x = [x]
         if isinstance(x, np.ndarray) and x.dtype.kind in "US":
             x = x.tolist()
         if isinstance(x, (list, tuple)) and (len(x) == 0 or isinstance(x[0], str)):
-            x = self.encode(x) if len(x) else np.zeros((0, 4, self.length), np.float32)
+            return self.codes(x)
+        if isinstance(x, np.ndarray) and x.dtype.kind in "iu":
+            if x.ndim != 2 or x.shape[1] != self.length or self.n_tracks:
+                raise InputError(
+                    f"predict: base codes must have shape (n, {self.length}) for a model "
+                    f"without tracks; got {tuple(x.shape)}"
+                )
+            if x.size and (x.min() < 0 or x.max() > 4):
+                raise InputError("predict: base codes must be 0-4 (A, C, G, T, N)")
+            return np.ascontiguousarray(x, dtype=np.uint8)
         if isinstance(x, np.ndarray):
             x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         if not isinstance(x, Tensor):
@@ -164,12 +202,14 @@ class Predictor:
 
         Parameters
         ----------
-        x_or_seqs : sequence of str, or array/Tensor of shape (n, 4 + n_tracks, length)
-            Strings are one-hot encoded (any non-ACGT letter is N); they must all have the
-            model's input length.
+        x_or_seqs : sequence of str, codes (n, length), or one-hot (n, 4 + n_tracks, length)
+            Strings (any non-ACGT letter is N) must all have the model's input length; they
+            and integer base codes (:meth:`codes`) run through the CPU kernel of
+            :mod:`cislearn.models.codeconv` when the model allows it, else are one-hot
+            encoded.
         batch_size : int, optional
-            Inputs per forward pass; does not change the results. None → 128 on CPU, 1024
-            on GPU (:data:`CPU_BATCH_SIZE`, :data:`GPU_BATCH_SIZE`).
+            Inputs per torch forward pass; does not change the results. None → 128 on CPU,
+            1024 on GPU (:data:`CPU_BATCH_SIZE`, :data:`GPU_BATCH_SIZE`).
         rc_average : bool, optional
             Average the outputs of each sequence and its reverse complement; None → the
             bundle's default (the training config's ``rc_average``).
@@ -189,19 +229,29 @@ class Predictor:
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1; got {batch_size}")
         rc = bool(self.meta.get("rc_average", False)) if rc_average is None else rc_average
-        x = self._as_tensor(x_or_seqs)
+        x = self._as_input(x_or_seqs)
         n = x.shape[0]
         logits = torch.empty((n, len(self.output_names)), dtype=torch.float32)
         was_training = self.model.training
         self.model.eval()
         try:
             with torch.inference_mode():
-                for start in range(0, n, batch_size):
-                    xb = x[start : start + batch_size].to(self.device, non_blocking=True)
-                    out = self.model(xb)
-                    if rc:
-                        out = 0.5 * (out + self.model(reverse_complement_batch(xb)))
-                    logits[start : start + batch_size] = out.float().cpu()
+                plan = None
+                if isinstance(x, np.ndarray):  # base codes: the CPU kernel when it applies
+                    plan = code_plan(self.model, n_value=self.n_value)
+                    if plan is None:
+                        x = torch.from_numpy(one_hot(x, n_value=self.n_value))
+                if plan is not None:
+                    for start in range(0, n, CODE_CHUNK):
+                        out, _ = plan.logits(x[start : start + CODE_CHUNK], rc_average=rc)
+                        logits[start : start + CODE_CHUNK] = out.float()
+                else:
+                    for start in range(0, n, batch_size):
+                        xb = x[start : start + batch_size].to(self.device, non_blocking=True)
+                        out = self.model(xb)
+                        if rc:
+                            out = 0.5 * (out + self.model(reverse_complement_batch(xb)))
+                        logits[start : start + batch_size] = out.float().cpu()
                 probs = self._activate(logits)
         finally:
             self.model.train(was_training)
@@ -343,7 +393,7 @@ def predict_records(
         if not chunk:
             break
         ids = [c[0] for c in chunk]
-        x = predictor.encode([c[1] for c in chunk], offset=done, ids=ids, path=path)
+        x = predictor.codes([c[1] for c in chunk], offset=done, ids=ids, path=path)
         pred = predictor.predict(x, batch_size=batch_size, rc_average=rc_average)
         parts = []
         if output in ("prob", "both"):

@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cislearn.encode import one_hot
+from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError
 from cislearn.interpret.ism import METHODS, substitution_logits
 from cislearn.io.genome import Genome, chrom_name_hint
@@ -354,18 +354,19 @@ class VariantScorer:
     def _snv_logits(self, windows: list[str], alts: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs of ref and alt for SNVs at the window centre (minus each shift)."""
         k = len(self.shifts)
-        x = one_hot(windows, n_value=self.predictor.n_value)
+        bases = to_codes(windows)  # the fast path runs from codes; the others one-hot them
         positions = np.tile(np.array([self.length // 2 - s for s in self.shifts]), len(alts))
         codes = np.repeat(np.asarray(alts, dtype=np.int64), k)
         res = substitution_logits(
             self.predictor.model,
-            x,
+            bases,
             positions,
             codes,
             rc_average=self.rc_average,
             batch_size=self.batch_size,
             method=self.method,
             device=self.predictor.device,
+            n_value=self.predictor.n_value,
         )
         ref, alt = np.asarray(res.ref), np.asarray(res.alt)
         return self._mean_shifts(ref), self._mean_shifts(alt)

@@ -21,75 +21,15 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cislearn.interpret.ismkernel import kernel_spec, pooled_block
-from cislearn.models.layers import GlobalPool, LocalParts, RCAverage
+from cislearn.interpret.ismkernel import pooled_block
+from cislearn.models.layers import LocalParts
+from cislearn.models.localplan import Branch, fast_plan, kernel_spec
 
-__all__ = ["Branch", "FastModel", "fast_plan"]
-
-# Modules that act on each position independently (eval mode); only these may follow the
-# first convolution of a branch for the fast path to be exact.
-POSITIONWISE = (
-    nn.ReLU,
-    nn.ELU,
-    nn.LeakyReLU,
-    nn.GELU,
-    nn.Tanh,
-    nn.Sigmoid,
-    nn.Softplus,
-    nn.SiLU,
-    nn.Identity,
-    nn.Dropout,
-    nn.BatchNorm1d,
-)
-
+__all__ = ["Branch", "FastModel", "fast_plan", "single_substitutions"]
 
 #: Use the fused numba kernel on the CPU when it applies (tests switch it off to check the
 #: torch block path, which GPUs and unusual branch layouts take).
 USE_KERNEL = True
-
-
-class Branch(NamedTuple):
-    """A branch split into its first convolution and the position-wise modules after it."""
-
-    conv: nn.Conv1d
-    post: tuple[nn.Module, ...]
-    pad_left: int
-    span: int  # (K - 1) * dilation + 1: output positions one substitution can change
-    dilation: int
-
-
-def _branch(module: nn.Module) -> Branch | None:
-    children = list(module.children()) if isinstance(module, nn.Sequential) else [module]
-    if not children:
-        return None
-    conv, post = children[0], children[1:]
-    if not isinstance(conv, nn.Conv1d) or conv.stride[0] != 1 or conv.groups != 1:
-        return None
-    if conv.padding_mode != "zeros" or not all(isinstance(m, POSITIONWISE) for m in post):
-        return None
-    k, dil = conv.kernel_size[0], conv.dilation[0]
-    span = dil * (k - 1) + 1
-    same_pad = getattr(conv, "same_pad", None)  # cislearn's asymmetric "same" Conv1d
-    if same_pad is not None:
-        pad_left = int(same_pad[0])
-    elif isinstance(conv.padding, str):  # torch's padding="valid" / "same"
-        pad_left = 0 if conv.padding == "valid" else (span - 1) // 2
-    else:
-        pad_left = int(conv.padding[0])
-    return Branch(conv, tuple(post), pad_left, span, dil)
-
-
-def fast_plan(model: nn.Module) -> tuple[LocalParts, list[Branch]] | None:
-    """The model's local parts (unwrapping RCAverage) checked for the fast path, or None."""
-    inner = model.model if isinstance(model, RCAverage) else model
-    getter = getattr(inner, "local_parts", None)
-    parts = getter() if callable(getter) else None
-    if parts is None or not isinstance(parts.pool, GlobalPool):
-        return None
-    branches = [_branch(b) for b in parts.branches]
-    if not branches or any(b is None for b in branches):
-        return None
-    return parts, branches  # type: ignore[return-value]
 
 
 def _post(branch: Branch, z: Tensor, *, inplace: bool = False) -> Tensor:

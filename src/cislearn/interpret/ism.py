@@ -19,11 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cislearn.encode import one_hot
 from cislearn.errors import InputError
-from cislearn.interpret.fastism import FastModel, fast_plan, single_substitutions
+from cislearn.interpret.fastism import FastModel, single_substitutions
 from cislearn.interpret.session import ModelSession, as_input
 from cislearn.losses import output_activation
+from cislearn.models.codeconv import code_plan
 from cislearn.models.layers import RCAverage, reverse_complement_batch
+from cislearn.models.localplan import fast_plan
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -284,6 +287,7 @@ def substitution_logits(
     batch_size: int | None = None,
     method: str = "auto",
     device: str | torch.device | None = None,
+    n_value: float = 0.25,
 ) -> SubstitutionResult:
     """Raw outputs of each sequence before and after one base substitution.
 
@@ -292,8 +296,10 @@ def substitution_logits(
     model : nn.Module
         Maps (N, C, L) one-hot → (N, n_outputs) raw outputs (a cislearn model, possibly in
         :class:`~cislearn.models.layers.RCAverage`). Its device and train/eval mode are restored.
-    x : ndarray or Tensor of shape (n, C, L), float
-        One-hot inputs; C = 4 (A, C, G, T) + extra tracks.
+    x : ndarray or Tensor of shape (n, C, L), float; or integer codes (n, L)
+        One-hot inputs, C = 4 (A, C, G, T) + extra tracks; or base codes (A, C, G, T, N =
+        0..4, as :func:`cislearn.encode.to_codes` gives), the cheaper input on the CPU, where
+        the fast path then runs from the codes (:mod:`cislearn.models.codeconv`).
     positions : array-like of int, shape (n,)
         0-based position of the substitution in each sequence.
     alts : array-like of int, shape (n,)
@@ -309,6 +315,8 @@ def substitution_logits(
         raises InputError when it is unavailable.
     device : str or torch.device, optional
         Default: the GPU when present, else the CPU.
+    n_value : float
+        One-hot value of N the model was trained with (used only for code inputs).
 
     Returns
     -------
@@ -324,8 +332,15 @@ def substitution_logits(
     >>> res.alt.shape
     (1, 1)
     """
-    xt = as_input(x)
-    n, _, length = xt.shape
+    codes = x if isinstance(x, np.ndarray) and x.dtype.kind in "iu" else None
+    if codes is not None:
+        if codes.ndim != 2:
+            raise InputError(f"x: expected codes of shape (n, L); got shape {codes.shape}")
+        xt = None
+        n, length = codes.shape
+    else:
+        xt = as_input(x)
+        n, _, length = xt.shape
     pos = np.asarray(positions)
     alt = np.asarray(alts)
     for name, arr, hi in (("positions", pos, length), ("alts", alt, 4)):
@@ -347,20 +362,35 @@ def substitution_logits(
     step = 4096  # one substitution per sequence: no per-sequence caches, bounded memory
     with ModelSession(model, device) as session, torch.inference_mode():
         dev = session.device
+        plan = None
+        if codes is not None and chosen == "fast" and dev.type == "cpu":
+            plan = code_plan(model, n_value=n_value)
         for s0 in range(0, n, step):  # bounded memory for any number of variants
-            xc = xt[s0 : s0 + step].to(dev)
-            ref, out = _run_rows(
-                model,
-                xc,
-                torch.arange(len(xc), device=dev),
-                torch.as_tensor(pos[s0 : s0 + step], dtype=torch.long, device=dev),
-                torch.as_tensor(alt[s0 : s0 + step], dtype=torch.long, device=dev),
-                rc_average=rc_average,
-                method=chosen,
-                batch_size=batch_size,
-            )
+            if plan is not None:
+                ref, out = plan.logits(
+                    codes[s0 : s0 + step],  # type: ignore[index]
+                    pos[s0 : s0 + step],
+                    alt[s0 : s0 + step],
+                    rc_average=rc_average,
+                )
+            else:
+                xc = (
+                    torch.from_numpy(one_hot(codes[s0 : s0 + step], n_value=n_value))
+                    if xt is None
+                    else xt[s0 : s0 + step]
+                ).to(dev)
+                ref, out = _run_rows(
+                    model,
+                    xc,
+                    torch.arange(len(xc), device=dev),
+                    torch.as_tensor(pos[s0 : s0 + step], dtype=torch.long, device=dev),
+                    torch.as_tensor(alt[s0 : s0 + step], dtype=torch.long, device=dev),
+                    rc_average=rc_average,
+                    method=chosen,
+                    batch_size=batch_size,
+                )
             refs.append(ref.float().cpu().numpy())
-            alts_out.append(out.float().cpu().numpy().reshape(ref.shape))
+            alts_out.append(out.float().cpu().numpy().reshape(ref.shape))  # type: ignore[union-attr]
     return SubstitutionResult(np.concatenate(refs), np.concatenate(alts_out))
 
 

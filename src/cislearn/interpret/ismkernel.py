@@ -11,84 +11,16 @@ use the torch path.
 
 from __future__ import annotations
 
-import math
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-__all__ = ["ACT_CODES", "kernel_spec", "pooled_block"]
+from cislearn.models.localplan import act_value as _act
 
-#: Activation → (code, parameter 1, parameter 2) understood by the kernel.
-ACT_CODES = {
-    nn.Identity: 0,
-    nn.ReLU: 1,
-    nn.ELU: 2,
-    nn.LeakyReLU: 3,
-    nn.GELU: 4,
-    nn.Tanh: 6,
-    nn.Sigmoid: 7,
-    nn.Softplus: 8,
-    nn.SiLU: 9,
-}
-
-
-def kernel_spec(post: tuple[nn.Module, ...], n_filters: int) -> tuple | None:
-    """(scale (F,), shift (F,), act code, p1, p2) for ``[BN] [act] [Dropout]``, or None."""
-    mods = [m for m in post if not isinstance(m, (nn.Dropout, nn.Identity))]
-    scale = torch.ones(n_filters)
-    shift = torch.zeros(n_filters)
-    if mods and isinstance(mods[0], nn.BatchNorm1d):
-        bn = mods.pop(0)
-        if bn.running_mean is None or bn.running_var is None:
-            return None
-        inv = 1.0 / torch.sqrt(bn.running_var.detach().double() + bn.eps)
-        g = bn.weight.detach().double() if bn.weight is not None else 1.0
-        b = bn.bias.detach().double() if bn.bias is not None else 0.0
-        scale = (inv * g).float()
-        shift = (b - bn.running_mean.detach().double() * inv * g).float()
-    if len(mods) > 1:
-        return None
-    code, p1, p2 = 0, 0.0, 0.0
-    if mods:
-        act = mods[0]
-        if type(act) not in ACT_CODES:
-            return None
-        code = ACT_CODES[type(act)]
-        if isinstance(act, nn.ELU):
-            p1 = float(act.alpha)
-        elif isinstance(act, nn.LeakyReLU):
-            p1 = float(act.negative_slope)
-        elif isinstance(act, nn.GELU) and act.approximate == "tanh":
-            code = 5
-        elif isinstance(act, nn.Softplus):
-            p1, p2 = float(act.beta), float(act.threshold)
-    return scale.cpu(), shift.cpu(), code, p1, p2
-
-
-@numba.njit(inline="always", fastmath=False)
-def _act(v, code, p1, p2):  # pragma: no cover - compiled by numba
-    if code == 1:
-        return v if v > 0.0 else 0.0
-    if code == 0:
-        return v
-    if code == 2:
-        return v if v > 0.0 else p1 * math.expm1(v)
-    if code == 3:
-        return v if v > 0.0 else p1 * v
-    if code == 4:
-        return 0.5 * v * (1.0 + math.erf(v * 0.7071067811865476))
-    if code == 5:
-        return 0.5 * v * (1.0 + math.tanh(0.7978845608028654 * (v + 0.044715 * v * v * v)))
-    if code == 6:
-        return math.tanh(v)
-    if code == 7:
-        return 1.0 / (1.0 + math.exp(-v))
-    if code == 8:
-        return v if v * p1 > p2 else math.log1p(math.exp(v * p1)) / p1
-    return v / (1.0 + math.exp(-v))  # 9: SiLU
+__all__ = ["pooled_block"]
 
 
 # Not numba's parallel=True: its OpenMP workers spin after each call and slowed torch's own

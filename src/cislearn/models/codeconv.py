@@ -1,0 +1,305 @@
+"""Exact CPU inference from base codes for conv branches → position-wise ops → global pool → head.
+
+A convolution over a one-hot input adds, at each output position, one weight column per tap:
+the column of the base under that tap (for N, ``n_value`` times the sum of the four). The
+numba kernel below therefore sums ``K`` table rows per position instead of multiplying
+``4 K`` inputs, applies the folded batch norm and activation, and pools, without building
+the one-hot input or the (N, F, L) activations; the dense head then runs in torch on the
+pooled features. Measured on 2 CPU cores for the ``cnn`` model (128 × 16) at 201 bp it runs
+several times faster than torch's convolution (benchmarks/predict.py, benchmarks/variants.py),
+which is why it is hand-written: no library evaluates convolutions on integer-coded sequences.
+
+The same pass scores one substitution per sequence (variant effects): the output positions
+whose window holds the substituted base get the column difference added, the others are
+shared by both alleles.
+
+Exact up to float32 rounding (the summation order differs from torch's); tests compare it
+with the model's own forward pass. Used only on the CPU and only for models that
+:func:`cislearn.models.localplan.fast_plan` accepts with kernel-compatible branches
+(:func:`~cislearn.models.localplan.kernel_spec`) over exactly the four base channels.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
+
+import numba
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from cislearn.models.layers import LocalParts, RCAverage
+from cislearn.models.localplan import Branch, act_value, fast_plan, kernel_spec
+
+__all__ = ["CodePlan", "code_plan"]
+
+#: Below this many sequences per worker thread the kernel runs on one thread.
+_MIN_PER_WORKER = 16
+
+
+class _Table(NamedTuple):
+    table: np.ndarray  # (5, K, F) float32: per-base weight columns (scaled), row 4 = N
+    bias: np.ndarray  # (F,) float32: conv bias * scale + shift
+    pad_left: int
+    dilation: int
+    padding_total: int  # zeros added to the input in all (left + right)
+    code: int
+    p1: float
+    p2: float
+
+
+def _table(branch: Branch, n_value: float) -> _Table | None:
+    conv = branch.conv
+    if conv.in_channels != 4:
+        return None
+    spec = kernel_spec(branch.post, conv.out_channels)
+    if spec is None:
+        return None
+    scale, shift, code, p1, p2 = spec
+    w = conv.weight.detach().float().cpu()  # (F, 4, K)
+    cols = w.permute(1, 2, 0) * scale  # (4, K, F)
+    table = torch.cat([cols, n_value * cols.sum(dim=0, keepdim=True)])  # (5, K, F)
+    bias = conv.bias.detach().float().cpu() if conv.bias is not None else torch.zeros_like(scale)
+    k, dil = conv.kernel_size[0], conv.dilation[0]
+    same_pad = getattr(conv, "same_pad", None)
+    if same_pad is not None:
+        total = int(same_pad[0]) + int(same_pad[1])
+    elif isinstance(conv.padding, str):
+        total = 0 if conv.padding == "valid" else dil * (k - 1)
+    else:
+        total = 2 * int(conv.padding[0])
+    return _Table(
+        np.ascontiguousarray(table.numpy(), dtype=np.float32),
+        np.ascontiguousarray((bias * scale + shift).numpy(), dtype=np.float32),
+        branch.pad_left,
+        dil,
+        total,
+        code,
+        p1,
+        p2,
+    )
+
+
+@numba.njit(cache=True, nogil=True)
+def _pool_codes(  # pragma: no cover - compiled by numba
+    s0,
+    s1,
+    codes,
+    table,
+    bias,
+    pad_left,
+    dil,
+    lout,
+    code,
+    p1,
+    p2,
+    want_max,
+    want_mean,
+    pos,
+    alt,
+    out_ref,
+    out_alt,
+):
+    length = codes.shape[1]
+    n_k, nf = table.shape[1], table.shape[2]
+    has_sub = pos.shape[0] > 0
+    # Max pooling of a non-decreasing activation: compare pre-activations, activate once.
+    premax = want_max and not want_mean and code in (0, 1, 2, 3, 6, 7, 8) and p1 >= 0.0
+    acc = np.empty(nf, dtype=np.float32)
+    mref = np.empty(nf, dtype=np.float32)
+    malt = np.empty(nf, dtype=np.float32)
+    sref = np.empty(nf, dtype=np.float32)
+    salt = np.empty(nf, dtype=np.float32)
+    diff = np.empty(nf, dtype=np.float32)
+    zero = np.float32(0.0)
+    for s in range(s0, s1):
+        mref[:] = -np.inf
+        malt[:] = -np.inf
+        sref[:] = zero
+        salt[:] = zero
+        p = pos[s] if has_sub else -1
+        for j in range(lout):
+            start = j - pad_left
+            for f in range(nf):
+                acc[f] = bias[f]
+            for k in range(n_k):
+                i = start + k * dil
+                if 0 <= i < length:
+                    row = codes[s, i]
+                    for f in range(nf):
+                        acc[f] += table[row, k, f]
+            # the substituted base's tap in this output position's window, if any
+            tap = -1
+            if has_sub:
+                off = p - start
+                if off >= 0 and off % dil == 0 and off // dil < n_k:
+                    tap = off // dil
+            if tap >= 0:
+                old, new = codes[s, p], alt[s]
+                for f in range(nf):
+                    diff[f] = acc[f] + (table[new, tap, f] - table[old, tap, f])
+            if premax:
+                for f in range(nf):
+                    mref[f] = max(mref[f], acc[f])
+                if tap >= 0:
+                    for f in range(nf):
+                        malt[f] = max(malt[f], diff[f])
+                elif has_sub:
+                    for f in range(nf):
+                        malt[f] = max(malt[f], acc[f])
+                continue
+            for f in range(nf):
+                v = np.float32(act_value(acc[f], code, p1, p2))
+                mref[f] = max(mref[f], v)
+                sref[f] += v
+                if tap >= 0:
+                    v = np.float32(act_value(diff[f], code, p1, p2))
+                if has_sub:
+                    malt[f] = max(malt[f], v)
+                    salt[f] += v
+        col = 0
+        if want_max:
+            for f in range(nf):
+                if premax:
+                    out_ref[s, f] = np.float32(act_value(mref[f], code, p1, p2))
+                    if has_sub:
+                        out_alt[s, f] = np.float32(act_value(malt[f], code, p1, p2))
+                else:
+                    out_ref[s, f] = mref[f]
+                    if has_sub:
+                        out_alt[s, f] = malt[f]
+            col = nf
+        if want_mean:
+            for f in range(nf):
+                out_ref[s, col + f] = sref[f] / lout
+                if has_sub:
+                    out_alt[s, col + f] = salt[f] / lout
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:  # one long-lived pool: creating threads per call costs ~0.1 ms each
+        _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cislearn-codeconv")
+    return _POOL
+
+
+class CodePlan:
+    """A model prepared for :meth:`logits` on integer base codes (see the module docstring).
+
+    Build it with :func:`code_plan`, which returns None for models it does not cover.
+    Tables are copied from the weights when the plan is made: make a new plan after the
+    weights change.
+    """
+
+    def __init__(self, parts: LocalParts, tables: list[_Table], rc_model: bool) -> None:
+        self.parts = parts
+        self.tables = tables
+        self.mode = parts.pool.mode
+        self.rc_model = rc_model  # an RCAverage wrapper: always average both strands
+
+    def _pooled(
+        self, codes: np.ndarray, pos: np.ndarray | None, alt: np.ndarray | None
+    ) -> tuple[Tensor, Tensor | None]:
+        n, length = codes.shape
+        want_max, want_mean = self.mode in ("max", "maxmean"), self.mode in ("mean", "maxmean")
+        has_sub = pos is not None
+        p = np.ascontiguousarray(pos, dtype=np.int64) if has_sub else np.zeros(0, np.int64)
+        a = np.ascontiguousarray(alt, dtype=np.int64) if has_sub else np.zeros(0, np.int64)
+        refs, alts = [], []
+        for t in self.tables:
+            nf = t.table.shape[2]
+            width = nf * (int(want_max) + int(want_mean))
+            out_ref = np.empty((n, width), np.float32)
+            out_alt = np.empty((n, width) if has_sub else (0, width), np.float32)
+            lout = length + t.padding_total - t.dilation * (t.table.shape[1] - 1)
+            args = (
+                codes,
+                t.table,
+                t.bias,
+                t.pad_left,
+                t.dilation,
+                lout,
+                t.code,
+                t.p1,
+                t.p2,
+                want_max,
+                want_mean,
+                p,
+                a,
+                out_ref,
+                out_alt,
+            )
+            workers = max(1, min(torch.get_num_threads(), n // _MIN_PER_WORKER))
+            if workers == 1:
+                _pool_codes(0, n, *args)
+            else:
+                bounds = np.linspace(0, n, workers + 1).astype(np.int64)
+                jobs = [
+                    _executor().submit(_pool_codes, bounds[w], bounds[w + 1], *args)
+                    for w in range(workers)
+                ]
+                for job in jobs:
+                    job.result()
+            refs.append(out_ref)
+            alts.append(out_alt)
+        ref = torch.from_numpy(np.concatenate(refs, axis=1) if len(refs) > 1 else refs[0])
+        if not has_sub:
+            return ref, None
+        return ref, torch.from_numpy(np.concatenate(alts, axis=1) if len(alts) > 1 else alts[0])
+
+    def _strand(
+        self, codes: np.ndarray, pos: np.ndarray | None, alt: np.ndarray | None
+    ) -> tuple[Tensor, Tensor | None]:
+        ref, sub = self._pooled(codes, pos, alt)
+        head = self.parts.head
+        return head(ref), None if sub is None else head(sub)
+
+    def logits(
+        self,
+        codes: np.ndarray,
+        pos: np.ndarray | None = None,
+        alt: np.ndarray | None = None,
+        *,
+        rc_average: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """Raw outputs (n, t) of ``codes`` (n, L) uint8 (A, C, G, T, N = 0..4), and with
+        ``alt[i]`` (0..3) at ``pos[i]`` when both are given (else None).
+
+        ``rc_average`` (or an RCAverage model) averages both strands. Call under
+        ``torch.inference_mode()`` with the model in eval mode.
+        """
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        ref, sub = self._strand(codes, pos, alt)
+        if rc_average or self.rc_model:
+            rc = np.where(codes < 4, 3 - codes, codes)[:, ::-1].astype(np.uint8)
+            length = codes.shape[1]
+            ref_rc, sub_rc = self._strand(
+                np.ascontiguousarray(rc),
+                None if pos is None else length - 1 - np.asarray(pos),
+                None if alt is None else 3 - np.asarray(alt),
+            )
+            ref = 0.5 * (ref + ref_rc)
+            if sub is not None and sub_rc is not None:
+                sub = 0.5 * (sub + sub_rc)
+        return ref, sub
+
+
+def code_plan(model: nn.Module, *, n_value: float = 0.25) -> CodePlan | None:
+    """A :class:`CodePlan` of ``model`` when it is on the CPU, in eval mode and of the covered
+    form (conv branches over the four base channels → ``[BatchNorm] [activation] [Dropout]``
+    → global pool → head), else None. ``n_value``: the one-hot value of N the model was
+    trained with."""
+    if model.training or any(p.device.type != "cpu" for p in model.parameters()):
+        return None
+    plan = fast_plan(model)
+    if plan is None:
+        return None
+    parts, branches = plan
+    tables = [_table(b, n_value) for b in branches]
+    if any(t is None for t in tables):
+        return None
+    return CodePlan(parts, tables, isinstance(model, RCAverage))  # type: ignore[arg-type]

@@ -1,0 +1,109 @@
+"""Code-level inference (cislearn.models.codeconv) equals the models' own forward pass."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cislearn.encode import one_hot
+from cislearn.models.codeconv import code_plan
+from cislearn.models.registry import build_model
+from tests.test_interpret_ism import CASES, Dilated, randomise
+
+LENGTH = 30
+TOL = 1e-5
+
+
+def _model(arch: str, params: dict) -> torch.nn.Module:
+    if arch == "dilated":
+        return randomise(Dilated(), seed=4)
+    return randomise(build_model(arch, params, length=LENGTH, n_outputs=2), seed=3)
+
+
+def _forward(model: torch.nn.Module, codes: np.ndarray, n_value: float) -> np.ndarray:
+    with torch.inference_mode():
+        return model(torch.from_numpy(one_hot(codes, n_value=n_value))).numpy()
+
+
+@pytest.mark.parametrize("n_value", [0.25, 0.0])
+@pytest.mark.parametrize("arch,params", CASES + [("dilated", {})])
+def test_reference_and_substitution_equal_the_forward_pass(
+    arch: str, params: dict, n_value: float
+) -> None:
+    model = _model(arch, params)
+    plan = code_plan(model, n_value=n_value)
+    assert plan is not None
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 5, (70, LENGTH)).astype(np.uint8)  # N (4) included
+    pos = rng.integers(0, LENGTH, 70)
+    alt = rng.integers(0, 4, 70)
+    mutated = codes.copy()
+    mutated[np.arange(70), pos] = alt
+    with torch.inference_mode():
+        ref, sub = plan.logits(codes, pos, alt)
+        only_ref, none = plan.logits(codes)
+    assert none is None
+    np.testing.assert_allclose(ref.numpy(), _forward(model, codes, n_value), atol=TOL, rtol=0)
+    np.testing.assert_allclose(only_ref.numpy(), ref.numpy(), atol=0, rtol=0)
+    np.testing.assert_allclose(sub.numpy(), _forward(model, mutated, n_value), atol=TOL, rtol=0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 4), min_size=LENGTH, max_size=LENGTH),
+    st.integers(0, LENGTH - 1),
+    st.integers(0, 3),
+    st.booleans(),
+)
+def test_any_sequence_and_substitution(bases: list[int], pos: int, alt: int, rc: bool) -> None:
+    model = _MODEL
+    codes = np.array([bases], np.uint8)
+    mutated = codes.copy()
+    mutated[0, pos] = alt
+    with torch.inference_mode():
+        ref, sub = _PLAN.logits(codes, np.array([pos]), np.array([alt]), rc_average=rc)
+    want_ref, want_sub = _forward(model, codes, 0.25), _forward(model, mutated, 0.25)
+    if rc:
+        rc_of = lambda c: np.where(c < 4, 3 - c, c)[:, ::-1].copy()  # noqa: E731
+        want_ref = 0.5 * (want_ref + _forward(model, rc_of(codes), 0.25))
+        want_sub = 0.5 * (want_sub + _forward(model, rc_of(mutated), 0.25))
+    np.testing.assert_allclose(ref.numpy(), want_ref, atol=TOL, rtol=0)
+    np.testing.assert_allclose(sub.numpy(), want_sub, atol=TOL, rtol=0)
+
+
+_MODEL = _model("cnn", {"filters": 10, "width": 6, "pool": "maxmean", "batch_norm": True})
+_PLAN = code_plan(_MODEL)
+
+
+def test_many_sequences_use_several_threads_same_result() -> None:
+    model = _model("cnn-multi", {"filters": 6, "widths": (4, 9), "pool": "max"})
+    plan = code_plan(model)
+    codes = np.random.default_rng(0).integers(0, 4, (300, LENGTH)).astype(np.uint8)
+    with torch.inference_mode():  # pooled features bit for bit (the head's GEMM may round)
+        whole, _ = plan._pooled(codes, None, None)
+        one_by_one = torch.cat([plan._pooled(codes[i : i + 1], None, None)[0] for i in range(300)])
+    np.testing.assert_array_equal(whole.numpy(), one_by_one.numpy())
+
+
+@pytest.mark.parametrize(
+    "arch,params",
+    [
+        ("cnn-deep", {"filters": (4, 4), "widths": (3, 3), "pool_sizes": (2, 2), "dense": 3}),
+        ("lstm", {}),
+        ("basset", {}),
+    ],
+)
+def test_models_of_other_forms_get_no_plan(arch: str, params: dict) -> None:
+    model = build_model(arch, params, length=60, n_outputs=1).eval()
+    assert code_plan(model) is None
+
+
+def test_training_mode_and_tracks_get_no_plan() -> None:
+    model = build_model("cnn", {"filters": 4, "width": 3}, length=LENGTH, n_outputs=1)
+    assert code_plan(model.train()) is None  # dropout would differ
+    assert code_plan(model.eval()) is not None
+    hybrid = build_model("hybrid", length=LENGTH, n_outputs=1, n_tracks=1).eval()
+    assert code_plan(hybrid) is None  # extra input channels: not on codes
