@@ -7,11 +7,11 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.test_interpret_ism import CASES, Dilated, randomise
 
 from cislearn.encode import one_hot
 from cislearn.models.codeconv import code_plan
 from cislearn.models.registry import build_model
-from tests.test_interpret_ism import CASES, Dilated, randomise
 
 LENGTH = 30
 TOL = 1e-5
