@@ -216,6 +216,18 @@ def test_cancel_and_delete_queued_job(client: TestClient, small_data: str) -> No
     assert client.get(f"/api/v1/jobs/{job_id}").status_code == 404
 
 
+def test_security_headers_on_answers_and_refusals(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path, token="s3cret")
+    good = {"Authorization": "Bearer s3cret"}
+    for r in (
+        client.get("/api/v1/health", headers=good),  # an answer
+        client.get("/api/v1/health"),  # refused: no token
+        client.get("/api/v1/jobs/" + "0" * 32, headers=good),  # a JSON error
+    ):
+        assert r.headers["x-content-type-options"] == "nosniff", r.url
+        assert r.headers["referrer-policy"] == "same-origin", r.url
+
+
 def test_token_required_on_every_request(tmp_path: Path) -> None:
     client, _ = _client(tmp_path, token="s3cret")
     for path in ("/api/v1/health", "/api/v1/jobs", "/api/v1/openapi.json"):

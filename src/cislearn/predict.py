@@ -16,7 +16,7 @@ from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle
 from cislearn.losses import TASKS, output_activation
-from cislearn.models.codeconv import code_plan
+from cislearn.models.codeconv import CodePlan, code_plan, weights_key
 from cislearn.models.layers import reverse_complement_batch
 from cislearn.models.registry import build_model
 from cislearn.types import Progress, no_progress
@@ -94,6 +94,7 @@ class Predictor:
         self.n_value: float = float(meta.get("n_value", 0.25))
         self.device = device
         self._activate = output_activation(self.task)
+        self._plan: tuple[tuple, CodePlan | None] | None = None  # (weights key, plan)
 
     def __repr__(self) -> str:
         return (
@@ -238,7 +239,7 @@ class Predictor:
             with torch.inference_mode():
                 plan = None
                 if isinstance(x, np.ndarray):  # base codes: the CPU kernel when it applies
-                    plan = code_plan(self.model, n_value=self.n_value)
+                    plan = self._code_plan()
                     if plan is None:
                         x = torch.from_numpy(one_hot(x, n_value=self.n_value))
                 if plan is not None:
@@ -256,6 +257,13 @@ class Predictor:
         finally:
             self.model.train(was_training)
         return Predictions(logits.numpy(), probs.numpy())
+
+    def _code_plan(self) -> CodePlan | None:
+        """The model's code plan (None: not covered), rebuilt only when the weights change."""
+        key = weights_key(self.model)
+        if self._plan is None or self._plan[0] != key:
+            self._plan = (key, code_plan(self.model, n_value=self.n_value))
+        return self._plan[1]
 
     def columns(self, output: str = "both") -> list[str]:
         """Column names :func:`predict_records` writes after ``id`` for ``output``."""

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 from cislearn.models.layers import LocalParts, RCAverage
 from cislearn.models.localplan import Branch, act_value, fast_plan, kernel_spec
 
-__all__ = ["CodePlan", "code_plan"]
+__all__ = ["CodePlan", "code_plan", "weights_key"]
 
 #: Below this many sequences per worker thread the kernel runs on one thread.
 _MIN_PER_WORKER = 16
@@ -40,6 +40,7 @@ _MIN_PER_WORKER = 16
 
 class _Table(NamedTuple):
     table: np.ndarray  # (5, K, F) float32: per-base weight columns (scaled), row 4 = N
+    pairs: np.ndarray  # (36, ceil(K/2), F): rows 6a + b = table[a, 2q] + table[b, 2q + 1]
     bias: np.ndarray  # (F,) float32: conv bias * scale + shift
     pad_left: int
     dilation: int
@@ -69,8 +70,15 @@ def _table(branch: Branch, n_value: float) -> _Table | None:
         total = 0 if conv.padding == "valid" else dil * (k - 1)
     else:
         total = 2 * int(conv.padding[0])
+    # Taps summed two at a time: half the row additions of the inner loop, measured ~1.5x
+    # faster for 128 x 16 (the 147 kB table stays in L2). Codes 0-4 = A C G T N, 5 = padding.
+    n_pairs = (k + 1) // 2
+    six = torch.cat([table, torch.zeros((1, k, table.shape[2]))])  # (6, K, F)
+    six = torch.cat([six, torch.zeros((6, 2 * n_pairs - k, table.shape[2]))], dim=1)
+    pairs = (six[:, None, 0::2] + six[None, :, 1::2]).reshape(36, n_pairs, -1)
     return _Table(
         np.ascontiguousarray(table.numpy(), dtype=np.float32),
+        np.ascontiguousarray(pairs.numpy(), dtype=np.float32),
         np.ascontiguousarray((bias * scale + shift).numpy(), dtype=np.float32),
         branch.pad_left,
         dil,
@@ -87,6 +95,7 @@ def _pool_codes(  # pragma: no cover - compiled by numba
     s1,
     codes,
     table,
+    pairs,
     bias,
     pad_left,
     dil,
@@ -103,7 +112,10 @@ def _pool_codes(  # pragma: no cover - compiled by numba
 ):
     length = codes.shape[1]
     n_k, nf = table.shape[1], table.shape[2]
+    n_pairs = pairs.shape[1]
     has_sub = pos.shape[0] > 0
+    padded = np.empty(lout + 2 * n_pairs * dil, dtype=np.int64)
+    pc = np.empty(lout + (2 * n_pairs - 1) * dil, dtype=np.int64)
     # Max pooling of a non-decreasing activation: compare pre-activations, activate once.
     premax = want_max and not want_mean and code in (0, 1, 2, 3, 6, 7, 8) and p1 >= 0.0
     acc = np.empty(nf, dtype=np.float32)
@@ -119,16 +131,21 @@ def _pool_codes(  # pragma: no cover - compiled by numba
         sref[:] = zero
         salt[:] = zero
         p = pos[s] if has_sub else -1
+        # Pair codes: pc[t] = 6 * padded[t] + padded[t + dil] over the zero-padded sequence
+        # (code 5 = padding), so output j sums pair-table rows pc[j + 2 q dil], q < n_pairs.
+        padded[:] = 5
+        for i in range(length):
+            padded[pad_left + i] = codes[s, i]
+        for t in range(pc.shape[0]):
+            pc[t] = 6 * padded[t] + padded[t + dil]
         for j in range(lout):
             start = j - pad_left
             for f in range(nf):
                 acc[f] = bias[f]
-            for k in range(n_k):
-                i = start + k * dil
-                if 0 <= i < length:
-                    row = codes[s, i]
-                    for f in range(nf):
-                        acc[f] += table[row, k, f]
+            for q in range(n_pairs):
+                row = pc[j + 2 * q * dil]
+                for f in range(nf):
+                    acc[f] += pairs[row, q, f]
             # the substituted base's tap in this output position's window, if any
             tap = -1
             if has_sub:
@@ -219,6 +236,7 @@ class CodePlan:
             args = (
                 codes,
                 t.table,
+                t.pairs,
                 t.bias,
                 t.pad_left,
                 t.dilation,
@@ -286,6 +304,14 @@ class CodePlan:
             if sub is not None and sub_rc is not None:
                 sub = 0.5 * (sub + sub_rc)
         return ref, sub
+
+
+def weights_key(model: nn.Module) -> tuple:
+    """Changes whenever a parameter or buffer of ``model`` is replaced, moved or modified in
+    place (torch counts in-place writes in ``Tensor._version``), or its mode changes: a key
+    for caching a :class:`CodePlan` (building one costs ~1 ms; a 100-sequence call ~3 ms)."""
+    tensors = [*model.parameters(), *model.buffers()]
+    return (model.training, *((id(t), t._version, t.device.type) for t in tensors))
 
 
 def code_plan(model: nn.Module, *, n_value: float = 0.25) -> CodePlan | None:
