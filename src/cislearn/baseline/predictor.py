@@ -86,6 +86,18 @@ class BaselinePredictor(Predictor):
                 )
         return list(seqs)
 
+    def codes(  # type: ignore[override]
+        self,
+        seqs: Sequence[str],
+        *,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> list[str]:
+        """The input :meth:`predict` takes (what ``predict_records`` passes): for a baseline,
+        the checked strings themselves."""
+        return self.encode(seqs, offset=offset, ids=ids, path=path)
+
     def predict(  # type: ignore[override]
         self,
         x_or_seqs: Sequence[str],
