@@ -13,6 +13,7 @@ speed does not depend on them), same torch threads, sequences per second of the 
 
 Also the max absolute difference of the fast map to the naive one (target <= 1e-4) and to
 tangermeme's raw outputs. Cases are interleaved (A B C A B C ...); each figure is the median.
+glibc's malloc is pinned first (:func:`machine.pin_malloc`), as in train_overhead.py.
 
 Run: ``.venv/bin/python benchmarks/ism.py`` (a few minutes on 2 cores; writes
 benchmarks/results/ism.json).
@@ -34,7 +35,7 @@ from cislearn.encode import one_hot
 from cislearn.interpret.ism import saturation_mutagenesis
 from cislearn.io.fasta import read_fasta
 from cislearn.models.registry import build_model
-from machine import LoadProbe, write_result
+from machine import LoadProbe, pin_malloc, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    pinned = pin_malloc()  # allocation costs independent of what ran before (machine.py)
     probe = LoadProbe()
 
     seqs = [r.sequence for r in read_fasta(DATA / "pos.fa.gz")][: max(args.n_fast, args.n_slow)]
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         "length": LENGTH,
         "n_sequences": {"fast": len(x), "naive": len(xs), "tangermeme": len(xs)},
         "threads": threads,
+        "malloc_pinned": pinned,
         "repeats": args.repeats,
         "median_seq_per_s": med,
         "seq_per_s_all": rates,

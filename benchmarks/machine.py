@@ -1,7 +1,8 @@
-"""Shared by the benchmark scripts: how busy the machine is, and writing a result file."""
+"""Shared by the benchmark scripts: how busy the machine is, pinning malloc, writing results."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import platform
@@ -26,6 +27,25 @@ def busy_cpus(seconds: float = 1.0) -> float:
     except OSError:
         return os.getloadavg()[0]
     return (os.cpu_count() or 1) * (1.0 - (idle1 - idle0) / max(total1 - total0, 1))
+
+
+def pin_malloc() -> bool:
+    """Fix glibc's mmap and trim thresholds so that allocation costs do not depend on what ran
+    before (False when the C library is not glibc).
+
+    With glibc's defaults the mmap threshold adapts to the sizes freed so far, so the same
+    torch loop ran 9.7k or 31k ``cnn`` forwards/s in one process depending on what had run
+    before it. Cases measured side by side share the process, so pinning removes noise, not
+    overhead.
+    """
+    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(
+            libc.mallopt(m_trim_threshold, 1 << 30)
+        )
+    except (OSError, AttributeError):
+        return False
 
 
 def write_result(path: Path, result: dict) -> None:

@@ -11,6 +11,7 @@ to a TSV file. The weights are untrained (throughput does not depend on them), s
 bundle and loaded back with ``cislearn.predict.load``, as ``cislearn predict`` does.
 
 Cases are interleaved (A B C D A B C D ...); each figure is the median over the repeats.
+glibc's malloc is pinned first (:func:`machine.pin_malloc`), as in train_overhead.py.
 
 Run: ``.venv/bin/python benchmarks/predict.py`` (about a minute on 2 cores; writes
 benchmarks/results/predict.json).
@@ -36,7 +37,7 @@ from cislearn.io.bundle import save_bundle
 from cislearn.io.fasta import read_fasta
 from cislearn.models.registry import build_model
 from cislearn.predict import CPU_BATCH_SIZE, Predictor, load, predict_records
-from machine import LoadProbe, write_result
+from machine import LoadProbe, pin_malloc, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
     bs = args.batch_size
+    pinned = pin_malloc()  # allocation costs independent of what ran before (machine.py)
     probe = LoadProbe()
 
     parsed = [(r.id, r.sequence) for path in FASTAS for r in read_fasta(path)]
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "n_sequences": n,
         "batch_size": bs,
         "threads": threads,
+        "malloc_pinned": pinned,
         "repeats": max(3, args.repeats),
         "seq_per_s": ours,
         "target_seq_per_s": TARGET,

@@ -14,7 +14,7 @@ Runs are interleaved (cislearn, bare, cislearn, bare, ...); each run drops its f
 as warm-up; the ratio is median(cislearn) / median(bare) over all kept epochs.
 
 glibc's malloc is pinned first (``mallopt``: mmap threshold 32 MiB, trim threshold 1 GiB; see
-:func:`pin_malloc`). With its defaults the activation buffers (~12 MB at batch 128) go back
+:func:`machine.pin_malloc`). With its defaults the activation buffers (~12 MB at batch 128) go back
 and forth between mmap and the heap depending on the process's history, and the same loop
 ran 1.35 s or 2.1 s per epoch from one run to the next; pinned, runs agree within ~5 %. Both
 sides share the process, so this removes noise, not overhead (``--default-malloc`` to skip).
@@ -26,7 +26,6 @@ benchmarks/results/train_overhead.json).
 from __future__ import annotations
 
 import argparse
-import ctypes
 import statistics
 import tempfile
 import time
@@ -41,7 +40,7 @@ from cislearn.config import TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, load_dataset
 from cislearn.models.registry import build_model
 from cislearn.train import default_threads, fit
-from machine import LoadProbe, write_result
+from machine import LoadProbe, pin_malloc, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "ctcf_gm12878"
@@ -49,19 +48,6 @@ RESULTS = ROOT / "benchmarks" / "results" / "train_overhead.json"
 TARGET = 1.10
 ARCH = "cnn"
 LR = 1e-3
-
-
-def pin_malloc() -> bool:
-    """Fix glibc's mmap and trim thresholds so that allocation costs do not depend on what ran
-    before (False when the C library is not glibc)."""
-    m_trim_threshold, m_mmap_threshold = -1, -3  # from <malloc.h>
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(m_mmap_threshold, 32 << 20)) and bool(
-            libc.mallopt(m_trim_threshold, 1 << 30)
-        )
-    except (OSError, AttributeError):
-        return False
 
 
 def cislearn_epochs(

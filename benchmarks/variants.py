@@ -18,6 +18,7 @@ does not depend on the weights). Cases, side by side in one run:
 - the default null (10,000 random substitutions) as a separate one-off cost.
 
 Cases are interleaved (A B C A B C ...); each figure is the median over the repeats.
+glibc's malloc is pinned first (:func:`machine.pin_malloc`), as in train_overhead.py.
 
 Run: ``.venv/bin/python benchmarks/variants.py [--n 100000]`` (writes
 benchmarks/results/variants.json).
@@ -40,7 +41,7 @@ from cislearn.encode import one_hot, to_codes
 from cislearn.io.genome import Genome
 from cislearn.predict import load
 from cislearn.variants import VariantScorer, iter_variant_scores
-from machine import LoadProbe, write_result
+from machine import LoadProbe, pin_malloc, write_result
 from predict import save_untrained_bundle
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
+    pinned = pin_malloc()  # allocation costs independent of what ran before (machine.py)
     probe = LoadProbe()
     n = args.n
 
@@ -171,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             "length": LENGTH,
             "n_snvs": n,
             "threads": threads,
+            "malloc_pinned": pinned,
             "repeats": max(1, args.repeats),
             "snv_per_s": best,
             "target_snv_per_s": TARGET,

@@ -324,3 +324,14 @@ def test_one_substitution_per_sequence_equals_naive(
     assert np.abs(fast.alt - naive.alt).max() <= TOL
     assert np.abs(fast.ref - naive.ref).max() <= TOL
     assert np.abs(fast.alt - fast.ref).max() > 1e-3  # the substitutions change the outputs
+
+
+def test_running_max_matches_torch_cummax() -> None:
+    from cislearn.interpret.ismkernel import running_max
+
+    h = torch.randn(3, 17, 5)
+    pre, suf = running_max(h)
+    assert pre.shape == suf.shape == (3, 18, 5)
+    assert torch.equal(pre[:, 1:], torch.cummax(h, dim=1).values)
+    assert torch.equal(suf[:, :-1], torch.cummax(h.flip(1), dim=1).values.flip(1))
+    assert torch.isneginf(pre[:, 0]).all() and torch.isneginf(suf[:, -1]).all()

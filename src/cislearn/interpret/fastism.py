@@ -17,11 +17,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from cislearn.interpret.ismkernel import pooled_block
+from cislearn.interpret.ismkernel import pooled_block, running_max
 from cislearn.models.layers import LocalParts
 from cislearn.models.localplan import Branch, fast_plan, kernel_spec
 
@@ -45,9 +44,7 @@ def _post(branch: Branch, z: Tensor, *, inplace: bool = False) -> Tensor:
 
 
 def _cummax(h: Tensor) -> Tensor:
-    """Running maximum along axis 1."""
-    if h.device.type == "cpu":  # numpy's accumulate: measured ~3x faster than torch.cummax
-        return torch.from_numpy(np.maximum.accumulate(h.numpy(), axis=1))
+    """Running maximum along axis 1 (GPU and non-float32 tensors; the CPU uses running_max)."""
     return torch.cummax(h, dim=1).values
 
 
@@ -72,8 +69,11 @@ def _cache(branch: Branch, x: Tensor) -> _Cache:
     h = _post(branch, z)
     n, _, f = h.shape
     neg = h.new_full((n, 1, f), -torch.inf)
-    prefmax = torch.cat([neg, _cummax(h)], dim=1)
-    sufmax = torch.cat([_cummax(h.flip(1)).flip(1), neg], dim=1)
+    if h.device.type == "cpu" and h.dtype == torch.float32:
+        prefmax, sufmax = running_max(h)
+    else:
+        prefmax = torch.cat([neg, _cummax(h)], dim=1)
+        sufmax = torch.cat([_cummax(h.flip(1)).flip(1), neg], dim=1)
     csum = torch.cat([h.new_zeros((n, 1, f)), h.cumsum(dim=1)], dim=1)
     w4 = branch.conv.weight[:, :4].detach()
     flipped = w4.flip(2).permute(1, 2, 0).contiguous()  # (4, K, F), offset order
@@ -193,14 +193,11 @@ class FastModel:
         x4 = self.x[s0:s1, :4].contiguous()
         for branch, cache, spec in zip(self.branches, self.caches, self.specs or (), strict=True):
             scale, shift = spec[0], spec[1]
-            is_tap = np.zeros(branch.span, dtype=np.bool_)
-            is_tap[:: branch.dilation] = True
             feats.append(
                 pooled_block(
                     (cache.zpad[s0:s1] * scale + shift).contiguous(),
                     x4,
                     (cache.taps * scale).contiguous(),
-                    is_tap,
                     branch.pad_left - branch.span + 1,
                     cache.z.shape[1],
                     spec,

@@ -117,6 +117,7 @@ def _pool_codes(  # pragma: no cover - compiled by numba
     padded = np.empty(lout + 2 * n_pairs * dil, dtype=np.int64)
     pc = np.empty(lout + (2 * n_pairs - 1) * dil, dtype=np.int64)
     # Max pooling of a non-decreasing activation: compare pre-activations, activate once.
+    # np.maximum rather than max(): numba's builtin max does not vectorise (2 vs 10 G/s).
     premax = want_max and not want_mean and code in (0, 1, 2, 3, 6, 7, 8) and p1 >= 0.0
     acc = np.empty(nf, dtype=np.float32)
     mref = np.empty(nf, dtype=np.float32)
@@ -158,22 +159,22 @@ def _pool_codes(  # pragma: no cover - compiled by numba
                     diff[f] = acc[f] + (table[new, tap, f] - table[old, tap, f])
             if premax:
                 for f in range(nf):
-                    mref[f] = max(mref[f], acc[f])
+                    mref[f] = np.maximum(mref[f], acc[f])
                 if tap >= 0:
                     for f in range(nf):
-                        malt[f] = max(malt[f], diff[f])
+                        malt[f] = np.maximum(malt[f], diff[f])
                 elif has_sub:
                     for f in range(nf):
-                        malt[f] = max(malt[f], acc[f])
+                        malt[f] = np.maximum(malt[f], acc[f])
                 continue
             for f in range(nf):
                 v = np.float32(act_value(acc[f], code, p1, p2))
-                mref[f] = max(mref[f], v)
+                mref[f] = np.maximum(mref[f], v)
                 sref[f] += v
                 if tap >= 0:
                     v = np.float32(act_value(diff[f], code, p1, p2))
                 if has_sub:
-                    malt[f] = max(malt[f], v)
+                    malt[f] = np.maximum(malt[f], v)
                     salt[f] += v
         col = 0
         if want_max:
