@@ -245,6 +245,20 @@ def test_grouped_steps_equal_one_step_per_batch(
     assert np.allclose(one.history[cols].to_numpy(), grouped.history[cols].to_numpy(), atol=1e-5)
 
 
+def test_direct_torch_steps_equal_lightning_steps(tmp_path: Path, monkeypatch) -> None:
+    """In one float32 process the engine calls backward/step itself; through Lightning's
+    manual_backward / optimizer wrappers (as mixed precision and DDP run) the weights match."""
+    from cislearn.engine import Engine
+
+    ds = motif_data(100)
+    cfg = TrainConfig(arch="cnn", model=TINY["cnn"], max_epochs=2, batch_size=8, grad_clip=0.05)
+    direct = fit(ds, cfg, workdir=tmp_path / "direct")
+    monkeypatch.setattr(Engine, "_plain_steps", lambda self: False)
+    wrapped = fit(ds, cfg, workdir=tmp_path / "wrapped")
+    a, b = direct.model.state_dict(), wrapped.model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
 def test_no_validation_set(tmp_path: Path) -> None:
     cfg = TrainConfig(
         arch="cnn", model=TINY["cnn"], max_epochs=2, valid_fraction=0.0, scheduler="plateau"
