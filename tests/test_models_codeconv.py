@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from tests.test_interpret_ism import CASES, Dilated, randomise
 
 from cislearn.encode import one_hot
+from cislearn.errors import InputError
 from cislearn.models.codeconv import code_plan
 from cislearn.models.registry import build_model
 
@@ -107,3 +108,18 @@ def test_training_mode_and_tracks_get_no_plan() -> None:
     assert code_plan(model.eval()) is not None
     hybrid = build_model("hybrid", length=LENGTH, n_outputs=1, n_tracks=1).eval()
     assert code_plan(hybrid) is None  # extra input channels: not on codes
+
+
+def test_bad_codes_positions_and_bases_are_one_line_errors() -> None:
+    codes = np.zeros((2, LENGTH), np.uint8)
+    with torch.inference_mode():
+        for args, message in [
+            ((np.full((2, LENGTH), 5, np.uint8),), "values must be 0-4"),
+            ((np.full((2, LENGTH), 260, np.int64),), "values must be 0-4"),  # not wrapped
+            ((codes[0],), "shape"),
+            ((codes, np.array([0, LENGTH]), np.array([0, 1])), "pos: values must be"),
+            ((codes, np.array([0, 1]), np.array([0, 4])), "alt: values must be 0-3"),
+            ((codes, np.array([0, 1]), None), "give both or neither"),
+        ]:
+            with pytest.raises(InputError, match=message):
+                _PLAN.logits(*args)

@@ -21,6 +21,7 @@ with the model's own forward pass. Used only on the CPU and only for models that
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cislearn.errors import InputError
 from cislearn.models.layers import LocalParts, RCAverage
 from cislearn.models.localplan import Branch, act_value, fast_plan, kernel_spec
 
@@ -196,13 +198,15 @@ def _pool_codes(  # pragma: no cover - compiled by numba
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def _executor() -> ThreadPoolExecutor:
     global _POOL
-    if _POOL is None:  # one long-lived pool: creating threads per call costs ~0.1 ms each
-        _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cislearn-codeconv")
-    return _POOL
+    with _POOL_LOCK:  # one long-lived pool: creating threads per call costs ~0.1 ms each
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="cislearn-codeconv")
+        return _POOL
 
 
 class CodePlan:
@@ -291,7 +295,22 @@ class CodePlan:
         ``rc_average`` (or an RCAverage model) averages both strands. Call under
         ``torch.inference_mode()`` with the model in eval mode.
         """
-        codes = np.ascontiguousarray(codes, dtype=np.uint8)
+        codes = np.asarray(codes)
+        if codes.ndim != 2 or codes.dtype.kind not in "iu":
+            raise InputError(f"codes: expected integers of shape (n, L); got {codes.shape}")
+        if codes.size and (codes.min() < 0 or codes.max() > 4):
+            raise InputError("codes: values must be 0-4 (A, C, G, T, N)")
+        if (pos is None) != (alt is None):
+            raise InputError("pos and alt: give both or neither")
+        if pos is not None and alt is not None:
+            pos, alt = np.asarray(pos), np.asarray(alt)
+            if pos.shape != (len(codes),) or alt.shape != (len(codes),):
+                raise InputError(f"pos and alt: expected {len(codes)} values each")
+            if pos.size and (pos.min() < 0 or pos.max() >= codes.shape[1]):
+                raise InputError(f"pos: values must be 0..{codes.shape[1] - 1}")
+            if alt.size and (alt.min() < 0 or alt.max() > 3):
+                raise InputError("alt: values must be 0-3 (A, C, G, T)")
+        codes = np.ascontiguousarray(codes, dtype=np.uint8)  # the kernel does not bound-check
         ref, sub = self._strand(codes, pos, alt)
         if rc_average or self.rc_model:
             rc = np.where(codes < 4, 3 - codes, codes)[:, ::-1].astype(np.uint8)
