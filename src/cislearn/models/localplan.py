@@ -46,6 +46,7 @@ class Branch(NamedTuple):
     pad_left: int
     span: int  # (K - 1) * dilation + 1: output positions one substitution can change
     dilation: int
+    pad_right: int  # zeros the convolution adds after the input (output length L + both - span + 1)
 
 
 def _branch(module: nn.Module) -> Branch | None:
@@ -61,12 +62,13 @@ def _branch(module: nn.Module) -> Branch | None:
     span = dil * (k - 1) + 1
     same_pad = getattr(conv, "same_pad", None)  # cislearn's asymmetric "same" Conv1d
     if same_pad is not None:
-        pad_left = int(same_pad[0])
+        pad_left, pad_right = int(same_pad[0]), int(same_pad[1])
     elif isinstance(conv.padding, str):  # torch's padding="valid" / "same"
         pad_left = 0 if conv.padding == "valid" else (span - 1) // 2
+        pad_right = 0 if conv.padding == "valid" else span - 1 - pad_left
     else:
-        pad_left = int(conv.padding[0])
-    return Branch(conv, tuple(post), pad_left, span, dil)
+        pad_left = pad_right = int(conv.padding[0])
+    return Branch(conv, tuple(post), pad_left, span, dil, pad_right)
 
 
 def fast_plan(model: nn.Module) -> tuple[LocalParts, list[Branch]] | None:
