@@ -10,7 +10,8 @@ import torch
 from sklearn.utils.class_weight import compute_class_weight
 
 from cislearn.errors import ConfigError, InputError
-from cislearn.losses import LOSSES, TASKS, class_weights, loss_fn, output_activation
+from cislearn.losses import LOSSES, class_weights, loss_fn, output_activation
+from cislearn.types import TASKS
 
 
 def assert_close(

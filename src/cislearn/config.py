@@ -25,8 +25,6 @@ from cislearn.errors import ConfigError, where
 
 __all__ = [
     "DEFAULT_ARCH",
-    "TASKS",
-    "CLASSIFICATION_TASKS",
     "MONITORS",
     "TrainConfig",
     "load_config",
@@ -39,9 +37,6 @@ __all__ = [
 #: all architectures at 10 epochs (benchmarks/default_arch.py; README "Default model").
 DEFAULT_ARCH = "cnn-lstm"
 
-#: Every task, in the order ``task: auto`` tries them (see :meth:`TrainConfig` ``task``).
-TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass", "regression", "counts")
-CLASSIFICATION_TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass")
 #: Metrics that can be monitored for early stopping and the best checkpoint.
 MONITORS: tuple[str, ...] = (
     "auto",

@@ -17,6 +17,7 @@ from cislearn.metrics import (
     multiclass_metrics,
     regression_metrics,
 )
+from cislearn.types import TASKS
 
 if TYPE_CHECKING:
     from cislearn.data import SequenceDataset
@@ -31,8 +32,8 @@ __all__ = [
     "EVAL_TASKS",
 ]
 
-#: Tasks :func:`evaluate` understands (the tasks of :data:`cislearn.losses.TASKS`).
-EVAL_TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass", "regression", "counts")
+#: Tasks :func:`evaluate` understands: all of them.
+EVAL_TASKS: tuple[str, ...] = TASKS
 #: Metrics that get a bootstrap confidence interval ``<name>_ci``, per task family.
 _CI_CLASSIFICATION = ("auroc", "auprc")
 _CI_REGRESSION = ("pearson", "spearman")

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from cislearn.errors import ConfigError, InputError
+from cislearn.types import TASKS
 
 __all__ = [
-    "TASKS",
     "LOSSES",
     "COUNT_EPS",
     "TaskLoss",
@@ -22,9 +22,6 @@ __all__ = [
     "class_weights",
 ]
 
-#: Prediction tasks. Outputs are raw: logits (binary, multilabel, multiclass) or
-#: pre-activation values (regression: identity; counts: softplus gives the Poisson rate).
-TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass", "regression", "counts")
 
 #: Allowed ``loss`` names per task; the first one is the default.
 LOSSES: dict[str, tuple[str, ...]] = {

@@ -15,11 +15,11 @@ from torch import Tensor, nn
 from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle
-from cislearn.losses import TASKS, output_activation
+from cislearn.losses import output_activation
 from cislearn.models.codeconv import CodePlan, code_plan, weights_key
 from cislearn.models.layers import reverse_complement_batch
 from cislearn.models.registry import build_model
-from cislearn.types import Progress, no_progress
+from cislearn.types import CLASSIFICATION_TASKS, TASKS, Progress, no_progress
 
 __all__ = [
     "CPU_BATCH_SIZE",
@@ -271,7 +271,7 @@ class Predictor:
             raise InputError(f"output must be one of {', '.join(_OUTPUTS)}; got {output!r}")
         prob, raw = (
             ("prob", "logit")
-            if self.task in ("binary", "multilabel", "multiclass")
+            if self.task in CLASSIFICATION_TASKS
             else (("pred", "raw") if self.task == "regression" else ("rate", "raw"))
         )
         cols = []

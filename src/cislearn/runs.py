@@ -21,11 +21,9 @@ from cislearn.errors import InputError, ModelLoadError
 from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate, shortcut_check
 from cislearn.io.atomic import atomic_write
 from cislearn.io.datasets import write_json
-from cislearn.types import Progress, no_progress
+from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
 __all__ = ["RunResult", "train_run", "evaluate_run", "read_run", "compare_runs_dir"]
-
-_CLASSIFICATION = ("binary", "multilabel", "multiclass")
 
 
 class RunResult(NamedTuple):
@@ -90,13 +88,13 @@ def _write_predictions(
         frame["split"] = dataset.split
     for j, name in enumerate(dataset.target_names):
         frame[f"true_{name}"] = dataset.targets[:, j]
-    score = "prob" if task in _CLASSIFICATION else "pred"
+    score = "prob" if task in CLASSIFICATION_TASKS else "pred"
     for j, name in enumerate(output_names):
         frame[f"{score}_{name}"] = predictions.probs[:, j]
     for j, name in enumerate(output_names):
-        frame[f"logit_{name}" if task in _CLASSIFICATION else f"raw_{name}"] = predictions.logits[
-            :, j
-        ]
+        frame[f"logit_{name}" if task in CLASSIFICATION_TASKS else f"raw_{name}"] = (
+            predictions.logits[:, j]
+        )
     with atomic_write(path) as fh:
         frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
 

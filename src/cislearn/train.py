@@ -23,7 +23,7 @@ import pytorch_lightning as pl
 import torch
 from torch import Tensor, nn
 
-from cislearn.config import CLASSIFICATION_TASKS, TrainConfig
+from cislearn.config import TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, make_loader
 from cislearn.engine import (
     CKPT_DIR,
@@ -44,7 +44,7 @@ from cislearn.losses import class_weights, loss_fn
 from cislearn.metrics import classification_metrics, multiclass_metrics, regression_metrics
 from cislearn.models.layers import reverse_complement_batch
 from cislearn.models.registry import build_model
-from cislearn.types import Progress, no_progress
+from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
 __all__ = [
     "default_threads",

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import NamedTuple, Protocol
 
-__all__ = ["Interval", "Progress", "no_progress", "SPLITS"]
+__all__ = ["Interval", "Progress", "no_progress", "SPLITS", "TASKS", "CLASSIFICATION_TASKS"]
 
 #: The split names used everywhere inside cislearn. DeepBIO's ``training``/``testing`` (and
 #: ``validation``) are mapped onto these by the readers.
 SPLITS: tuple[str, ...] = ("train", "valid", "test")
+
+#: Every prediction task, in the order ``task: auto`` tries them. Outputs are raw: logits for the
+#: classification tasks, pre-activation values for ``regression`` (identity) and ``counts``
+#: (softplus gives the Poisson rate). The one declaration: every module imports it from here.
+TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass", "regression", "counts")
+#: The tasks whose outputs are class probabilities.
+CLASSIFICATION_TASKS: tuple[str, ...] = ("binary", "multilabel", "multiclass")
 
 
 class Interval(NamedTuple):

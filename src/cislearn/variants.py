@@ -21,7 +21,7 @@ from cislearn.io.genome import Genome, chrom_name_hint
 from cislearn.io.vcf import Variant, read_variants
 from cislearn.losses import output_activation
 from cislearn.predict import Predictor
-from cislearn.types import Progress, no_progress
+from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
 __all__ = [
     "FLAGS",
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 #: with the missing bases as N.
 FLAGS = ("ref_mismatch", "unknown_contig", "near_end", "symbolic")
 _UNSCORED = {"ref_mismatch", "unknown_contig", "symbolic"}
-_CLASSIFICATION = ("binary", "multilabel", "multiclass")
 _CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 _LOG2_EPS = 1e-6
 
@@ -73,7 +72,7 @@ class VariantSummary(NamedTuple):
 def effect_column(task: str, output: str) -> str:
     """Name of the column that ranks variants for ``output``: Δscore (classification) or
     s_alt − s_ref (regression, counts)."""
-    return f"{output}_dscore" if task in _CLASSIFICATION else f"{output}_delta"
+    return f"{output}_dscore" if task in CLASSIFICATION_TASKS else f"{output}_delta"
 
 
 def bh_qvalues(p: np.ndarray) -> np.ndarray:
@@ -429,7 +428,7 @@ class VariantScorer:
     def columns(self) -> list[str]:
         cols = ["id", "chrom", "pos", "ref", "alt", "kind", "flag", "genome_chrom", "line"]
         for o in self.outputs:
-            if self.task in _CLASSIFICATION:
+            if self.task in CLASSIFICATION_TASKS:
                 cols += [f"{o}_p_ref", f"{o}_p_alt", f"{o}_delta_p", f"{o}_delta_logit"]
                 cols += [f"{o}_dscore"]
             else:
@@ -471,7 +470,7 @@ class VariantScorer:
         cols: dict[str, np.ndarray] = {}
         for j, o in enumerate(self.outputs):
             s_ref, s_alt = values[0][:, j], values[1][:, j]
-            if self.task in _CLASSIFICATION:
+            if self.task in CLASSIFICATION_TASKS:
                 cols[f"{o}_p_ref"], cols[f"{o}_p_alt"] = s_ref, s_alt
                 cols[f"{o}_delta_p"] = s_alt - s_ref
                 cols[f"{o}_delta_logit"] = raw_alt[:, j] - raw_ref[:, j]

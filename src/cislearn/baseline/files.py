@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cislearn.baseline.models import _TASKS, MODELS, BaselineModel
+from cislearn.baseline.models import BASELINE_TASKS, MODELS, BaselineModel
 from cislearn.baseline.specs import parse_features
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.atomic import atomic_write
@@ -125,7 +125,9 @@ def load_baseline(path: str | os.PathLike[str]) -> BaselineModel:
         ]
     except (KeyError, ValueError, TypeError, OSError, InputError, ConfigError) as exc:
         raise ModelLoadError(f"{folder}: damaged baseline model: {exc}") from None
-    _check(model in MODELS and task in _TASKS, meta_path, f"model {model!r} / task {task!r}")
+    _check(
+        model in MODELS and task in BASELINE_TASKS, meta_path, f"model {model!r} / task {task!r}"
+    )
     parts = {k[2:]: v for k, v in arrays.items() if k.startswith("a_")}
     p, t = len(names), len(targets)
     if model in ("lasso", "svm"):

@@ -16,7 +16,8 @@ from cislearn.io.motifs import Motif
 from cislearn.predict import Predictions
 
 MODELS = ("lasso", "rf", "svm")
-_TASKS = ("binary", "multilabel", "regression")
+#: The tasks the classical models handle (a subset of :data:`cislearn.types.TASKS`).
+BASELINE_TASKS = ("binary", "multilabel", "regression")
 #: Features whose permutation importance is measured (the top ones by impurity importance):
 #: each costs ``n_repeats`` forest predictions, so all ~1,000 motifs would take minutes.
 PERMUTATION_TOP = 20
@@ -127,9 +128,9 @@ def _as_targets(y: Any, task: str) -> np.ndarray:
     y = np.asarray(y, dtype=np.float64)
     if y.ndim == 1:
         y = y[:, None]
-    if task not in _TASKS:
+    if task not in BASELINE_TASKS:
         raise ConfigError(
-            f"baselines handle tasks {', '.join(_TASKS)}; got '{task}' "
+            f"baselines handle tasks {', '.join(BASELINE_TASKS)}; got '{task}' "
             "(for multiclass use a deep model or one binary target per class)"
         )
     if task in ("binary", "multilabel"):

@@ -234,11 +234,12 @@ def score_variants_cmd(
 def _info_fields(task: str, outputs: list[str]) -> list[tuple[Any, str]]:
     """(InfoField, TSV column) pairs; CL_FLAG first."""
     from cislearn.io.vcf import InfoField
+    from cislearn.types import CLASSIFICATION_TASKS
 
     pairs = [
         (InfoField("CL_FLAG", "1", "String", "cislearn flags (ok, ref_mismatch, ...)"), "flag")
     ]
-    if task in ("binary", "multilabel", "multiclass"):
+    if task in CLASSIFICATION_TASKS:
         names = [
             ("P_REF", "p_ref", "probability of the ref window"),
             ("P_ALT", "p_alt", "probability of the alt window"),

@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from cislearn.errors import InputError
 from cislearn.interpret.session import ModelSession, as_input
-from cislearn.losses import TASKS
+from cislearn.types import TASKS
 
 __all__ = ["ATTRIBUTION_METHODS", "OutputSelector", "attribute", "position_scores", "top_positions"]
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from cislearn.errors import InputError
+from cislearn.types import CLASSIFICATION_TASKS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -531,8 +532,6 @@ def plot_importance(
 
 # -- figure sets for a run and for a comparison ---------------------------------------------------
 
-_CLASSIFICATION = ("binary", "multilabel", "multi-label")
-
 
 def write_run_figures(
     out_dir: str | os.PathLike[str],
@@ -581,7 +580,7 @@ def write_run_figures(
     if len(names) != y.shape[1]:
         names = [f"target{i + 1}" for i in range(y.shape[1])]
     written: dict[str, Path] = {}
-    if task in (*_CLASSIFICATION, "multiclass"):
+    if task in CLASSIFICATION_TASKS:
         curves = {
             name: (y[:, j], s[:, j])
             for j, name in enumerate(names)
