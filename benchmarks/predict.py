@@ -4,7 +4,7 @@ Measured: sequences per second of ``cislearn.predict.predict_records`` over pars
 of the shared CTCF data (validation, encoding, model outputs, probabilities and logits in
 DataFrames), against a bare ``model(x)`` loop over the same sequences pre-encoded as one
 one-hot tensor, same batch size, same model, same threads. On the CPU cislearn evaluates this
-model from base codes with the kernel of :mod:`cislearn.models.codeconv` (exact to float32
+model from base codes with the kernel of :mod:`cislearn.fastpath.codeconv` (exact to float32
 rounding), so its ratio to the bare loop is above 1. Also reported, for context: a bare
 loop that one-hot encodes first, and the whole ``cislearn predict`` path from the .fa.gz files
 to a TSV file. The weights are untrained (throughput does not depend on them), saved as a

@@ -10,7 +10,7 @@ does not depend on the weights). Cases, side by side in one run:
   baseline — through the whole pipeline;
 - ``auto`` SNV method (the default, :data:`cislearn.variants.SNV_METHOD`): for ``cnn`` the
   exact one-substitution fast path of :func:`cislearn.interpret.ism.substitution_logits`,
-  which on the CPU runs from base codes (:mod:`cislearn.models.codeconv`: no one-hot input);
+  which on the CPU runs from base codes (:mod:`cislearn.fastpath.codeconv`: no one-hot input);
 - a bare ``model(x)`` loop over the same number of pre-encoded windows (one forward pass per
   variant: the ceiling for any method that computes the reference output);
 - the same pipeline without the model (parsing, genome access, windows, base codes): the

@@ -145,7 +145,7 @@ def main() -> int:
                 warm = client.post(url, json={"sequences": pool[: args.per_request]})
                 warm.raise_for_status()
 
-            from cislearn.predict import load
+            from cislearn.runload import load_run as load
 
             # reference, measured side by side: the same bursts predicted in this process
             # (no HTTP, no JSON), one Predictor.predict call per request, one after another

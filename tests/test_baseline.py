@@ -12,15 +12,13 @@ from sklearn.metrics import roc_auc_score
 
 from cislearn.baseline import (
     BaselineModel,
-    _fit_forest,
-    _forest_arrays,
-    _forest_mean,
     featurize,
     fit_baseline,
     load_baseline,
     parse_features,
     save_baseline,
 )
+from cislearn.baseline.models import _fit_forest, _forest_arrays, _forest_mean
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.features import FeatureMatrix
 from synthetic import motif_data

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError
-from cislearn.interpret import fastism
+from cislearn.fastpath import mutagenesis
 from cislearn.interpret.ism import (
     delta_score,
     fast_path_available,
@@ -64,7 +64,7 @@ CASES = [
 @pytest.fixture(params=[True, False], ids=["kernel", "torch"])
 def kernel(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Run a test with the numba kernel and again with the torch block path."""
-    monkeypatch.setattr(fastism, "USE_KERNEL", request.param)
+    monkeypatch.setattr(mutagenesis, "USE_KERNEL", request.param)
     return request.param
 
 
@@ -264,8 +264,6 @@ def test_delta_score_values() -> None:
 
 
 def test_small_memory_budget_chunks_sequences_same_results(monkeypatch) -> None:
-    from cislearn.interpret import ism
-
     model = randomise(
         build_model("cnn", {"filters": 8, "width": 5, "pool": "maxmean"}, length=30, n_outputs=1)
     )
@@ -273,8 +271,8 @@ def test_small_memory_budget_chunks_sequences_same_results(monkeypatch) -> None:
     pos, alt = np.arange(5) * 3, np.arange(5) % 4
     whole = saturation_mutagenesis(model, x, device="cpu")
     subs = substitution_logits(model, x, pos, alt, device="cpu")
-    monkeypatch.setattr(ism, "_ELEMENT_BUDGET", 1000)  # one sequence per chunk
-    assert ism._sequence_chunk(model, torch.from_numpy(x), "fast") == 1
+    monkeypatch.setattr(mutagenesis, "ELEMENT_BUDGET", 1000)  # one sequence per chunk
+    assert mutagenesis.sequence_chunk(model, 30) == 1
     np.testing.assert_allclose(
         saturation_mutagenesis(model, x, device="cpu").logits, whole.logits, atol=1e-6
     )
@@ -305,7 +303,7 @@ def test_one_substitution_per_sequence_equals_naive(
 ) -> None:
     """substitution_logits' own fast path (variant scoring): every position incl. the edges.
 
-    Base codes take the code kernel (cislearn.models.codeconv), one-hot inputs the torch path.
+    Base codes take the code kernel (cislearn.fastpath.codeconv), one-hot inputs the torch path.
     """
     length = 30
     if arch == "dilated":
@@ -327,7 +325,7 @@ def test_one_substitution_per_sequence_equals_naive(
 
 
 def test_running_max_matches_torch_cummax() -> None:
-    from cislearn.interpret.ismkernel import running_max
+    from cislearn.fastpath.ismkernel import running_max
 
     h = torch.randn(3, 17, 5)
     pre, suf = running_max(h)

@@ -35,6 +35,7 @@ from pytorch_lightning.utilities import rank_zero_only
 from torch import Tensor, nn
 
 from cislearn.config import TrainConfig
+from cislearn.device import gpu_available
 from cislearn.errors import ConfigError, ModelLoadError
 from cislearn.types import Progress
 
@@ -310,7 +311,7 @@ def default_threads(*, processes: int = 1) -> int:
 
 def resolve_hardware(config: TrainConfig) -> dict[str, Any]:
     """accelerator, devices, precision and num_threads made concrete."""
-    has_gpu = torch.cuda.is_available()
+    has_gpu = gpu_available()
     accelerator = config.accelerator
     if accelerator == "auto":
         accelerator = "gpu" if has_gpu else "cpu"

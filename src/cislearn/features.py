@@ -13,6 +13,7 @@ from cislearn.encode import ALPHABET, N_CODE, to_codes
 from cislearn.errors import InputError
 
 __all__ = [
+    "as_sequence_list",
     "FeatureMatrix",
     "composition",
     "concat",
@@ -86,7 +87,8 @@ def _check_orders(orders: Any) -> tuple[int, ...]:
     return tuple(int(k) for k in ks)
 
 
-def _seq_list(sequences: Any) -> list[str]:
+def as_sequence_list(sequences: Any) -> list[str]:
+    """The sequences as a list of str (InputError for a bare string or a non-string item)."""
     if isinstance(sequences, str):
         raise InputError("sequences must be a list of strings, not one string; wrap it: [seq]")
     seqs = list(sequences)
@@ -153,7 +155,7 @@ def composition(sequences: Sequence[str], *, orders: Sequence[int] = (1, 2)) -> 
     np.float32(0.0)
     """
     ks = _check_orders(orders)
-    seqs = _seq_list(sequences)
+    seqs = as_sequence_list(sequences)
     n = len(seqs)
     blocks = [np.zeros((n, 4**k), dtype=np.float32) for k in ks]
     start = 0
@@ -273,7 +275,7 @@ def _sparse_counts(
     """CSR float32 counts (n, columns) and the code (``index * 4**width + word``) per column."""
     import scipy.sparse as sp
 
-    seqs = _seq_list(sequences)
+    seqs = as_sequence_list(sequences)
     n = len(seqs)
     per = 4**width
     if rc_merge:

@@ -10,7 +10,7 @@ import numpy as np
 
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
-from cislearn.features import FeatureMatrix, _seq_list
+from cislearn.features import FeatureMatrix, as_sequence_list
 from cislearn.io.motifs import Motif, load_jaspar, read_motifs
 
 __all__ = ["motif_counts", "resolve_motifs"]
@@ -105,7 +105,7 @@ def motif_counts(
 
     if not (isinstance(threshold, float | int) and 0.0 < threshold < 1.0):
         raise InputError(f"threshold must be a p-value in (0, 1); got {threshold!r}")
-    seqs = _seq_list(sequences)
+    seqs = as_sequence_list(sequences)
     found = resolve_motifs(motifs, release=release, collection=collection, tax_group=tax_group)
     names = [m.label for m in found]
     n = len(seqs)

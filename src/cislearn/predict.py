@@ -1,37 +1,49 @@
-"""Batched prediction from a saved model bundle (plain torch; Lightning is never imported here)."""
+"""Batched prediction from a saved model bundle (plain torch; Lightning is never imported here).
+
+:class:`DeepPredictor` implements the :class:`cislearn.types.Predictor` protocol; loading any
+run folder (deep or baseline) is :func:`cislearn.runload.load_run`.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
-from typing import Any, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from cislearn import fastpath
+from cislearn.device import resolve_device
 from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError, ModelLoadError
+from cislearn.fastpath.codeconv import CodePlan, code_plan, weights_key
 from cislearn.io.bundle import read_bundle
 from cislearn.losses import output_activation
-from cislearn.models.codeconv import CodePlan, code_plan, weights_key
 from cislearn.models.layers import reverse_complement_batch
 from cislearn.models.registry import build_model
-from cislearn.types import CLASSIFICATION_TASKS, TASKS, Progress, no_progress
+from cislearn.types import (
+    TASKS,
+    FeatureImportance,
+    Predictions,
+    Predictor,
+    Progress,
+    no_progress,
+    prediction_columns,
+)
 
 __all__ = [
     "CPU_BATCH_SIZE",
     "GPU_BATCH_SIZE",
+    "DeepPredictor",
     "Predictions",
     "Predictor",
     "load",
     "predict_records",
-    "default_device",
 ]
-
-_OUTPUTS = ("prob", "logit", "both")
 #: Default inputs per forward pass. On CPU small batches keep the activations in cache:
 #: ``cnn`` at 201 bp on 2 cores ran 11,400 seq/s with 128 and 6,500 seq/s with 1,024
 #: (benchmarks/predict.py); a GPU wants large batches.
@@ -41,26 +53,12 @@ GPU_BATCH_SIZE = 1024
 CODE_CHUNK = 8192
 
 
-class Predictions(NamedTuple):
-    """Model outputs for n inputs and t outputs."""
-
-    logits: np.ndarray
-    """Raw outputs, float32 (n, t): logits, or pre-activation values for regression/counts."""
-    probs: np.ndarray
-    """Activated outputs, float32 (n, t): probabilities (sigmoid; softmax for multiclass),
-    the regression value, or the Poisson rate (softplus) for counts."""
-
-
-def default_device() -> torch.device:
-    """The GPU when torch sees one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-class Predictor:
-    """A loaded model bundle, ready to predict.
+class DeepPredictor:
+    """A loaded model bundle, ready to predict (a :class:`cislearn.types.Predictor`).
 
     Attributes
     ----------
+    kind : "deep"
     model : nn.Module
         The rebuilt model (eval mode) on ``device``.
     meta : dict
@@ -83,6 +81,8 @@ class Predictor:
     (1, 1)
     """
 
+    kind: Literal["deep"] = "deep"
+
     def __init__(self, model: nn.Module, meta: dict[str, Any], *, device: torch.device) -> None:
         self.model = model
         self.meta = meta
@@ -98,7 +98,7 @@ class Predictor:
 
     def __repr__(self) -> str:
         return (
-            f"Predictor(arch={self.meta['arch']!r}, task={self.task!r}, length={self.length}, "
+            f"DeepPredictor(arch={self.meta['arch']!r}, task={self.task!r}, length={self.length}, "
             f"outputs={self.output_names}, device={str(self.device)!r})"
         )
 
@@ -206,8 +206,8 @@ class Predictor:
         x_or_seqs : sequence of str, codes (n, length), or one-hot (n, 4 + n_tracks, length)
             Strings (any non-ACGT letter is N) must all have the model's input length; they
             and integer base codes (:meth:`codes`) run through the CPU kernel of
-            :mod:`cislearn.models.codeconv` when the model allows it, else are one-hot
-            encoded.
+            :mod:`cislearn.fastpath.codeconv` when the model allows it and the fast path
+            is on (:func:`cislearn.fastpath.enabled`), else are one-hot encoded.
         batch_size : int, optional
             Inputs per torch forward pass; does not change the results. None → 128 on CPU,
             1024 on GPU (:data:`CPU_BATCH_SIZE`, :data:`GPU_BATCH_SIZE`).
@@ -260,43 +260,37 @@ class Predictor:
 
     def _code_plan(self) -> CodePlan | None:
         """The model's code plan (None: not covered), rebuilt only when the weights change."""
-        key = weights_key(self.model)
+        key = (fastpath.enabled(), *weights_key(self.model))
         if self._plan is None or self._plan[0] != key:
             self._plan = (key, code_plan(self.model, n_value=self.n_value))
         return self._plan[1]
 
     def columns(self, output: str = "both") -> list[str]:
-        """Column names :func:`predict_records` writes after ``id`` for ``output``."""
-        if output not in _OUTPUTS:
-            raise InputError(f"output must be one of {', '.join(_OUTPUTS)}; got {output!r}")
-        prob, raw = (
-            ("prob", "logit")
-            if self.task in CLASSIFICATION_TASKS
-            else (("pred", "raw") if self.task == "regression" else ("rate", "raw"))
-        )
-        cols = []
-        if output in ("prob", "both"):
-            cols += [f"{name}_{prob}" for name in self.output_names]
-        if output in ("logit", "both"):
-            cols += [f"{name}_{raw}" for name in self.output_names]
-        return cols
+        """Column names :func:`predict_records` writes after ``id`` for ``output`` (one of
+        :data:`~cislearn.types.PREDICTION_OUTPUTS`)."""
+        return prediction_columns(self.task, self.output_names, output)
+
+    def importance(self) -> FeatureImportance | None:
+        """None: a deep model has no named feature importances (see :mod:`cislearn.interpret`)."""
+        return None
 
 
-def load(path: str | os.PathLike[str], *, device: str | torch.device | None = None) -> Predictor:
+def load(
+    path: str | os.PathLike[str], *, device: str | torch.device | None = None
+) -> DeepPredictor:
     """Load a model bundle for prediction (safetensors + JSON: nothing is unpickled).
 
     Parameters
     ----------
     path : path
-        Bundle directory written by ``cislearn train``, or a baseline run folder written by
-        ``cislearn baseline`` (then a :class:`cislearn.baseline.BaselinePredictor` that takes
-        sequences of any length).
+        Bundle directory written by ``cislearn train`` (any run folder, baselines included:
+        :func:`cislearn.runload.load_run`).
     device : str or torch.device, optional
         Where to run the model; None → the GPU when present, else the CPU.
 
     Returns
     -------
-    Predictor
+    DeepPredictor
 
     Raises
     ------
@@ -309,12 +303,13 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device | None = No
     >>> import cislearn
     >>> pred = cislearn.load("runs/ctcf")  # doctest: +SKIP
     """
-    if os.path.isfile(os.path.join(path, "baseline.json")):  # a classical baseline run
-        from cislearn.baseline import load_predictor  # lazy: keeps sklearn/numba off this path
-
-        return load_predictor(path)
-    state, meta = read_bundle(path)
     where = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "baseline.json")):
+        raise ModelLoadError(
+            f"{where} is a baseline run, not a model bundle; load it with cislearn.load "
+            "(cislearn.runload.load_run), which takes either kind"
+        )
+    state, meta = read_bundle(path)
     if meta["task"] not in TASKS:
         raise ModelLoadError(
             f"{where}: a '{meta['task']}' model cannot predict targets (task must be one of "
@@ -339,9 +334,9 @@ def load(path: str | os.PathLike[str], *, device: str | torch.device | None = No
         raise ModelLoadError(
             f"{where}: the weights do not fit the '{meta['arch']}' model in model.json ({detail})"
         ) from None
-    dev = default_device() if device is None else torch.device(device)
+    dev = resolve_device(device)
     model.to(dev).eval()
-    return Predictor(model, meta, device=dev)
+    return DeepPredictor(model, meta, device=dev)
 
 
 def _record(rec: Any) -> tuple[str, str]:

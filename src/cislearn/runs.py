@@ -67,7 +67,7 @@ def _is_main_process() -> bool:
 
 
 def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
-    if predictor.meta.get("kind") == "baseline":  # featurizes strings itself, any length
+    if predictor.kind == "baseline":  # featurizes strings itself, any length
         return predictor.predict(list(dataset.sequences))
     x = OneHotDataset(dataset, n_value=float(predictor.meta.get("n_value", 0.25))).x
     return predictor.predict(x)
@@ -146,10 +146,11 @@ def _evaluate_and_report(
         history=history,
         monitor=predictor.meta.get("monitor"),
     )
-    if hasattr(predictor, "importance"):  # baseline runs: top 20 named features
+    importance = predictor.importance()  # baseline runs: top 20 named features
+    if importance is not None:
         from cislearn.report.figures import plot_importance
 
-        names, values, label = predictor.importance()
+        names, values, label = importance
         figures["importance"] = plot_importance(
             names, values, out / "figures" / "importance.png", xlabel=label
         )
@@ -197,7 +198,7 @@ def train_run(
     >>> res.metrics["label"]["auroc"]  # doctest: +SKIP
     """
     from cislearn.io.bundle import save_bundle
-    from cislearn.predict import load
+    from cislearn.runload import load_run as load
     from cislearn.train import fit
 
     progress = progress or no_progress
@@ -248,7 +249,7 @@ def evaluate_run(
     seed: int = 0,
 ) -> RunResult:
     """Evaluate a trained run on every record of ``dataset``; write metrics, figures, report."""
-    from cislearn.predict import load
+    from cislearn.runload import load_run as load
 
     predictor = load(run_dir)
     out = Path(out)

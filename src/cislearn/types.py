@@ -1,10 +1,30 @@
-"""Small shared value types: intervals, progress callbacks and per-stage result records."""
+"""Small shared value types: intervals, progress callbacks, predictions and the Predictor
+protocol every loaded run (deep or baseline) implements."""
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Interval", "Progress", "no_progress", "SPLITS", "TASKS", "CLASSIFICATION_TASKS"]
+from cislearn.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__all__ = [
+    "Interval",
+    "Progress",
+    "no_progress",
+    "SPLITS",
+    "TASKS",
+    "CLASSIFICATION_TASKS",
+    "PREDICTION_OUTPUTS",
+    "Predictions",
+    "FeatureImportance",
+    "Predictor",
+    "prediction_columns",
+]
 
 #: The split names used everywhere inside cislearn. DeepBIO's ``training``/``testing`` (and
 #: ``validation``) are mapped onto these by the readers.
@@ -44,3 +64,116 @@ class Progress(Protocol):
 
 def no_progress(stage: str, done: int, total: int | None) -> None:
     """The default progress callback: does nothing."""
+
+
+#: Values of ``output`` in :meth:`Predictor.columns`: which prediction columns to write.
+PREDICTION_OUTPUTS: tuple[str, ...] = ("prob", "logit", "both")
+
+
+class Predictions(NamedTuple):
+    """Model outputs for n inputs and t outputs."""
+
+    logits: np.ndarray
+    """Raw outputs, float32 (n, t): logits, or pre-activation values for regression/counts."""
+    probs: np.ndarray
+    """Activated outputs, float32 (n, t): probabilities (sigmoid; softmax for multiclass),
+    the regression value, or the Poisson rate (softplus) for counts."""
+
+
+class FeatureImportance(NamedTuple):
+    """Named feature importances for a run's importance figure."""
+
+    names: list[str]
+    values: np.ndarray
+    """float (p,), one value per name."""
+    label: str
+    """Axis label saying what the values are."""
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A loaded run, ready to predict: what every caller may rely on.
+
+    Implemented by :class:`cislearn.predict.DeepPredictor` (model bundles) and
+    :class:`cislearn.baseline.BaselinePredictor` (classical baselines), which do not import
+    each other; :func:`cislearn.runload.load_run` picks the right one for a run folder.
+
+    Attributes
+    ----------
+    kind : {"deep", "baseline"}
+        ``deep`` predictors also carry ``model`` (an ``nn.Module``) and ``device`` for the
+        interpretation and variant-scoring functions; ``baseline`` ones featurize strings.
+    meta : dict
+        The run's model description (``model.json`` / ``baseline.json``).
+    task : str
+        One of :data:`TASKS`.
+    target_names : list of str
+    output_names : list of str
+        One name per output column.
+    length : int or None
+        Input length in bp; None: any length (baselines).
+    n_tracks : int
+        Extra per-base input channels after A, C, G, T.
+    n_value : float
+        One-hot value of N.
+    """
+
+    kind: Literal["deep", "baseline"]
+    meta: dict[str, Any]
+    task: str
+    target_names: list[str]
+    output_names: list[str]
+    length: int | None
+    n_tracks: int
+    n_value: float
+
+    def codes(
+        self,
+        seqs: Sequence[str],
+        *,
+        offset: int = 0,
+        ids: Sequence[str] | None = None,
+        path: str | os.PathLike[str] | None = None,
+    ) -> Any:
+        """Check sequences (errors name the record) and return the compact input
+        :meth:`predict` takes."""
+        ...
+
+    def predict(
+        self, x_or_seqs: Any, *, batch_size: int | None = None, rc_average: bool | None = None
+    ) -> Predictions:
+        """Predictions of shape (n, len(output_names)) for sequences or encoded inputs."""
+        ...
+
+    def columns(self, output: str = "both") -> list[str]:
+        """Column names of the prediction table for ``output`` (:data:`PREDICTION_OUTPUTS`)."""
+        ...
+
+    def importance(self) -> FeatureImportance | None:
+        """Named feature importances, or None when the model has none (deep models)."""
+        ...
+
+
+def prediction_columns(task: str, output_names: Sequence[str], output: str = "both") -> list[str]:
+    """Column names a prediction table has after ``id``, for ``output`` in
+    :data:`PREDICTION_OUTPUTS`: ``<name>_prob`` / ``<name>_logit`` for classification,
+    ``_pred`` / ``_raw`` for regression, ``_rate`` / ``_raw`` for counts.
+
+    Examples
+    --------
+    >>> prediction_columns("binary", ["ctcf"])
+    ['ctcf_prob', 'ctcf_logit']
+    """
+    if output not in PREDICTION_OUTPUTS:
+        raise InputError(f"output must be one of {', '.join(PREDICTION_OUTPUTS)}; got {output!r}")
+    prob, raw = (
+        ("prob", "logit")
+        if task in CLASSIFICATION_TASKS
+        else (("pred", "raw") if task == "regression" else ("rate", "raw"))
+    )
+    cols = []
+    if output in ("prob", "both"):
+        cols += [f"{name}_{prob}" for name in output_names]
+    if output in ("logit", "both"):
+        cols += [f"{name}_{raw}" for name in output_names]
+    return cols

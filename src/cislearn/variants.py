@@ -20,8 +20,8 @@ from cislearn.interpret.ism import METHODS, substitution_logits
 from cislearn.io.genome import Genome, chrom_name_hint
 from cislearn.io.vcf import Variant, read_variants
 from cislearn.losses import output_activation
-from cislearn.predict import Predictor
-from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
+from cislearn.predict import DeepPredictor
+from cislearn.types import CLASSIFICATION_TASKS, Predictor, Progress, no_progress
 
 __all__ = [
     "FLAGS",
@@ -126,9 +126,14 @@ def bh_qvalues_from_counts(counts: np.ndarray, n_null: int) -> np.ndarray:
     return np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
 
 
-def _as_predictor(model: Any, task: str | None, device: Any) -> Predictor:
-    if isinstance(model, Predictor):
+def _as_predictor(model: Any, task: str | None, device: Any) -> DeepPredictor:
+    if isinstance(model, DeepPredictor):
         return model
+    if isinstance(model, Predictor):
+        raise InputError(
+            f"score_variants: a {model.kind} run cannot score variants (it predicts from "
+            "features of whole sequences, not one-hot windows); use a deep model run"
+        )
     if not isinstance(model, nn.Module) or not hasattr(model, "length"):
         raise InputError(
             "score_variants: model must be a cislearn Predictor (cislearn.load(run)) or a "
@@ -143,7 +148,7 @@ def _as_predictor(model: Any, task: str | None, device: Any) -> Predictor:
         "n_tracks": int(getattr(model, "n_tracks", 0)),
     }
     dev = torch.device(device) if device is not None else next(model.parameters()).device
-    return Predictor(model, meta, device=dev)
+    return DeepPredictor(model, meta, device=dev)
 
 
 def _as_variants(variants: Any) -> Iterable[Variant]:

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 from cislearn.baseline.files import is_baseline, load_baseline, save_baseline
 from cislearn.baseline.models import MODELS, BaselineModel, fit_baseline
-from cislearn.baseline.models import _fit_forest as _fit_forest  # tests reach these
-from cislearn.baseline.models import _forest_arrays as _forest_arrays
-from cislearn.baseline.models import _forest_mean as _forest_mean
 from cislearn.baseline.predictor import BaselinePredictor, load_predictor
 from cislearn.baseline.specs import (
     FEATURE_KINDS,

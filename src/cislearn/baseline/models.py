@@ -13,7 +13,7 @@ from cislearn.baseline.specs import FeatureSpec, featurize
 from cislearn.errors import ConfigError, InputError
 from cislearn.features import FeatureMatrix
 from cislearn.io.motifs import Motif
-from cislearn.predict import Predictions
+from cislearn.types import Predictions
 
 MODELS = ("lasso", "rf", "svm")
 #: The tasks the classical models handle (a subset of :data:`cislearn.types.TASKS`).

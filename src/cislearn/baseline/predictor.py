@@ -1,4 +1,5 @@
-"""The predictor of a baseline run, for ``cislearn predict`` and run evaluation."""
+"""The predictor of a baseline run (a :class:`cislearn.types.Predictor`), for ``cislearn
+predict`` and run evaluation."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -14,28 +15,27 @@ from cislearn.baseline.files import META_FILE, load_baseline
 from cislearn.baseline.models import BaselineModel
 from cislearn.encode import reverse_complement
 from cislearn.errors import InputError
-from cislearn.predict import Predictions, Predictor
+from cislearn.types import FeatureImportance, Predictions, prediction_columns
 
 
-class BaselinePredictor(Predictor):
-    """A baseline run loaded for prediction: same interface as :class:`cislearn.predict.Predictor`.
+class BaselinePredictor:
+    """A baseline run loaded for prediction: implements :class:`cislearn.types.Predictor`.
 
     ``length`` is None: any sequence length is accepted. ``model`` is the
     :class:`BaselineModel`.
     """
 
-    def __init__(self, model: BaselineModel, meta: dict[str, Any]) -> None:
-        import torch
+    kind: Literal["baseline"] = "baseline"
 
-        self.model = model  # type: ignore[assignment]
+    def __init__(self, model: BaselineModel, meta: dict[str, Any]) -> None:
+        self.model = model
         self.meta = meta
         self.task = model.task
         self.target_names = list(model.target_names)
         self.output_names = list(model.target_names)
-        self.length = None  # type: ignore[assignment]
+        self.length: int | None = None
         self.n_tracks = 0
         self.n_value = 0.25
-        self.device = torch.device("cpu")
 
     def __repr__(self) -> str:
         return (
@@ -43,8 +43,12 @@ class BaselinePredictor(Predictor):
             f"features={[str(s) for s in self.model.features]}, outputs={self.output_names})"
         )
 
-    def importance(self) -> tuple[list[str], np.ndarray, str]:
-        """(feature names, values, axis label) for the run's feature-importance figure.
+    def columns(self, output: str = "both") -> list[str]:
+        """Column names of the prediction table after ``id`` for ``output``."""
+        return prediction_columns(self.task, self.output_names, output)
+
+    def importance(self) -> FeatureImportance:
+        """Named importances for the run's feature-importance figure.
 
         Forests: permutation importance of the top features (drop in held-out score when
         permuted). Linear models with one target: the signed coefficients on max-abs-scaled
@@ -53,19 +57,19 @@ class BaselinePredictor(Predictor):
         m = self.model
         if m.permutation:
             metric = "R²" if m.task == "regression" else "AUROC"
-            return (
+            return FeatureImportance(
                 list(m.permutation),
                 np.array(list(m.permutation.values())),
-                (f"Permutation importance (drop in {metric})"),
+                f"Permutation importance (drop in {metric})",
             )
         if m.model in ("lasso", "svm") and m.arrays["coef"].shape[0] == 1:
-            return (
+            return FeatureImportance(
                 list(m.feature_names),
                 m.arrays["coef"][0],
                 "Coefficient (max-abs-scaled features)",
             )
         label = "|Coefficient| (max-abs-scaled)" if m.model != "rf" else "Impurity importance"
-        return list(m.feature_names), m.importance, label
+        return FeatureImportance(list(m.feature_names), m.importance, label)
 
     def encode(
         self,
@@ -86,7 +90,7 @@ class BaselinePredictor(Predictor):
                 )
         return list(seqs)
 
-    def codes(  # type: ignore[override]
+    def codes(
         self,
         seqs: Sequence[str],
         *,
@@ -98,7 +102,7 @@ class BaselinePredictor(Predictor):
         the checked strings themselves."""
         return self.encode(seqs, offset=offset, ids=ids, path=path)
 
-    def predict(  # type: ignore[override]
+    def predict(
         self,
         x_or_seqs: Sequence[str],
         *,

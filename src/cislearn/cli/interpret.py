@@ -89,8 +89,8 @@ def interpret(
 
     from cislearn.interpret.attribution import attribute, top_positions
     from cislearn.io.atomic import atomic_write
-    from cislearn.predict import load
     from cislearn.report.logos import plot_attribution_logo
+    from cislearn.runload import load_run as load
 
     predictor = load(run)
     ids, seqs = _records(fasta, None, None)
@@ -142,8 +142,8 @@ def mutation_map(
     from cislearn.errors import InputError
     from cislearn.interpret.ism import map_effects, saturation_mutagenesis
     from cislearn.io.atomic import atomic_write
-    from cislearn.predict import load
     from cislearn.report.maps import mutation_map_table, plot_mutation_map
+    from cislearn.runload import load_run as load
 
     if (fasta is None) == (sequence is None):
         raise InputError("give either --fasta FILE (with optional --ids) or --sequence ACGT...")
@@ -212,8 +212,8 @@ def motifs(
     from cislearn.encode import one_hot
     from cislearn.interpret.compare import learned_motifs
     from cislearn.io.motifs import load_jaspar
-    from cislearn.predict import load
     from cislearn.report.logos import write_learned_motifs
+    from cislearn.runload import load_run as load
 
     predictor = load(run)
     n_value = predictor.meta.get("n_value", 0.25)

@@ -112,7 +112,8 @@ def predict(
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
     from cislearn.io.atomic import atomic_write
     from cislearn.io.fasta import read_fasta
-    from cislearn.predict import load, predict_records
+    from cislearn.predict import predict_records
+    from cislearn.runload import load_run as load
 
     predictor = load(run)
     bars = epoch_bars()
@@ -165,7 +166,7 @@ def summary(
     from cislearn.models.summary import summarize
 
     if Path(arch_or_run).is_dir():
-        from cislearn.predict import load
+        from cislearn.runload import load_run as load
 
         predictor = load(arch_or_run)
         model, length, n_tracks = predictor.model, predictor.length, predictor.n_tracks

@@ -66,7 +66,7 @@ def score_variants_cmd(
     from cislearn.io.atomic import atomic_write
     from cislearn.io.genome import Genome
     from cislearn.io.vcf import read_vcf_header, write_vcf
-    from cislearn.predict import load
+    from cislearn.runload import load_run as load
     from cislearn.variants import (
         VariantScorer,
         bh_qvalues_from_counts,

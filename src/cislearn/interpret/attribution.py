@@ -15,8 +15,9 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from cislearn.device import ModelSession
 from cislearn.errors import InputError
-from cislearn.interpret.session import ModelSession, as_input
+from cislearn.interpret.session import as_input
 from cislearn.types import TASKS
 
 __all__ = ["ATTRIBUTION_METHODS", "OutputSelector", "attribute", "position_scores", "top_positions"]

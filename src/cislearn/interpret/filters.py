@@ -17,12 +17,13 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
+from cislearn.device import ModelSession
 from cislearn.errors import InputError
-from cislearn.interpret.session import ModelSession, as_input
+from cislearn.fastpath.plan import fast_plan
+from cislearn.interpret.session import as_input
 from cislearn.io.motifs import Motif
 from cislearn.losses import output_activation
 from cislearn.models.layers import RCAverage, reverse_complement_batch
-from cislearn.models.localplan import fast_plan
 
 __all__ = [
     "FilterSet",

@@ -19,14 +19,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from cislearn import fastpath
+from cislearn.device import ModelSession
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
-from cislearn.interpret.fastism import FastModel, single_substitutions
-from cislearn.interpret.session import ModelSession, as_input
+from cislearn.fastpath import codeconv, mutagenesis
+from cislearn.interpret.session import as_input
 from cislearn.losses import output_activation
-from cislearn.models.codeconv import code_plan
-from cislearn.models.layers import RCAverage, reverse_complement_batch
-from cislearn.models.localplan import fast_plan
+from cislearn.models.layers import reverse_complement_batch
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -89,8 +89,9 @@ class MapEffects(NamedTuple):
 
 
 def fast_path_available(model: nn.Module) -> bool:
-    """True when ``model`` (or the model inside an RCAverage) supports the fast exact path."""
-    return fast_plan(model) is not None
+    """True when ``model`` (or the model inside an RCAverage) supports the fast exact path and
+    the fast path is switched on (:func:`cislearn.fastpath.enabled`)."""
+    return mutagenesis.available(model)
 
 
 def _check_method(method: str) -> None:
@@ -124,29 +125,13 @@ def _naive_rows(
     return torch.cat(out) if out else x.new_zeros((0, 0))
 
 
-def _chunked(
-    fn: Callable[[Tensor, Tensor, Tensor], Tensor],
-    seq: Tensor,
-    pos: Tensor,
-    alt: Tensor,
-    batch_size: int,
-    progress: Callable[[int], None],
-) -> Tensor:
-    out = []
-    for start in range(0, len(seq), batch_size):
-        sl = slice(start, start + batch_size)
-        out.append(fn(seq[sl], pos[sl], alt[sl]))
-        progress(len(out[-1]))
-    return torch.cat(out)
-
-
 # --------------------------------------------------------------------------- engine
 
 
 def _resolve(model: nn.Module, method: str) -> str:
     _check_method(method)
     available = fast_path_available(model)
-    if method == "fast" and not available:
+    if method == "fast" and not available and fastpath.enabled():
         raise InputError(
             f"method='fast': {type(getattr(model, 'model', model)).__name__} does not expose "
             "conv branches → global pool → head (local_parts() is None or not position-wise); use "
@@ -173,15 +158,6 @@ def _naive_batch(x: Tensor, batch_size: int | None) -> int:
     return batch_size or max(1, _ELEMENT_BUDGET // (64 * x.shape[1] * x.shape[2]))
 
 
-def _strands(model: nn.Module, x: Tensor, rc_average: bool) -> list[FastModel]:
-    """Fast engines for the forward strand and, when averaging, the reverse complement."""
-    parts, branches = fast_plan(model)  # type: ignore[misc]
-    strands = [FastModel(parts, branches, x)]
-    if rc_average or isinstance(model, RCAverage):
-        strands.append(FastModel(parts, branches, reverse_complement_batch(x)))
-    return strands
-
-
 def _run_rows(
     model: nn.Module,
     x: Tensor,
@@ -200,78 +176,9 @@ def _run_rows(
         return forward(x), _naive_rows(
             forward, x, seq, pos, alt, batch_size=bs, progress=lambda _n: None
         )
-    if len(seq) == len(x) and bool((seq == torch.arange(len(x), device=seq.device)).all()):
-        return _run_single(model, x, pos, alt, rc_average=rc_average, batch_size=batch_size)
-    strands = _strands(model, x, rc_average)
-    bs = batch_size or max(1, _ELEMENT_BUDGET // (4 * strands[0].row_elements()))
-    length = x.shape[2]
-    ref = sum(fm.reference() for fm in strands) / len(strands)
-    moved = [(pos, alt), (length - 1 - pos, 3 - alt)]  # the RC strand: mirrored, complemented
-    outs = [
-        _chunked(fm.rows, seq, p, a, bs, lambda _n: None)
-        for fm, (p, a) in zip(strands, moved, strict=False)
-    ]
-    return ref, sum(outs) / len(outs)
-
-
-#: Sequences per pass of the one-substitution-per-sequence fast path (CPU): the activations of
-#: such a batch of a CNN1-sized model stay within the caches.
-SINGLE_BATCH = 128
-
-
-def _run_single(
-    model: nn.Module,
-    x: Tensor,
-    pos: Tensor,
-    alt: Tensor,
-    *,
-    rc_average: bool,
-    batch_size: int | None,
-) -> tuple[Tensor, Tensor]:
-    """(reference, substituted) outputs (n, t): one substitution per sequence, fast path."""
-    parts, branches = fast_plan(model)  # type: ignore[misc]
-    both = rc_average or isinstance(model, RCAverage)
-    bs = batch_size or (SINGLE_BATCH if x.device.type == "cpu" else 4096)
-    refs, outs = [], []
-    length = x.shape[2]
-    for s in range(0, len(x), bs):
-        xb, pb, ab = x[s : s + bs], pos[s : s + bs], alt[s : s + bs]
-        ref, out = single_substitutions(parts, branches, xb, pb, ab)
-        if both:  # the RC strand: the base sits mirrored and complemented
-            ref_rc, out_rc = single_substitutions(
-                parts, branches, reverse_complement_batch(xb), length - 1 - pb, 3 - ab
-            )
-            ref, out = 0.5 * (ref + ref_rc), 0.5 * (out + out_rc)
-        refs.append(ref)
-        outs.append(out)
-    return torch.cat(refs), torch.cat(outs)
-
-
-def _fast_map(
-    model: nn.Module,
-    x: Tensor,
-    *,
-    rc_average: bool,
-    batch_size: int | None,
-    progress: Callable[[int], None],
-) -> tuple[Tensor, Tensor]:
-    """(reference outputs (n, t), outputs (n, 4, L, t) for every base at every position)."""
-    strands = _strands(model, x, rc_average)
-    # The torch block path's intermediates are memory-bound; smaller blocks stay in cache.
-    budget = _ELEMENT_BUDGET // 4 if x.device.type == "cpu" else _ELEMENT_BUDGET
-    step = max(1, batch_size // (3 * x.shape[2])) if batch_size else None
-    ref = sum(fm.reference() for fm in strands) / len(strands)
-    maps = [
-        fm.full_map(budget=budget, step=step, progress=progress if i == 0 else _ignore)
-        for i, fm in enumerate(strands)
-    ]
-    if len(maps) == 2:  # base b at i on the RC strand is base 3-b at L-1-i on this one
-        maps = [maps[0], maps[1].flip(1).flip(2)]
-    return ref, sum(maps) / len(maps)
-
-
-def _ignore(_n: int) -> None:
-    return None
+    return mutagenesis.substitutions(
+        model, x, seq, pos, alt, rc_average=rc_average, batch_size=batch_size
+    )
 
 
 # --------------------------------------------------------------------------- public API
@@ -299,7 +206,7 @@ def substitution_logits(
     x : ndarray or Tensor of shape (n, C, L), float; or integer codes (n, L)
         One-hot inputs, C = 4 (A, C, G, T) + extra tracks; or base codes (A, C, G, T, N =
         0..4, as :func:`cislearn.encode.to_codes` gives), the cheaper input on the CPU, where
-        the fast path then runs from the codes (:mod:`cislearn.models.codeconv`).
+        the fast path then runs from the codes (:mod:`cislearn.fastpath.codeconv`).
     positions : array-like of int, shape (n,)
         0-based position of the substitution in each sequence.
     alts : array-like of int, shape (n,)
@@ -364,7 +271,7 @@ def substitution_logits(
         dev = session.device
         plan = None
         if codes is not None and chosen == "fast" and dev.type == "cpu":
-            plan = code_plan(model, n_value=n_value)
+            plan = codeconv.code_plan(model, n_value=n_value)
         for s0 in range(0, n, step):  # bounded memory for any number of variants
             if plan is not None:
                 ref, out = plan.logits(
@@ -392,15 +299,6 @@ def substitution_logits(
             refs.append(ref.float().cpu().numpy())
             alts_out.append(out.float().cpu().numpy().reshape(ref.shape))  # type: ignore[union-attr]
     return SubstitutionResult(np.concatenate(refs), np.concatenate(alts_out))
-
-
-def _sequence_chunk(model: nn.Module, x: Tensor, method: str) -> int:
-    """Sequences handled at once: the fast path caches ~6 (n, L, filters) float32 arrays."""
-    if method != "fast":
-        return 4096
-    parts, branches = fast_plan(model)  # type: ignore[misc]
-    width = sum(b.conv.out_channels for b in branches)
-    return max(1, _ELEMENT_BUDGET // (8 * x.shape[2] * width))
 
 
 def saturation_mutagenesis(
@@ -462,12 +360,12 @@ def saturation_mutagenesis(
     with ModelSession(model, device) as session, torch.inference_mode():
         xd = xt.to(session.device)
         if chosen == "fast":
-            step = _sequence_chunk(model, xd, chosen)
+            step = mutagenesis.sequence_chunk(model, length)
             t = int(getattr(model, "n_outputs", 0))
             logits = np.empty((n, 4, length, t), dtype=np.float32)
             refs, maps = [], []
             for s0 in range(0, n, step):
-                ref, full = _fast_map(
+                ref, full = mutagenesis.mutation_map(
                     model,
                     xd[s0 : s0 + step],
                     rc_average=rc_average,

@@ -1,5 +1,5 @@
-"""Inputs and model state shared by the interpretation functions: validated one-hot batches,
-and the model on a device in eval mode for the length of a call."""
+"""Inputs shared by the interpretation functions: validated one-hot batches (the model's device
+and mode are handled by :class:`cislearn.device.ModelSession`)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from cislearn.errors import InputError
-from cislearn.predict import default_device
 
-__all__ = ["as_input", "ModelSession"]
+__all__ = ["as_input"]
 
 
 def as_input(x: Any) -> Tensor:
@@ -25,21 +24,3 @@ def as_input(x: Any) -> Tensor:
     if not x.is_floating_point():
         raise InputError(f"x: expected a float array (one-hot); got dtype {x.dtype}")
     return x.detach().float()
-
-
-class ModelSession:
-    """Model on the device in eval mode for the duration of a ``with`` block, then restored."""
-
-    def __init__(self, model: nn.Module, device: Any) -> None:
-        self.model = model
-        self.device = torch.device(device) if device is not None else default_device()
-        first = next(model.parameters(), None)
-        self.old_device = first.device if first is not None else self.device
-        self.was_training = model.training
-
-    def __enter__(self) -> ModelSession:
-        self.model.to(self.device).eval()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.model.to(self.old_device).train(self.was_training)

@@ -34,7 +34,7 @@ from cislearn.models.layerlist import (
 )
 from cislearn.models.layers import ArchConfig, GlobalPool, LocalParts, SequenceModel
 
-__all__ = ["INPUTS", "GraphNode", "GraphConfig", "Graph"]
+__all__ = ["INPUTS", "GraphNode", "GraphConfig", "Graph", "node_shapes"]
 
 #: Names a node may read besides earlier nodes: the one-hot bases (N, 4, L), the extra
 #: per-base tracks (N, n_tracks, L), or both stacked (N, 4 + n_tracks, L).
@@ -145,7 +145,7 @@ class GraphConfig(ArchConfig):
             known.add(node.name)
         if self.output is not None and self.output not in {n.name for n in self.nodes}:
             raise ValueError(f"output: '{self.output}' is not a node")
-        _shapes(self, Shape(True, 4, None), n_tracks=1, n_outputs=1)
+        node_shapes(self, Shape(True, 4, None), n_tracks=1, n_outputs=1)
         return self
 
 
@@ -168,7 +168,7 @@ def _merge_shape(shapes: list[Shape], merge: str, where: str) -> Shape:
     return first._replace(channels=sum(s.channels for s in shapes))
 
 
-def _shapes(
+def node_shapes(
     config: GraphConfig, bases: Shape, *, n_tracks: int, n_outputs: int
 ) -> dict[str, tuple[Shape, list]]:
     """Input shape and resolved bricks of every node, in order (ConfigError on a misfit)."""
@@ -206,7 +206,7 @@ class Graph(SequenceModel):
         out_node = config.output or config.nodes[-1].name
         index = [n.name for n in config.nodes].index(out_node)
         try:
-            plan = _shapes(
+            plan = node_shapes(
                 config,
                 Shape(True, 4, int(length)),
                 n_tracks=int(n_tracks),
@@ -233,7 +233,7 @@ class Graph(SequenceModel):
     @classmethod
     def min_length(cls, config: GraphConfig) -> int:
         return min_valid_length(
-            lambda n: _shapes(config, Shape(True, 4, n), n_tracks=1, n_outputs=1)
+            lambda n: node_shapes(config, Shape(True, 4, n), n_tracks=1, n_outputs=1)
         )
 
     def _forward(self, x: Tensor) -> Tensor:

@@ -14,7 +14,7 @@ import torch
 
 from cislearn.errors import ConfigError, ModelLoadError
 from cislearn.models.bricks import Shape, infer_shapes
-from cislearn.models.graph import _shapes
+from cislearn.models.graph import node_shapes
 from cislearn.models.registry import arch_config, build_model
 
 __all__ = ["KERAS_LAYERS", "KerasModel", "read_keras", "convert_keras"]
@@ -472,7 +472,7 @@ def _n_outputs(arch: str, params: Mapping[str, Any], length: int, channels: int)
     start = Shape(True, channels, length)
     if arch == "layers":
         return infer_shapes(config.layers, start)[-1].channels
-    plan = _shapes(config, start._replace(channels=4), n_tracks=channels - 4, n_outputs=1)
+    plan = node_shapes(config, start._replace(channels=4), n_tracks=channels - 4, n_outputs=1)
     return plan[""][0].channels
 
 

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from cislearn.errors import ConfigError, InputError
-from cislearn.negatives.checks import _check_int
-from cislearn.negatives.stats import _byte_stats, sequence_stats
-from cislearn.negatives.windows import _merged_exclusion, _overlaps, _Windows
+from cislearn.negatives.checks import check_int
+from cislearn.negatives.stats import byte_stats, sequence_stats
+from cislearn.negatives.windows import Windows, merged_exclusion, window_overlaps
 from cislearn.types import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class _Bins:
 
 
 def _draw(
-    windows: _Windows,
+    windows: Windows,
     rng: np.random.Generator,
     bins: _Bins,
     draw_bin: np.ndarray,
@@ -83,10 +83,10 @@ def _draw(
     for li in np.unique(len_idx).tolist():
         length = int(bins.lengths[li])
         gstart = windows.sample(rng, length, int((len_idx == li).sum()))
-        gstart = gstart[~_overlaps(gstart, length, *excluded)]
+        gstart = gstart[~window_overlaps(gstart, length, *excluded)]
         keys, first = np.unique(gstart * (bins.max_len + 1) + length, return_index=True)
         gstart = gstart[np.sort(first[~np.isin(keys, used)])]  # keep the random order
-        stats = _byte_stats(
+        stats = byte_stats(
             windows.bytes(gstart, length).reshape(-1),
             np.arange(gstart.size + 1, dtype=np.int64) * length,
         )
@@ -113,7 +113,7 @@ def _check_background_options(
         ("batch", batch, 1),
         ("max_tries", max_tries, 1),
     ):
-        _check_int(name, value, minimum)
+        check_int(name, value, minimum)
     if not 0.0 <= float(max_n_fraction) <= 1.0:
         raise ConfigError(f"max_n_fraction must be between 0 and 1; got {max_n_fraction!r}")
 
@@ -238,10 +238,10 @@ def genomic_background(
     slot_bin = np.repeat(bins.key(pos_len_idx, pos_gc_bin, pos_rep_bin), fold)
     slot_win = np.full(slot_bin.size, -1, dtype=np.int64)  # global start of the slot's window
     slot_exact = np.zeros(slot_bin.size, dtype=np.bool_)
-    windows = _Windows(genome)
+    windows = Windows(genome)
     if windows.offsets[-1] * (bins.max_len + 1) >= 2**62:
         raise InputError(f"sequences of {bins.max_len} bp are too long for this genome")
-    excluded = _merged_exclusion(windows, exclude, int(exclude_flank))
+    excluded = merged_exclusion(windows, exclude, int(exclude_flank))
     rng = np.random.default_rng(seed)
     used = np.empty(0, dtype=np.int64)  # window keys already taken
     spare: list[np.ndarray] = []  # (global start, bin) of valid windows not taken
@@ -288,7 +288,7 @@ def genomic_background(
 
 
 def _assemble(
-    windows: _Windows,
+    windows: Windows,
     pos: pd.DataFrame,
     bins: _Bins,
     slot_bin: np.ndarray,

@@ -9,7 +9,7 @@ import numba
 import numpy as np
 
 from cislearn.errors import ConfigError, InputError
-from cislearn.negatives.checks import _check_int
+from cislearn.negatives.checks import check_int
 
 __all__ = ["shuffle_codes", "kshuffle"]
 
@@ -239,8 +239,8 @@ def _seed64(seed: int | None) -> np.uint64:
 
 
 def _check_shuffle_options(k: int, n_shuffles: int) -> None:
-    _check_int("k", k, 1)
-    _check_int("n_shuffles", n_shuffles, 1)
+    check_int("k", k, 1)
+    check_int("n_shuffles", n_shuffles, 1)
 
 
 def _run_shuffle(

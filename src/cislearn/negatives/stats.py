@@ -10,7 +10,7 @@ import pandas as pd
 
 from cislearn.errors import InputError
 
-__all__ = ["sequence_stats"]
+__all__ = ["sequence_stats", "byte_stats"]
 
 # Letter classes by ASCII byte: bit 0 G/C, bit 1 lower case (soft-masked), bit 2 A/C/G/T.
 _CLASSES = np.zeros(256, dtype=np.uint8)
@@ -41,7 +41,7 @@ def _count_letters(raw, offsets, table):  # pragma: no cover - compiled
     return out
 
 
-def _byte_stats(raw: np.ndarray, offsets: np.ndarray) -> pd.DataFrame:
+def byte_stats(raw: np.ndarray, offsets: np.ndarray) -> pd.DataFrame:
     """length, gc, repeat_fraction, n_fraction of ASCII rows ``raw[offsets[i]:offsets[i+1]]``.
 
     Same definitions as :func:`cislearn.encode.gc_content` and
@@ -96,4 +96,4 @@ def sequence_stats(sequences: Sequence[str]) -> pd.DataFrame:
     >>> sequence_stats(["ACgtNN"]).iloc[0].tolist()
     [6.0, 0.5, 0.3333333333333333, 0.3333333333333333]
     """
-    return _byte_stats(*_ascii(sequences))
+    return byte_stats(*_ascii(sequences))

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 _CACHE_GENOME_MAX = 300_000_000
 
 
-class _Windows:
+class Windows:
     """Uniform random windows of a genome and their bytes (cached whole when it is small)."""
 
     def __init__(self, genome: Genome) -> None:
@@ -71,8 +71,8 @@ class _Windows:
         return out
 
 
-def _merged_exclusion(
-    windows: _Windows, exclude: pd.DataFrame | None, flank: int
+def merged_exclusion(
+    windows: Windows, exclude: pd.DataFrame | None, flank: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted, merged global [start, end) of ``exclude`` ± ``flank`` (clipped to chromosomes)."""
     if exclude is None or len(exclude) == 0:
@@ -105,7 +105,7 @@ def _merged_exclusion(
     return lo[new], ends
 
 
-def _overlaps(gstart: np.ndarray, length: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def window_overlaps(gstart: np.ndarray, length: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Whether each window [gstart, gstart+length) overlaps a merged interval."""
     i = np.searchsorted(hi, gstart, side="right")
     hit = np.zeros(gstart.size, dtype=np.bool_)

@@ -79,8 +79,8 @@ def learned_motifs(run: Path, dataset: Any, out: Path, *, progress: Progress) ->
     import numpy as np
 
     from cislearn.interpret.compare import learned_motifs as find_motifs
-    from cislearn.predict import load
     from cislearn.report.logos import write_learned_motifs
+    from cislearn.runload import load_run as load
 
     predictor = load(run, device="cpu")
     if predictor.task != "binary":
@@ -155,8 +155,8 @@ def score_vcf(
     import numpy as np
 
     from cislearn.io.atomic import atomic_write
-    from cislearn.predict import load
     from cislearn.report.variants import plot_variant_effects
+    from cislearn.runload import load_run as load
     from cislearn.variants import effect_column, score_variants
 
     predictor = load(run, device="cpu")

@@ -188,7 +188,7 @@ _CACHE_SIZE = 4
 
 def _predictor(run: Path) -> Any:
     """Loaded bundles, least recently used dropped first (loading costs ~50 ms)."""
-    from cislearn.predict import load
+    from cislearn.runload import load_run as load
 
     key = str(run)
     with _CACHE_LOCK:

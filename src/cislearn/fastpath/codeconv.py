@@ -15,8 +15,8 @@ shared by both alleles.
 
 Exact up to float32 rounding (the summation order differs from torch's); tests compare it
 with the model's own forward pass. Used only on the CPU and only for models that
-:func:`cislearn.models.localplan.fast_plan` accepts with kernel-compatible branches
-(:func:`~cislearn.models.localplan.kernel_spec`) over exactly the four base channels.
+:func:`cislearn.fastpath.plan.fast_plan` accepts with kernel-compatible branches
+(:func:`~cislearn.fastpath.plan.kernel_spec`) over exactly the four base channels.
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ import torch
 from torch import Tensor, nn
 
 from cislearn.errors import InputError
+from cislearn.fastpath import enabled
+from cislearn.fastpath.plan import Branch, act_value, fast_plan, kernel_spec
 from cislearn.models.layers import LocalParts, RCAverage
-from cislearn.models.localplan import Branch, act_value, fast_plan, kernel_spec
 
 __all__ = ["CodePlan", "code_plan", "weights_key"]
 
@@ -331,8 +332,8 @@ def code_plan(model: nn.Module, *, n_value: float = 0.25) -> CodePlan | None:
     """A :class:`CodePlan` of ``model`` when it is on the CPU, in eval mode and of the covered
     form (conv branches over the four base channels → ``[BatchNorm] [activation] [Dropout]``
     → global pool → head), else None. ``n_value``: the one-hot value of N the model was
-    trained with."""
-    if model.training or any(p.device.type != "cpu" for p in model.parameters()):
+    trained with. None too when the fast path is switched off (:mod:`cislearn.fastpath`)."""
+    if not enabled() or model.training or any(p.device.type != "cpu" for p in model.parameters()):
         return None
     plan = fast_plan(model)
     if plan is None:

@@ -8,8 +8,9 @@ maximum of (cached prefix max, recomputed window, cached suffix max) and the glo
 cached mean plus the window's change divided by the length. The head then runs once per mutant
 on pooled features. Everything is vectorised over positions, bases and sequences with torch ops.
 
-Used by :mod:`cislearn.interpret.ism`; exact up to float32 rounding (tests compare it with
-naive ISM).
+:func:`substitutions` and :func:`mutation_map` are the entry points
+:mod:`cislearn.interpret.ism` calls (after :func:`available`); exact up to float32 rounding
+(tests compare them with naive ISM).
 """
 
 from __future__ import annotations
@@ -20,14 +21,24 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from cislearn.interpret.ismkernel import pooled_block, running_max
-from cislearn.models.layers import LocalParts
-from cislearn.models.localplan import Branch, fast_plan, kernel_spec
+from cislearn.fastpath import enabled
+from cislearn.fastpath.ismkernel import pooled_block, running_max
+from cislearn.fastpath.plan import Branch, fast_plan, kernel_spec
+from cislearn.models.layers import LocalParts, RCAverage, reverse_complement_batch
 
-__all__ = ["Branch", "FastModel", "fast_plan", "single_substitutions"]
+__all__ = [
+    "ELEMENT_BUDGET",
+    "FastModel",
+    "available",
+    "mutation_map",
+    "sequence_chunk",
+    "single_substitutions",
+    "substitutions",
+]
 
-#: Use the fused numba kernel on the CPU when it applies (tests switch it off to check the
-#: torch block path, which GPUs and unusual branch layouts take).
+#: Use the fused numba kernel on the CPU when it applies. Not the fast-path switch (that is
+#: :func:`cislearn.fastpath.enabled`): tests turn this off to check the torch block path,
+#: which GPUs and unusual branch layouts take.
 USE_KERNEL = True
 
 
@@ -316,3 +327,172 @@ def single_substitutions(
         alt_feats.append(torch.cat(alt_pooled, dim=1))
     head = parts.head
     return head(torch.cat(ref_feats, dim=1)), head(torch.cat(alt_feats, dim=1))
+
+
+# --------------------------------------------------------------------------- entry points
+# What cislearn.interpret.ism calls: the model's plan, both strands, memory-bounded chunks.
+
+#: Budget of float32 elements for the largest intermediate of one chunk (~64 MB).
+ELEMENT_BUDGET = 1 << 24
+#: Sequences per pass of the one-substitution-per-sequence fast path (CPU): the activations of
+#: such a batch of a CNN1-sized model stay within the caches.
+SINGLE_BATCH = 128
+
+
+def available(model: nn.Module) -> bool:
+    """True when the fast path is switched on and ``model`` (or the model inside an RCAverage)
+    is of the form it covers."""
+    return enabled() and fast_plan(model) is not None
+
+
+def _plan(model: nn.Module) -> tuple[LocalParts, list[Branch]]:
+    plan = fast_plan(model)
+    if plan is None:  # callers check available() first
+        raise ValueError(f"{type(model).__name__} has no fast plan")
+    return plan
+
+
+def _strands(model: nn.Module, x: Tensor, rc_average: bool) -> list[FastModel]:
+    """Fast engines for the forward strand and, when averaging, the reverse complement."""
+    parts, branches = _plan(model)
+    strands = [FastModel(parts, branches, x)]
+    if rc_average or isinstance(model, RCAverage):
+        strands.append(FastModel(parts, branches, reverse_complement_batch(x)))
+    return strands
+
+
+def _chunked(
+    fn: Callable[[Tensor, Tensor, Tensor], Tensor],
+    seq: Tensor,
+    pos: Tensor,
+    alt: Tensor,
+    batch_size: int,
+) -> Tensor:
+    return torch.cat(
+        [
+            fn(seq[s : s + batch_size], pos[s : s + batch_size], alt[s : s + batch_size])
+            for s in range(0, len(seq), batch_size)
+        ]
+    )
+
+
+def substitutions(
+    model: nn.Module,
+    x: Tensor,
+    seq: Tensor,
+    pos: Tensor,
+    alt: Tensor,
+    *,
+    rc_average: bool,
+    batch_size: int | None,
+) -> tuple[Tensor, Tensor]:
+    """Raw outputs of the inputs and of substituted copies, on the model's device.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model :func:`available` accepts, in eval mode.
+    x : Tensor of shape (n, C, L)
+        One-hot inputs.
+    seq, pos, alt : Tensor of shape (R,), long
+        Row r is sequence ``x[seq[r]]`` with base ``alt[r]`` (0..3) at ``pos[r]``.
+    rc_average : bool
+        Average over both strands (as an RCAverage model does anyway).
+    batch_size : int, optional
+        Rows evaluated at once.
+
+    Returns
+    -------
+    tuple of Tensor
+        Reference outputs (n, t) and row outputs (R, t).
+    """
+    if len(seq) == len(x) and bool((seq == torch.arange(len(x), device=seq.device)).all()):
+        return _single(model, x, pos, alt, rc_average=rc_average, batch_size=batch_size)
+    strands = _strands(model, x, rc_average)
+    bs = batch_size or max(1, ELEMENT_BUDGET // (4 * strands[0].row_elements()))
+    length = x.shape[2]
+    ref = sum(fm.reference() for fm in strands) / len(strands)
+    moved = [(pos, alt), (length - 1 - pos, 3 - alt)]  # the RC strand: mirrored, complemented
+    outs = [_chunked(fm.rows, seq, p, a, bs) for fm, (p, a) in zip(strands, moved, strict=False)]
+    return ref, sum(outs) / len(outs)  # type: ignore[return-value]
+
+
+def _single(
+    model: nn.Module,
+    x: Tensor,
+    pos: Tensor,
+    alt: Tensor,
+    *,
+    rc_average: bool,
+    batch_size: int | None,
+) -> tuple[Tensor, Tensor]:
+    """(reference, substituted) outputs (n, t): one substitution per sequence."""
+    parts, branches = _plan(model)
+    both = rc_average or isinstance(model, RCAverage)
+    bs = batch_size or (SINGLE_BATCH if x.device.type == "cpu" else 4096)
+    refs, outs = [], []
+    length = x.shape[2]
+    for s in range(0, len(x), bs):
+        xb, pb, ab = x[s : s + bs], pos[s : s + bs], alt[s : s + bs]
+        ref, out = single_substitutions(parts, branches, xb, pb, ab)
+        if both:  # the RC strand: the base sits mirrored and complemented
+            ref_rc, out_rc = single_substitutions(
+                parts, branches, reverse_complement_batch(xb), length - 1 - pb, 3 - ab
+            )
+            ref, out = 0.5 * (ref + ref_rc), 0.5 * (out + out_rc)
+        refs.append(ref)
+        outs.append(out)
+    return torch.cat(refs), torch.cat(outs)
+
+
+def mutation_map(
+    model: nn.Module,
+    x: Tensor,
+    *,
+    rc_average: bool,
+    batch_size: int | None,
+    progress: Callable[[int], None],
+) -> tuple[Tensor, Tensor]:
+    """Raw outputs for every base at every position.
+
+    Parameters
+    ----------
+    model : nn.Module
+        A model :func:`available` accepts, in eval mode.
+    x : Tensor of shape (n, C, L)
+        One-hot inputs, at most :func:`sequence_chunk` of them for bounded memory.
+    rc_average : bool
+    batch_size : int, optional
+        Mutated sequences evaluated at once.
+    progress : callable
+        Called with the number of sequences just finished.
+
+    Returns
+    -------
+    tuple of Tensor
+        Reference outputs (n, t) and the map (n, 4, L, t).
+    """
+    strands = _strands(model, x, rc_average)
+    # The torch block path's intermediates are memory-bound; smaller blocks stay in cache.
+    budget = ELEMENT_BUDGET // 4 if x.device.type == "cpu" else ELEMENT_BUDGET
+    step = max(1, batch_size // (3 * x.shape[2])) if batch_size else None
+    ref = sum(fm.reference() for fm in strands) / len(strands)
+    maps = [
+        fm.full_map(budget=budget, step=step, progress=progress if i == 0 else _ignore)
+        for i, fm in enumerate(strands)
+    ]
+    if len(maps) == 2:  # base b at i on the RC strand is base 3-b at L-1-i on this one
+        maps = [maps[0], maps[1].flip(1).flip(2)]
+    return ref, sum(maps) / len(maps)  # type: ignore[return-value]
+
+
+def _ignore(_n: int) -> None:
+    return None
+
+
+def sequence_chunk(model: nn.Module, length: int) -> int:
+    """Sequences :func:`mutation_map` should get at once: it caches ~6 (n, L, filters)
+    float32 arrays per strand."""
+    _, branches = _plan(model)
+    width = sum(b.conv.out_channels for b in branches)
+    return max(1, ELEMENT_BUDGET // (8 * length * width))

@@ -1,6 +1,6 @@
 """Numba kernel of fast mutagenesis on the CPU: window update, activation and pooling fused.
 
-The torch block path of :mod:`cislearn.interpret.fastism` materialises a (positions × 4 bases ×
+The torch block path of :mod:`cislearn.fastpath.mutagenesis` materialises a (positions × 4 bases ×
 window × filters) tensor and reads it several times; it is memory-bound. This kernel keeps each
 position's window in registers/L1 and writes only the pooled features, measured ~4-6× faster
 on 2 CPU cores for the ``cnn`` model at 201 bp (benchmarks/ism.py). It handles branches whose
@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from cislearn.models.localplan import act_value as _act
+from cislearn.fastpath.plan import act_value as _act
 
 __all__ = ["pooled_block", "running_max"]
 

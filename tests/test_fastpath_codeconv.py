@@ -1,4 +1,4 @@
-"""Code-level inference (cislearn.models.codeconv) equals the models' own forward pass."""
+"""Code-level inference (cislearn.fastpath.codeconv) equals the models' own forward pass."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.test_interpret_ism import CASES, Dilated, randomise
 
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
-from cislearn.models.codeconv import code_plan
+from cislearn.fastpath.codeconv import code_plan
 from cislearn.models.registry import build_model
 
 LENGTH = 30

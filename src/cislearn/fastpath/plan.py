@@ -4,7 +4,7 @@
 and splits each branch into its first ``nn.Conv1d`` and the position-wise modules after it;
 :func:`kernel_spec` folds those modules into (per-filter affine map, activation) for numba
 kernels, and :func:`act_value` evaluates the activation inside them. Fast exact mutagenesis
-(:mod:`cislearn.interpret.fastism`) and code-level inference (:mod:`cislearn.models.codeconv`)
+(:mod:`cislearn.fastpath.mutagenesis`) and code-level inference (:mod:`cislearn.fastpath.codeconv`)
 share them.
 """
 
