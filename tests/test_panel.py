@@ -9,9 +9,12 @@ import pandas as pd
 import pytest
 
 from cislearn.baseline import BaselinePredictor
-from cislearn.errors import ConfigError
+from cislearn.errors import ConfigError, ModelLoadError
 from cislearn.panel import baseline_run, benchmark_panel, split_for
-from cislearn.predict import load, predict_records
+from cislearn.predict import load as load_bundle
+from cislearn.predict import predict_records
+from cislearn.runload import load_run
+from cislearn.types import Predictor
 from synthetic import motif_data
 
 
@@ -44,8 +47,12 @@ def test_baseline_run_has_the_deep_run_layout(run, ds) -> None:
 
 
 def test_predict_loads_a_baseline_run(run, ds) -> None:
-    predictor = load(run.run_dir)
-    assert isinstance(predictor, BaselinePredictor) and predictor.length is None
+    predictor = load_run(run.run_dir)
+    assert isinstance(predictor, BaselinePredictor) and isinstance(predictor, Predictor)
+    assert predictor.kind == "baseline" and predictor.length is None
+    assert predictor.importance() is not None
+    with pytest.raises(ModelLoadError, match="baseline run"):  # the deep loader alone refuses
+        load_bundle(run.run_dir)
     preds = pd.read_csv(run.run_dir / "predictions.tsv", sep="\t")
     index = {k: i for i, k in enumerate(ds.ids)}
     seqs = [ds.sequences[index[i]] for i in preds["id"]]
