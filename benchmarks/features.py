@@ -31,7 +31,7 @@ from pathlib import Path
 from cislearn.encode import one_hot
 from cislearn.features import gapped_kmer_counts, kmer_counts
 from cislearn.io.fasta import read_fasta
-from cislearn.io.motifs import load_jaspar
+from cislearn.io.jaspar import load_jaspar
 from cislearn.motif_counts import motif_counts
 from machine import LoadProbe, write_result
 

@@ -201,7 +201,8 @@ def test_bad_kmer_arguments(call) -> None:
 
 # -- motif hit counts ----------------------------------------------------------------------
 
-from cislearn.io.motifs import Motif, load_jaspar, write_meme  # noqa: E402
+from cislearn.io.jaspar import load_jaspar  # noqa: E402
+from cislearn.io.motifs import Motif, write_meme  # noqa: E402
 from cislearn.motif_counts import motif_counts  # noqa: E402
 
 CTCF_SITE = "CCACCAGGGGGCGC"  # consensus of MA0139.2 CTCF

@@ -13,7 +13,7 @@ from cislearn.data import SequenceDataset
 from cislearn.encode import one_hot
 from cislearn.interpret.attribution import attribute, position_scores
 from cislearn.interpret.compare import learned_motifs
-from cislearn.io.motifs import load_jaspar
+from cislearn.io.jaspar import load_jaspar
 from cislearn.train import fit
 from conftest import read_fa
 

@@ -10,7 +10,8 @@ from cislearn.encode import one_hot
 from cislearn.interpret import filters as filters_mod
 from cislearn.interpret.compare import cluster_motifs, match_motifs, motif_enrichment
 from cislearn.interpret.filters import FilterSet, filter_influence, filter_motifs
-from cislearn.io.motifs import Motif, load_jaspar
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif
 from cislearn.models.registry import build_model
 
 MOTIF = "GGGCGG"

@@ -12,14 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from cislearn.errors import InputError
-from cislearn.io.motifs import (
-    Motif,
-    jaspar_releases,
-    load_jaspar,
-    read_motifs,
-    write_jaspar,
-    write_meme,
-)
+from cislearn.io.jaspar import jaspar_releases, load_jaspar
+from cislearn.io.motifs import Motif, read_motifs, write_jaspar, write_meme
 
 DATA = Path(__file__).parent / "data" / "motifs"
 

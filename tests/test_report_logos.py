@@ -10,7 +10,8 @@ from cislearn.encode import one_hot
 from cislearn.errors import InputError
 from cislearn.interpret.compare import LearnedMotifs
 from cislearn.interpret.ism import MutationMap, map_effects
-from cislearn.io.motifs import Motif, load_jaspar, read_motifs
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif, read_motifs
 from cislearn.report.logos import (
     plot_attribution_logo,
     plot_motif_logo,

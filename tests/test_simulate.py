@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from sklearn.metrics import roc_auc_score
 
 from cislearn.errors import InputError
-from cislearn.io.motifs import Motif, load_jaspar
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif
 from cislearn.simulate import (
     HUMAN_DINUCLEOTIDES,
     HUMAN_TRANSITIONS,

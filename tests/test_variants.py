@@ -55,7 +55,7 @@ def train_ctcf_bundle(ctcf: Path, out: Path) -> Path:
 
 def motif_variants(genome_path: Path, peaks: pd.DataFrame, n: int = 60) -> list[Variant]:
     """SNVs that destroy the most informative base of the strongest CTCF matches."""
-    from cislearn.io.motifs import load_jaspar
+    from cislearn.io.jaspar import load_jaspar
 
     motif = load_jaspar(["MA0139"])[0]
     pwm, pfm = motif.pwm(), motif.pfm

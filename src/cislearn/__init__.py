@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "read_table": "cislearn.io.tables",
     "read_bed": "cislearn.io.bed",
     "Genome": "cislearn.io.genome",
-    "load_jaspar": "cislearn.io.motifs",
+    "load_jaspar": "cislearn.io.jaspar",
     "read_motifs": "cislearn.io.motifs",
     "Motif": "cislearn.io.motifs",
     # encoding

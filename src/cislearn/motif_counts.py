@@ -11,7 +11,8 @@ import numpy as np
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
 from cislearn.features import FeatureMatrix, as_sequence_list
-from cislearn.io.motifs import Motif, load_jaspar, read_motifs
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif, read_motifs
 
 __all__ = ["motif_counts", "resolve_motifs"]
 

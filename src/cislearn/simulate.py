@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from cislearn.errors import InputError
-from cislearn.io.motifs import Motif, load_jaspar
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif
 
 __all__ = [
     "HUMAN_DINUCLEOTIDES",

@@ -211,7 +211,7 @@ def motifs(
     """
     from cislearn.encode import one_hot
     from cislearn.interpret.compare import learned_motifs
-    from cislearn.io.motifs import load_jaspar
+    from cislearn.io.jaspar import load_jaspar
     from cislearn.report.logos import write_learned_motifs
     from cislearn.runload import load_run as load
 

@@ -17,7 +17,8 @@ from torch import nn
 
 from cislearn.errors import InputError
 from cislearn.interpret.filters import filter_influence, filter_motifs
-from cislearn.io.motifs import Motif, load_jaspar
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif
 
 __all__ = [
     "LearnedMotifs",

@@ -14,6 +14,10 @@ from cislearn.errors import InputError
 __all__ = [
     "open_text",
     "detect_format",
+    "is_gzip",
+    "sniff_variant_bytes",
+    "variant_format",
+    "VariantFormat",
     "CheckedText",
     "FileFormat",
     "GZIP_MAGIC",
@@ -21,6 +25,8 @@ __all__ = [
 ]
 
 FileFormat = Literal["fasta", "deepbio", "table", "bed", "narrowpeak"]
+#: Variant file formats: VCF (plain, gzip or bgzip), BCF, or a ``chrom pos ref alt [id]`` TSV.
+VariantFormat = Literal["vcf", "bcf", "tsv"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -325,3 +331,65 @@ def detect_format(path: str | os.PathLike[str]) -> FileFormat:
         "('>id'), a table header with a 'sequence' column, or BED columns 'chrom start end'",
         path=path,
     )
+
+
+# --------------------------------------------------------------------------- variant files
+
+_VARIANT_SUFFIXES: dict[str, VariantFormat] = {
+    ".bcf": "bcf",
+    ".vcf": "vcf",
+    ".tsv": "tsv",
+    ".txt": "tsv",
+    ".tab": "tsv",
+}
+
+
+def is_gzip(path: str | os.PathLike[str]) -> bool:
+    """Whether the file starts with the gzip magic bytes (gzip and bgzip/BGZF alike)."""
+    fh = _open_binary(Path(path))
+    try:
+        return isinstance(fh, gzip.GzipFile)
+    finally:
+        _close_binary(fh)
+
+
+def sniff_variant_bytes(head: bytes) -> Literal["vcf", "bcf"] | None:
+    """``vcf`` or ``bcf`` from the first (decompressed) bytes of a variant file, else None.
+
+    Examples
+    --------
+    >>> sniff_variant_bytes(b"##fileformat=VCFv4.2"), sniff_variant_bytes(b"chr1\t5\tA\tG")
+    ('vcf', None)
+    """
+    if head.startswith(b"BCF"):
+        return "bcf"
+    if head.startswith(b"##fileformat=VCF"):
+        return "vcf"
+    return None
+
+
+def variant_format(path: str | os.PathLike[str]) -> VariantFormat:
+    """``vcf``, ``bcf`` or ``tsv``: from the file name (``.gz``/``.bgz``/``.bgzf`` ignored),
+    else from the first decompressed bytes (a TSV when they say neither VCF nor BCF).
+
+    Examples
+    --------
+    >>> variant_format("calls.vcf.bgz")
+    'vcf'
+    """
+    name = os.fspath(path).lower()
+    for suffix in (".gz", ".bgz", ".bgzf"):
+        if name.endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    for suffix, fmt in _VARIANT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return fmt
+    fh = _open_binary(Path(path))
+    try:
+        head = fh.read(16)
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"cannot read the file: {exc}", path=path) from None
+    finally:
+        _close_binary(fh)
+    return sniff_variant_bytes(head) or "tsv"

@@ -12,6 +12,7 @@ from typing import IO, NamedTuple
 
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
+from cislearn.io.formats import is_gzip, variant_format
 
 __all__ = [
     "Variant",
@@ -23,7 +24,7 @@ __all__ = [
     "write_vcf",
 ]
 
-VARIANT_FORMATS = ("vcf", "bcf", "tsv")
+VARIANT_FORMATS = ("vcf", "bcf", "tsv")  # detected by cislearn.io.formats.variant_format
 
 _BASES = re.compile(r"[ACGTNacgtn]+")
 _TSV_HEADER = {"chrom", "#chrom", "chr", "chromosome", "#chr", "seqnames"}
@@ -57,42 +58,8 @@ class InfoField(NamedTuple):
     description: str
 
 
-def variant_format(path: str | os.PathLike[str]) -> str:
-    """``vcf``, ``bcf`` or ``tsv``, from the file name, else from the first bytes."""
-    name = os.fspath(path).lower()
-    for suffix in (".gz", ".bgz", ".bgzf"):
-        if name.endswith(suffix):
-            name = name[: -len(suffix)]
-            break
-    if name.endswith(".bcf"):
-        return "bcf"
-    if name.endswith(".vcf"):
-        return "vcf"
-    if name.endswith((".tsv", ".txt", ".tab")):
-        return "tsv"
-    head = _first_bytes(path)
-    if head.startswith(b"BCF"):
-        return "bcf"
-    if head.startswith(b"##fileformat=VCF"):
-        return "vcf"
-    return "tsv"
-
-
-def _first_bytes(path: str | os.PathLike[str], n: int = 16) -> bytes:
-    with open(path, "rb") as fh:
-        head = fh.read(2)
-    opener = gzip.open if head == b"\x1f\x8b" else open
-    try:
-        with opener(path, "rb") as fh:
-            return fh.read(n)
-    except OSError as exc:
-        raise InputError(f"cannot read the file: {exc}", path=path) from None
-
-
 def _open_text(path: str | os.PathLike[str]) -> IO[str]:
-    with open(path, "rb") as fh:
-        gz = fh.read(2) == b"\x1f\x8b"
-    if gz:
+    if is_gzip(path):
         return gzip.open(path, "rt", encoding="utf-8", errors="replace", newline="")
     return open(path, encoding="utf-8", errors="replace", newline="")
 

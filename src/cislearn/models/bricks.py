@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from cislearn.errors import ConfigError
 from cislearn.models.layers import DropoutRate, GlobalPool, PosInt, activation, conv1d
+from cislearn.models.rnn import RecurrentEncoder
 from cislearn.models.transformer import N_SPECIAL, kmer_token_ids
 
 __all__ = [
@@ -298,23 +299,6 @@ class ActivationBrick(BrickConfig):
         return Maxout(self.pieces) if self.name == "maxout" else _act(self.name)
 
 
-class Recurrent(nn.Module):
-    """RNN over positions: (N, C, L) → (N, dirs * units, L), or the last state (N, dirs * units)."""
-
-    def __init__(self, rnn: nn.RNNBase, return_sequences: bool) -> None:
-        super().__init__()
-        self.rnn = rnn
-        self.return_sequences = return_sequences
-
-    def forward(self, x: Tensor) -> Tensor:
-        states, final = self.rnn(x.transpose(1, 2))
-        if self.return_sequences:
-            return states.transpose(1, 2)
-        h_n = final[0] if isinstance(final, tuple) else final  # LSTM gives (h_n, c_n)
-        dirs = 2 if self.rnn.bidirectional else 1
-        return h_n[-dirs:].transpose(0, 1).reshape(x.shape[0], -1)
-
-
 class _RecurrentBrick(BrickConfig):
     units: PosInt
     return_sequences: bool = False
@@ -325,11 +309,19 @@ class _RecurrentBrick(BrickConfig):
         width = self.units * (2 if self.bidirectional else 1)
         return Shape(True, width, shape.length) if self.return_sequences else Shape(False, width)
 
-    def _rnn(self, shape: Shape) -> nn.RNNBase:  # pragma: no cover - abstract
-        raise NotImplementedError
-
     def module(self, shape: Shape) -> nn.Module:
-        return Recurrent(self._rnn(shape), self.return_sequences)
+        return RecurrentEncoder(
+            shape.channels,
+            cell=self.type,  # type: ignore[attr-defined]
+            units=self.units,
+            bidirectional=self.bidirectional,
+            pool="sequence" if self.return_sequences else "last",
+            nonlinearity=self.nonlinearity(),
+        )
+
+    def nonlinearity(self) -> str:
+        """Activation of a plain RNN cell (LSTM and GRU cells have fixed ones)."""
+        return "tanh"
 
 
 class LSTMBrick(_RecurrentBrick):
@@ -337,21 +329,11 @@ class LSTMBrick(_RecurrentBrick):
 
     type: Literal["lstm"] = "lstm"
 
-    def _rnn(self, shape: Shape) -> nn.RNNBase:
-        return nn.LSTM(
-            shape.channels, self.units, batch_first=True, bidirectional=self.bidirectional
-        )
-
 
 class GRUBrick(_RecurrentBrick):
     """``gru``: as ``lstm`` with a GRU cell (Keras ``reset_after=True`` form)."""
 
     type: Literal["gru"] = "gru"
-
-    def _rnn(self, shape: Shape) -> nn.RNNBase:
-        return nn.GRU(
-            shape.channels, self.units, batch_first=True, bidirectional=self.bidirectional
-        )
 
 
 class RNNBrick(_RecurrentBrick):
@@ -360,14 +342,8 @@ class RNNBrick(_RecurrentBrick):
     type: Literal["rnn"] = "rnn"
     activation: Literal["tanh", "relu"] = "tanh"
 
-    def _rnn(self, shape: Shape) -> nn.RNNBase:
-        return nn.RNN(
-            shape.channels,
-            self.units,
-            nonlinearity=self.activation,
-            batch_first=True,
-            bidirectional=self.bidirectional,
-        )
+    def nonlinearity(self) -> str:
+        return self.activation
 
 
 class SelfAttention(nn.Module):

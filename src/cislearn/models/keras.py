@@ -1,8 +1,11 @@
-"""Keras HDF5 import: ``model_config`` + weights (read with h5py) → a layer-list or graph model."""
+"""Keras model import: a parsed ``model_config`` + weights → a layer-list or graph model spec.
+
+The HDF5 file is read by :mod:`cislearn.io.keras`; single layers are translated by
+:mod:`cislearn.models.keraslayers`.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -13,42 +16,14 @@ import numpy as np
 import torch
 
 from cislearn.errors import ConfigError, ModelLoadError
+from cislearn.io.keras import read_keras_file
 from cislearn.models.bricks import Shape, infer_shapes
 from cislearn.models.graph import node_shapes
+from cislearn.models.keraslayers import ALIASES, KERAS_LAYERS, keras_error, layer_brick
 from cislearn.models.registry import arch_config, build_model
 
 __all__ = ["KERAS_LAYERS", "KerasModel", "read_keras", "convert_keras"]
 
-#: Keras layer classes the importer maps (anything else is refused by name).
-KERAS_LAYERS: tuple[str, ...] = (
-    "InputLayer",
-    "Conv1D",
-    "MaxPooling1D",
-    "AveragePooling1D",
-    "GlobalMaxPooling1D",
-    "GlobalAveragePooling1D",
-    "Dropout",
-    "Dense",
-    "Flatten",
-    "Activation",
-    "BatchNormalization",
-    "LSTM",
-    "GRU",
-    "SimpleRNN",
-    "Bidirectional",
-    "Concatenate",
-    "Add",
-)
-_ALIASES = {"Convolution1D": "Conv1D", "MaxPool1D": "MaxPooling1D", "AvgPool1D": "AveragePooling1D"}
-_ACTIVATIONS = {
-    "linear": "linear",
-    "relu": "relu",
-    "elu": "elu",
-    "tanh": "tanh",
-    "sigmoid": "sigmoid",
-    "softplus": "softplus",
-    "gelu": "gelu",
-}
 #: Final activation → cislearn task (cislearn models output raw values; the task applies it).
 _TASK_OF = {
     "sigmoid": "binary",
@@ -89,217 +64,6 @@ class KerasModel(NamedTuple):
         return model.eval()
 
 
-def _fail(layer: Mapping[str, Any], why: str) -> ModelLoadError:
-    name = layer.get("config", {}).get("name", "?")
-    return ModelLoadError(f"Keras layer '{name}' ({layer.get('class_name')}): {why}")
-
-
-def _int(value: Any) -> int:
-    return int(value[0]) if isinstance(value, (list, tuple)) else int(value)
-
-
-def _activation(layer: Mapping[str, Any], name: Any) -> str:
-    if isinstance(name, Mapping):  # Keras 3 may store {"class_name": ..., "config": ...}
-        name = name.get("config", {}).get("name", name.get("class_name"))
-    if name == "softmax":
-        return "softmax"
-    if name not in _ACTIVATIONS:
-        raise _fail(
-            layer, f"activation '{name}' is not supported; allowed: {', '.join(_ACTIVATIONS)}"
-        )
-    return _ACTIVATIONS[str(name)]
-
-
-def _by_suffix(weights: Sequence[tuple[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """``.../kernel:0`` → ``kernel``; one Keras layer's weights by short name."""
-    out = {}
-    for name, value in weights:
-        short = name.rsplit("/", 1)[-1].split(":")[0]
-        out[short] = np.asarray(value, dtype=np.float32)
-    return out
-
-
-def _t(value: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(value, dtype=np.float32))
-
-
-def _gru_order(value: np.ndarray) -> np.ndarray:
-    """Keras GRU gate blocks (z, r, h) on the last axis → torch's (r, z, n)."""
-    z, r, h = np.split(value, 3, axis=-1)
-    return np.concatenate([r, z, h], axis=-1)
-
-
-def _recurrent(
-    layer: Mapping[str, Any], cfg: Mapping[str, Any], w: dict[str, np.ndarray], suffix: str
-) -> dict[str, torch.Tensor]:
-    """Weights of one LSTM / GRU / SimpleRNN direction as torch ``rnn.*_l0{suffix}`` tensors."""
-    kind = cfg["__class__"]
-    if cfg.get("go_backwards") or cfg.get("return_state") or cfg.get("stateful"):
-        raise _fail(layer, "go_backwards, return_state and stateful RNNs are not supported")
-    act = cfg.get("activation", "tanh")
-    if kind != "SimpleRNN" and act != "tanh":
-        raise _fail(layer, f"activation must be tanh (torch's {kind}); got {act}")
-    if kind != "SimpleRNN" and cfg.get("recurrent_activation", "sigmoid") != "sigmoid":
-        raise _fail(
-            layer,
-            f"recurrent_activation {cfg.get('recurrent_activation')} (torch uses sigmoid; "
-            "Keras < 2.3 defaulted to hard_sigmoid)",
-        )
-    kernel, recurrent = w["kernel"], w["recurrent_kernel"]
-    units = recurrent.shape[0]
-    gates = {"LSTM": 4, "GRU": 3, "SimpleRNN": 1}[kind]
-    bias = w.get("bias", np.zeros(gates * units, np.float32))
-    if kind == "GRU":
-        if not cfg.get("reset_after", False):
-            raise _fail(
-                layer,
-                "GRU with reset_after=False has no torch equivalent (torch's GRU is the "
-                "reset_after=True form, the Keras 2.3+ default); retrain with reset_after=True",
-            )
-        bias = bias.reshape(2, -1) if bias.ndim == 2 or bias.size == 6 * units else None
-        if bias is None:
-            raise _fail(layer, "GRU bias should have shape (2, 3 * units) with reset_after")
-        kernel, recurrent = _gru_order(kernel), _gru_order(recurrent)
-        b_ih, b_hh = _gru_order(bias[0]), _gru_order(bias[1])
-    else:
-        b_ih, b_hh = bias, np.zeros_like(bias)  # Keras has one bias; torch adds two
-    return {
-        f"rnn.weight_ih_l0{suffix}": _t(kernel.T),
-        f"rnn.weight_hh_l0{suffix}": _t(recurrent.T),
-        f"rnn.bias_ih_l0{suffix}": _t(b_ih),
-        f"rnn.bias_hh_l0{suffix}": _t(b_hh),
-    }
-
-
-def _brick(
-    layer: Mapping[str, Any], weights: Sequence[tuple[str, np.ndarray]], ndim: int
-) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor]]:
-    """One Keras layer → (brick spec, tensors named relative to the brick's module).
-
-    ``ndim`` is the rank of the layer's input without the batch axis (2: (L, C), 1: (F,)).
-    A None brick means the layer maps to nothing (InputLayer) or to a graph merge.
-    """
-    kind = layer["class_name"]
-    cfg = layer.get("config", {})
-    w = _by_suffix(weights)
-    if cfg.get("data_format", "channels_last") != "channels_last":
-        raise _fail(layer, "only data_format channels_last is supported")
-    if kind == "Conv1D":
-        padding = cfg.get("padding", "valid")
-        if padding not in ("valid", "same") or cfg.get("groups", 1) != 1:
-            raise _fail(layer, f"padding '{padding}' / grouped convolution is not supported")
-        spec = {
-            "type": "conv1d",
-            "filters": int(cfg["filters"]),
-            "width": _int(cfg["kernel_size"]),
-            "stride": _int(cfg.get("strides", 1)),
-            "padding": padding,
-            "dilation": _int(cfg.get("dilation_rate", 1)),
-            "activation": _activation(layer, cfg.get("activation", "linear")),
-            "bias": bool(cfg.get("use_bias", True)),
-        }
-        if spec["activation"] == "softmax":
-            raise _fail(layer, "softmax over conv channels is not supported")
-        # Keras kernel (width, in, filters) → torch (filters, in, width)
-        tensors = {"conv.weight": _t(w["kernel"].transpose(2, 1, 0))}
-        if spec["bias"]:
-            tensors["conv.bias"] = _t(w["bias"])
-        return spec, tensors
-    if kind in ("MaxPooling1D", "AveragePooling1D"):
-        if cfg.get("padding", "valid") != "valid":
-            raise _fail(layer, "pooling with padding 'same' is not supported (use valid)")
-        size = _int(cfg.get("pool_size", 2))
-        stride = _int(cfg.get("strides") or size)
-        name = "maxpool1d" if kind == "MaxPooling1D" else "avgpool1d"
-        return {"type": name, "size": size, "stride": stride}, {}
-    if kind in ("GlobalMaxPooling1D", "GlobalAveragePooling1D"):
-        if cfg.get("keepdims"):
-            raise _fail(layer, "keepdims=True is not supported")
-        return {"type": "global_max_pool" if "Max" in kind else "global_avg_pool"}, {}
-    if kind == "Dropout":
-        return {"type": "dropout", "rate": float(cfg.get("rate", 0.5))}, {}
-    if kind == "Flatten":
-        return {"type": "flatten"}, {}
-    if kind == "Dense":
-        spec = {
-            "type": "dense",
-            "units": int(cfg["units"]),
-            "activation": _activation(layer, cfg.get("activation", "linear")),
-            "bias": bool(cfg.get("use_bias", True)),
-        }
-        tensors = {"linear.weight": _t(w["kernel"].T)}
-        if spec["bias"]:
-            tensors["linear.bias"] = _t(w["bias"])
-        return spec, tensors
-    if kind == "Activation":
-        return {"type": "activation", "name": _activation(layer, cfg.get("activation"))}, {}
-    if kind == "BatchNormalization":
-        axis = cfg.get("axis", -1)
-        axis = axis[0] if isinstance(axis, list) and len(axis) == 1 else axis
-        if axis not in (-1, ndim):
-            raise _fail(
-                layer, f"only normalisation over channels (axis -1) is supported; got {axis}"
-            )
-        mean, var = w["moving_mean"], w["moving_variance"]
-        gamma = w.get("gamma", np.ones_like(mean)) if cfg.get("scale", True) else np.ones_like(mean)
-        beta = (
-            w.get("beta", np.zeros_like(mean)) if cfg.get("center", True) else np.zeros_like(mean)
-        )
-        spec = {
-            "type": "batchnorm",
-            "eps": float(cfg.get("epsilon", 1e-3)),
-            "momentum": float(1.0 - cfg.get("momentum", 0.99)),
-        }
-        tensors = {
-            "norm.weight": _t(gamma),
-            "norm.bias": _t(beta),
-            "norm.running_mean": _t(mean),
-            "norm.running_var": _t(var),
-            "norm.num_batches_tracked": torch.tensor(0),
-        }
-        return spec, tensors
-    if kind in ("LSTM", "GRU", "SimpleRNN"):
-        spec = {
-            "type": {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}[kind],
-            "units": int(cfg["units"]),
-            "return_sequences": bool(cfg.get("return_sequences", False)),
-        }
-        if kind == "SimpleRNN":
-            act = cfg.get("activation", "tanh")
-            if act not in ("tanh", "relu"):
-                raise _fail(layer, f"SimpleRNN activation must be tanh or relu; got {act}")
-            spec["activation"] = act
-        return spec, _recurrent(layer, {**cfg, "__class__": kind}, w, "")
-    if kind == "Bidirectional":
-        inner = cfg.get("layer", {})
-        inner_kind = inner.get("class_name")
-        if inner_kind not in ("LSTM", "GRU", "SimpleRNN"):
-            raise _fail(layer, f"wraps {inner_kind}; only LSTM, GRU and SimpleRNN are supported")
-        if cfg.get("merge_mode", "concat") != "concat":
-            raise _fail(layer, f"merge_mode {cfg.get('merge_mode')!r}; only 'concat' is supported")
-        forward = [(n, v) for n, v in weights if "backward" not in n.rsplit("/", 2)[-2]]
-        backward = [(n, v) for n, v in weights if "backward" in n.rsplit("/", 2)[-2]]
-        if not backward or len(forward) != len(backward):
-            raise _fail(layer, "cannot tell forward from backward weights by name")
-        icfg = {**inner.get("config", {}), "__class__": inner_kind}
-        spec = {
-            "type": {"LSTM": "lstm", "GRU": "gru", "SimpleRNN": "rnn"}[inner_kind],
-            "units": int(icfg["units"]),
-            "return_sequences": bool(icfg.get("return_sequences", False)),
-            "bidirectional": True,
-        }
-        if inner_kind == "SimpleRNN":
-            spec["activation"] = icfg.get("activation", "tanh")
-        icfg["go_backwards"] = False  # Keras sets it on the backward copy; torch reverses itself
-        tensors = _recurrent(layer, icfg, _by_suffix(forward), "")
-        tensors |= _recurrent(layer, icfg, _by_suffix(backward), "_reverse")
-        return spec, tensors
-    raise _fail(
-        layer,
-        f"layer class '{kind}' is not supported; supported: {', '.join(KERAS_LAYERS)}",
-    )
-
-
 # -- whole models --------------------------------------------------------------------------
 
 
@@ -314,7 +78,7 @@ def _inbound(layer: Mapping[str, Any]) -> list[str]:
     """Names of the layers feeding ``layer`` (Keras 2 lists or Keras 3 ``keras_history``)."""
     nodes = layer.get("inbound_nodes") or []
     if len(nodes) > 1:
-        raise _fail(layer, "a layer called more than once (shared layer) is not supported")
+        raise keras_error(layer, "a layer called more than once (shared layer) is not supported")
     names: list[str] = []
 
     def walk(obj: Any) -> None:
@@ -338,11 +102,11 @@ def _inbound(layer: Mapping[str, Any]) -> list[str]:
 def _final_task(spec: dict[str, Any] | None, layer: Mapping[str, Any]) -> tuple[str, str]:
     """(task, final activation) of the output brick; strips the activation from ``spec``."""
     if spec is None or spec["type"] not in ("dense", "activation"):
-        raise _fail(layer, "the output layer must be Dense or Activation")
+        raise keras_error(layer, "the output layer must be Dense or Activation")
     key = "activation" if spec["type"] == "dense" else "name"
     act = spec[key]
     if act not in _TASK_OF:
-        raise _fail(
+        raise keras_error(
             layer,
             f"final activation '{act}' has no cislearn task; allowed: sigmoid, "
             "softmax, linear, softplus",
@@ -409,10 +173,10 @@ def convert_keras(
         mapping = []
         ndim = 2
         for layer in layers:
-            layer = {**layer, "class_name": _ALIASES.get(layer["class_name"], layer["class_name"])}
+            layer = {**layer, "class_name": ALIASES.get(layer["class_name"], layer["class_name"])}
             if layer["class_name"] == "InputLayer":
                 continue
-            spec, tensors = _brick(layer, weights.get(layer["config"]["name"], []), ndim)
+            spec, tensors = layer_brick(layer, weights.get(layer["config"]["name"], []), ndim)
             state |= {f"layers.{len(specs)}.{k}": v for k, v in tensors.items()}
             mapping.append([layer["config"]["name"], layer["class_name"], spec["type"]])
             specs.append(spec)
@@ -544,7 +308,7 @@ def _functional(
     task = final = ""
     for name in order:
         layer = layers[name]
-        layer = {**layer, "class_name": _ALIASES.get(layer["class_name"], layer["class_name"])}
+        layer = {**layer, "class_name": ALIASES.get(layer["class_name"], layer["class_name"])}
         kind = layer["class_name"]
         sources = _inbound(layer)
         in_dim = ndim[sources[0]] if sources else 2
@@ -552,13 +316,15 @@ def _functional(
         if kind in ("Concatenate", "Add"):
             axis = layer["config"].get("axis", -1)
             if kind == "Concatenate" and axis not in (-1, in_dim):
-                raise _fail(layer, f"concatenation on axis {axis}; only the channel axis (-1)")
+                raise keras_error(
+                    layer, f"concatenation on axis {axis}; only the channel axis (-1)"
+                )
             node["merge"] = "concat" if kind == "Concatenate" else "add"
             spec = None
         else:
             if len(sources) != 1:
-                raise _fail(layer, f"expects one input; got {len(sources)}")
-            spec, tensors = _brick(layer, weights.get(name, []), in_dim)
+                raise keras_error(layer, f"expects one input; got {len(sources)}")
+            spec, tensors = layer_brick(layer, weights.get(name, []), in_dim)
             state |= {f"nodes.{node['name']}.0.{k}": v for k, v in tensors.items()}
         if name == outputs[0]:
             task, final = _final_task(spec, layer)
@@ -579,27 +345,14 @@ def _functional(
     return "graph", params, state, in_len, channels, task, final, mapping
 
 
-def _read_weights(group: Any) -> dict[str, list[tuple[str, np.ndarray]]]:
-    out: dict[str, list[tuple[str, np.ndarray]]] = {}
-    for raw in group.attrs.get("layer_names", []):
-        name = raw.decode() if isinstance(raw, bytes) else str(raw)
-        layer = group[name]
-        names = [
-            n.decode() if isinstance(n, bytes) else str(n)
-            for n in layer.attrs.get("weight_names", [])
-        ]
-        out[name] = [(n, np.asarray(layer[n][()])) for n in names]
-    return out
-
-
 def read_keras(path: str | os.PathLike[str], *, length: int | None = None) -> KerasModel:
     """Read a Keras HDF5 model (``model.save(...h5)`` / R ``save_model_hdf5``) without TensorFlow.
 
     The architecture comes from the file's ``model_config`` attribute, the weights from its
-    ``model_weights`` group (read with h5py). Keras works channels last on (length, 4)
-    one-hot input in the order A, C, G, T; kernels are transposed to torch's channels-first
-    layout and recurrent gates reordered (GRU z, r, h → torch r, z, n; LSTM i, f, c, o is
-    torch's i, f, g, o).
+    ``model_weights`` group (read by :func:`cislearn.io.keras.read_keras_file`). Keras works
+    channels last on (length, 4) one-hot input in the order A, C, G, T; kernels are
+    transposed to torch's channels-first layout and recurrent gates reordered (GRU z, r, h →
+    torch r, z, n; LSTM i, f, c, o is torch's i, f, g, o).
 
     Parameters
     ----------
@@ -625,39 +378,13 @@ def read_keras(path: str | os.PathLike[str], *, length: int | None = None) -> Ke
     >>> km.arch, km.task, km.length  # doctest: +SKIP
     ('layers', 'binary', 201)
     """
-    import h5py
-
+    keras_file = read_keras_file(path)
     file = Path(path)
-    if not file.is_file():
-        raise ModelLoadError(f"{file}: no such file")
     try:
-        handle = h5py.File(file, "r")
-    except OSError as exc:
-        raise ModelLoadError(
-            f"{file}: not an HDF5 file ({exc}); Keras 3 '.keras' zip files are not supported, "
-            "save with model.save('model.h5') instead"
-        ) from None
-    with handle:
-        text = handle.attrs.get("model_config")
-        if text is None:
-            raise ModelLoadError(
-                f"{file}: no model_config attribute (a weights-only file?); save the whole "
-                "model with model.save / save_model_hdf5"
-            )
-        text = text.decode() if isinstance(text, bytes) else str(text)
-        try:
-            config = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelLoadError(f"{file}: model_config is not valid JSON ({exc.msg})") from None
-        group = handle["model_weights"] if "model_weights" in handle else handle
-        weights = _read_weights(group)
-        version = handle.attrs.get("keras_version", b"")
-        version = version.decode() if isinstance(version, bytes) else str(version)
-    try:
-        result = convert_keras(config, weights, length=length)
+        result = convert_keras(keras_file.config, keras_file.weights, length=length)
     except ModelLoadError as exc:
         raise ModelLoadError(f"{file}: {exc}") from None
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise ModelLoadError(f"{file}: unexpected Keras model layout ({exc!r})") from None
-    result.info["keras_version"] = version
+    result.info["keras_version"] = keras_file.keras_version
     return result

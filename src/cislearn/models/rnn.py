@@ -26,7 +26,11 @@ RNNPool = Literal["last", "max", "mean"]
 
 
 class RecurrentEncoder(nn.Module):
-    """RNN over the length axis and a reduction to one vector: (N, C, L) → (N, out_features).
+    """RNN over the length axis and a reduction to one vector: (N, C, L) → (N, out_features),
+    or every position's state, (N, out_features, L), with ``pool="sequence"``.
+
+    Used by the ``lstm`` / ``cnn-lstm`` architectures and by the ``lstm`` / ``gru`` / ``rnn``
+    bricks of ``layers:`` models (:mod:`cislearn.models.bricks`).
 
     Parameters
     ----------
@@ -37,8 +41,11 @@ class RecurrentEncoder(nn.Module):
     bidirectional : bool
     dropout : float
         Between stacked RNN layers (ignored for a single layer).
-    pool : {"last", "max", "mean"}
-        ``last`` concatenates the last layer's final hidden state of each direction.
+    pool : {"last", "max", "mean", "sequence"}
+        ``last`` concatenates the last layer's final hidden state of each direction;
+        ``sequence`` returns the states at every position instead of one vector.
+    nonlinearity : {"tanh", "relu"}
+        Activation of the plain ``rnn`` cell (LSTM and GRU ignore it).
     """
 
     def __init__(
@@ -51,9 +58,11 @@ class RecurrentEncoder(nn.Module):
         bidirectional: bool = True,
         dropout: float = 0.0,
         pool: str = "max",
+        nonlinearity: str = "tanh",
     ) -> None:
         super().__init__()
         rnn_class = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
+        extra = {"nonlinearity": nonlinearity} if cell == "rnn" else {}
         self.rnn = rnn_class(
             in_features,
             units,
@@ -61,6 +70,7 @@ class RecurrentEncoder(nn.Module):
             batch_first=True,
             bidirectional=bidirectional,
             dropout=dropout if layers > 1 else 0.0,
+            **extra,
         )
         self.pool = pool
         self.directions = 2 if bidirectional else 1
@@ -68,6 +78,8 @@ class RecurrentEncoder(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         states, final = self.rnn(x.transpose(1, 2))  # (N, L, dirs * units)
+        if self.pool == "sequence":
+            return states.transpose(1, 2)
         if self.pool == "max":
             return states.amax(dim=1)
         if self.pool == "mean":

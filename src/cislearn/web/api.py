@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cislearn.io.formats import sniff_variant_bytes
 from cislearn.web import extras, service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, check_inputs, decode_upload, store_training_inputs
@@ -217,8 +218,7 @@ def create_variants_job(
         )
     if not data.strip():
         raise ApiError(422, "missing_input", "variants file is empty")
-    kind = "vcf" if data.startswith(b"##fileformat=VCF") else "bcf" if data[:3] == b"BCF" else None
-    kind = kind or "variants_tsv"
+    kind = sniff_variant_bytes(data) or "variants_tsv"
     job_id = new_job_id()
     path = job_dir(settings, job_id) / INPUT_NAMES[kind]
     path.parent.mkdir(parents=True, exist_ok=True)
