@@ -5,15 +5,27 @@ from __future__ import annotations
 import difflib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal, NamedTuple, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, ValidationError, field_validator
-from torch import Tensor, nn
+from torch import nn
 
 from cislearn.errors import ConfigError
-from cislearn.models.layers import DropoutRate, GlobalPool, PosInt, activation, conv1d
+from cislearn.models.brickmodules import (
+    Dense,
+    Flatten,
+    KmerEmbedding,
+    Maxout,
+    Residual,
+    SelfAttention,
+    Shape,
+    ShapeError,
+    layer_activation,
+    need_seq,
+    window_length,
+)
+from cislearn.models.layers import DropoutRate, GlobalPool, PosInt, conv1d
 from cislearn.models.rnn import RecurrentEncoder
-from cislearn.models.transformer import N_SPECIAL, kmer_token_ids
 
 __all__ = [
     "BRICKS",
@@ -33,44 +45,6 @@ LayerActivation = Literal[
 ]
 
 
-class Shape(NamedTuple):
-    """Shape of one example between bricks: (channels, length) when ``seq``, else (features,).
-
-    ``length`` is None when the input length is not known yet (config-time checks).
-    """
-
-    seq: bool
-    channels: int
-    length: int | None = None
-
-    def __str__(self) -> str:
-        if not self.seq:
-            return f"({self.channels},)"
-        return f"({self.channels}, {'L' if self.length is None else self.length})"
-
-
-class _ShapeError(ValueError):
-    """A brick cannot take the shape it is given (message says why and the fix)."""
-
-
-def _need_seq(shape: Shape, what: str) -> None:
-    if not shape.seq:
-        raise _ShapeError(
-            f"{what} needs a (channels, length) input; got features {shape} "
-            "(move it before the flatten / global pool / rnn that removed the length axis)"
-        )
-
-
-def _window(length: int | None, size: int, stride: int, dilation: int = 1) -> int | None:
-    """Output length of a valid sliding window (None when unknown); raises when it is empty."""
-    if length is None:
-        return None
-    span = dilation * (size - 1) + 1
-    if length < span:
-        raise _ShapeError(f"window of {span} does not fit length {length}")
-    return (length - span) // stride + 1
-
-
 # -- bricks: a frozen config per kind, with its shape rule and its torch module -------------
 
 
@@ -82,10 +56,6 @@ class BrickConfig(BaseModel):
 
     def module(self, shape: Shape) -> nn.Module:  # pragma: no cover - abstract
         raise NotImplementedError
-
-
-def _act(name: str) -> nn.Module:
-    return nn.Identity() if name == "linear" else activation(name)
 
 
 class Conv1dBrick(BrickConfig):
@@ -101,13 +71,13 @@ class Conv1dBrick(BrickConfig):
     bias: bool = True
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
-        _need_seq(shape, "conv1d")
+        need_seq(shape, "conv1d")
         if self.padding == "same":
             if self.stride != 1:
-                raise _ShapeError("padding 'same' needs stride 1")
+                raise ShapeError("padding 'same' needs stride 1")
             return Shape(True, self.filters, shape.length)
         return Shape(
-            True, self.filters, _window(shape.length, self.width, self.stride, self.dilation)
+            True, self.filters, window_length(shape.length, self.width, self.stride, self.dilation)
         )
 
     def module(self, shape: Shape) -> nn.Module:
@@ -122,7 +92,7 @@ class Conv1dBrick(BrickConfig):
         conv.stride = (self.stride,)
         parts: OrderedDict[str, nn.Module] = OrderedDict(conv=conv)
         if self.activation != "linear":
-            parts["act"] = _act(self.activation)
+            parts["act"] = layer_activation(self.activation)
         return nn.Sequential(parts)
 
 
@@ -132,16 +102,16 @@ class _PoolBrick(BrickConfig):
     ceil: bool = False
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
-        _need_seq(shape, self.type)  # type: ignore[attr-defined]
+        need_seq(shape, self.type)  # type: ignore[attr-defined]
         stride = self.stride or self.size
         if shape.length is None:
             return Shape(True, shape.channels, None)
         if self.ceil:
             if shape.length < 1:
-                raise _ShapeError("empty input")
+                raise ShapeError("empty input")
             n = -(-max(shape.length - self.size, 0) // stride) + 1
             return Shape(True, shape.channels, n)
-        return Shape(True, shape.channels, _window(shape.length, self.size, stride))
+        return Shape(True, shape.channels, window_length(shape.length, self.size, stride))
 
 
 class MaxPool1dBrick(_PoolBrick):
@@ -168,7 +138,7 @@ class GlobalMaxPoolBrick(BrickConfig):
     type: Literal["global_max_pool"] = "global_max_pool"
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
-        _need_seq(shape, self.type)
+        need_seq(shape, self.type)
         return Shape(False, shape.channels)
 
     def module(self, shape: Shape) -> nn.Module:
@@ -212,20 +182,6 @@ class DropoutBrick(BrickConfig):
         return nn.Dropout(self.rate)
 
 
-class Dense(nn.Module):
-    """Linear layer on features, or on the channels of every position (like Keras Dense)."""
-
-    def __init__(self, in_features: int, units: int, act: str, bias: bool) -> None:
-        super().__init__()
-        self.linear = nn.Linear(in_features, units, bias=bias)
-        self.act = _act(act)
-
-    def forward(self, x: Tensor) -> Tensor:
-        if x.ndim == 3:
-            return self.act(self.linear(x.transpose(1, 2)).transpose(1, 2))
-        return self.act(self.linear(x))
-
-
 class DenseBrick(BrickConfig):
     """``dense``: ``units`` outputs (omit ``units`` on the last brick: one per target)."""
 
@@ -236,18 +192,11 @@ class DenseBrick(BrickConfig):
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
         if self.units is None:
-            raise _ShapeError("units may be left out only on the last brick (the output layer)")
+            raise ShapeError("units may be left out only on the last brick (the output layer)")
         return shape._replace(channels=self.units)
 
     def module(self, shape: Shape) -> nn.Module:
         return Dense(shape.channels, int(self.units or 0), self.activation, self.bias)
-
-
-class Flatten(nn.Module):
-    """(N, C, L) → (N, L * C) in channels-last order (position-major, as Keras Flatten)."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.transpose(1, 2).reshape(x.shape[0], -1) if x.ndim == 3 else x
 
 
 class FlattenBrick(BrickConfig):
@@ -266,21 +215,6 @@ class FlattenBrick(BrickConfig):
         return Flatten()
 
 
-class Maxout(nn.Module):
-    """Maximum over groups of ``pieces`` consecutive channels: C → C / pieces."""
-
-    def __init__(self, pieces: int) -> None:
-        super().__init__()
-        self.pieces = pieces
-
-    def forward(self, x: Tensor) -> Tensor:
-        shape = (x.shape[0], x.shape[1] // self.pieces, self.pieces, *x.shape[2:])
-        return x.reshape(shape).amax(dim=2)
-
-    def extra_repr(self) -> str:
-        return f"pieces={self.pieces}"
-
-
 class ActivationBrick(BrickConfig):
     """``activation``: a named activation, or ``maxout`` over groups of ``pieces`` channels."""
 
@@ -292,11 +226,11 @@ class ActivationBrick(BrickConfig):
         if self.name != "maxout":
             return shape
         if shape.channels % self.pieces:
-            raise _ShapeError(f"maxout: {shape.channels} channels do not split into {self.pieces}s")
+            raise ShapeError(f"maxout: {shape.channels} channels do not split into {self.pieces}s")
         return shape._replace(channels=shape.channels // self.pieces)
 
     def module(self, shape: Shape) -> nn.Module:
-        return Maxout(self.pieces) if self.name == "maxout" else _act(self.name)
+        return Maxout(self.pieces) if self.name == "maxout" else layer_activation(self.name)
 
 
 class _RecurrentBrick(BrickConfig):
@@ -305,7 +239,7 @@ class _RecurrentBrick(BrickConfig):
     bidirectional: bool = False
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
-        _need_seq(shape, self.type)  # type: ignore[attr-defined]
+        need_seq(shape, self.type)  # type: ignore[attr-defined]
         width = self.units * (2 if self.bidirectional else 1)
         return Shape(True, width, shape.length) if self.return_sequences else Shape(False, width)
 
@@ -346,18 +280,6 @@ class RNNBrick(_RecurrentBrick):
         return self.activation
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention over positions: (N, C, L) → (N, C, L)."""
-
-    def __init__(self, channels: int, heads: int, dropout: float) -> None:
-        super().__init__()
-        self.attn = nn.MultiheadAttention(channels, heads, dropout=dropout, batch_first=True)
-
-    def forward(self, x: Tensor) -> Tensor:
-        seq = x.transpose(1, 2)
-        return self.attn(seq, seq, seq, need_weights=False)[0].transpose(1, 2)
-
-
 class AttentionBrick(BrickConfig):
     """``attention``: multi-head self-attention; channels must divide by ``heads``."""
 
@@ -366,24 +288,13 @@ class AttentionBrick(BrickConfig):
     dropout: DropoutRate = 0.0
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
-        _need_seq(shape, "attention")
+        need_seq(shape, "attention")
         if shape.channels % self.heads:
-            raise _ShapeError(f"{shape.channels} channels do not split into {self.heads} heads")
+            raise ShapeError(f"{shape.channels} channels do not split into {self.heads} heads")
         return shape
 
     def module(self, shape: Shape) -> nn.Module:
         return SelfAttention(shape.channels, self.heads, self.dropout)
-
-
-class Residual(nn.Module):
-    """``x + body(x)``."""
-
-    def __init__(self, body: nn.Module) -> None:
-        super().__init__()
-        self.body = body
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x + self.body(x)
 
 
 class ResidualBrick(BrickConfig):
@@ -401,27 +312,15 @@ class ResidualBrick(BrickConfig):
         try:
             out = infer_shapes(self.layers, shape, where="residual.layers", raw=False)[-1]
         except ConfigError as exc:
-            raise _ShapeError(str(exc)) from None
+            raise ShapeError(str(exc)) from None
         if out != shape:
-            raise _ShapeError(
+            raise ShapeError(
                 f"the inner layers change shape {shape} to {out}; keep it (padding same)"
             )
         return shape
 
     def module(self, shape: Shape) -> nn.Module:
         return Residual(build_stack(self.layers, shape, raw=False)[0])
-
-
-class KmerEmbedding(nn.Module):
-    """One-hot (N, 4, L) → overlapping k-mer ids → embeddings (N, dim, L - k + 1)."""
-
-    def __init__(self, k: int, dim: int) -> None:
-        super().__init__()
-        self.k = k
-        self.embed = nn.Embedding(N_SPECIAL + 4**k, dim)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.embed(kmer_token_ids(x, self.k)).transpose(1, 2)
 
 
 class EmbeddingBrick(BrickConfig):
@@ -433,11 +332,11 @@ class EmbeddingBrick(BrickConfig):
 
     def out_shape(self, shape: Shape, *, raw: bool) -> Shape:
         if not raw or shape.channels != 4:
-            raise _ShapeError(
+            raise ShapeError(
                 "embedding reads the one-hot A, C, G, T input: put it first, on a model "
                 f"without extra tracks (got input {shape})"
             )
-        return Shape(True, self.dim, _window(shape.length, self.k, 1))
+        return Shape(True, self.dim, window_length(shape.length, self.k, 1))
 
     def module(self, shape: Shape) -> nn.Module:
         return KmerEmbedding(self.k, self.dim)
@@ -618,7 +517,7 @@ def infer_shapes(
     for i, brick in enumerate(bricks):
         try:
             shape = brick.out_shape(shape, raw=raw and i == 0)
-        except _ShapeError as exc:
+        except ShapeError as exc:
             raise ConfigError(
                 f"{where}[{i}] ({brick.type}): {exc}; input shape {shape}"  # type: ignore[attr-defined]
             ) from None
