@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from cislearn.baseline import BaselinePredictor
-from cislearn.errors import ConfigError, ModelLoadError
+from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.panel import baseline_run, benchmark_panel, split_for
 from cislearn.predict import load as load_bundle
 from cislearn.predict import predict_records
@@ -87,3 +87,10 @@ def test_benchmark_panel_rejects_unknown_models(ds, tmp_path) -> None:
         benchmark_panel(ds, tmp_path, models=["lasso_motifs", "xgboost"])
     with pytest.raises(ConfigError, match="benchmark models"):
         benchmark_panel(ds, tmp_path, models=["cnn", "cnn"])
+
+
+def test_a_baseline_run_cannot_score_variants(run) -> None:
+    from cislearn.variants import score_variants
+
+    with pytest.raises(InputError, match="baseline run cannot score variants"):
+        score_variants(load_run(run.run_dir), "no-genome-needed.fa", [])
