@@ -108,11 +108,12 @@ class ArchConfig(BaseModel):
 class LocalParts(NamedTuple):
     """A model seen as ``head(cat(pool(branch(x)) for branch in branches))``.
 
-    Fast exact mutagenesis (``cislearn.interpret.ism``) uses it: each branch starts with an
-    ``nn.Conv1d`` over the input followed only by position-wise modules (activation, eval-mode
-    batch norm, dropout), so a one-base substitution changes a branch's output only within
-    the kernel span, by a rank-1 amount, and the global pool can be updated from running
-    maxima/sums instead of recomputing the whole sequence.
+    The exact CPU fast path (:mod:`cislearn.fastpath`: prediction from base codes, mutagenesis,
+    variant scoring) uses it: each branch starts with an ``nn.Conv1d`` over the input followed
+    only by position-wise modules (activation, eval-mode batch norm, dropout), so a one-base
+    substitution changes a branch's output only within the kernel span, by a rank-1 amount,
+    and the global pool can be updated from running maxima/sums instead of recomputing the
+    whole sequence.
 
     Attributes
     ----------
