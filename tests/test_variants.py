@@ -289,3 +289,17 @@ def test_bad_arguments_raise_input_error(predictor, ctcf_genome) -> None:
         score_variants("model", genome, [])
     empty = score_variants(predictor, genome, [])
     assert len(empty) == 0 and "label_qvalue" in empty.columns
+
+
+def test_scorer_qvalues_are_bh_over_every_chunk(predictor, ctcf_genome) -> None:
+    """Streamed q-values (the scorer's counters) equal BH on all p-values at once."""
+    genome, peaks = ctcf_genome
+    hits = motif_variants(genome, peaks, n=25)
+    scorer = VariantScorer(predictor, genome, n_null=200, seed=1)
+    frames = [scorer.score(hits[i : i + 7]) for i in range(0, len(hits), 7)]
+    scorer.close()
+    p = np.concatenate([f["label_pvalue"].to_numpy() for f in frames])
+    q = [scorer.qvalues(f["label_pvalue"].to_numpy(), "label") for f in frames]
+    streamed = np.concatenate(q)
+    assert np.isfinite(p).all() and len(np.unique(p)) > 3
+    np.testing.assert_allclose(streamed, bh_qvalues(p))

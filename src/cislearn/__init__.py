@@ -51,7 +51,7 @@ _EXPORTS: dict[str, str] = {
     "make_loader": "cislearn.data",
     "kshuffle": "cislearn.negatives",
     "genomic_background": "cislearn.negatives",
-    "prepare_peaks": "cislearn.prepare",
+    "prepare_peaks": "cislearn.pipelines.prepare",
     "check_file": "cislearn.validate",
     # models, training, prediction, runs
     "build_model": "cislearn.models.registry",
@@ -64,9 +64,9 @@ _EXPORTS: dict[str, str] = {
     "load": "cislearn.predict",
     "Predictor": "cislearn.predict",
     "score_variants": "cislearn.variants",
-    "train_run": "cislearn.runs",
-    "evaluate_run": "cislearn.runs",
-    "compare_runs_dir": "cislearn.runs",
+    "train_run": "cislearn.pipelines.train",
+    "evaluate_run": "cislearn.pipelines.train",
+    "compare_runs_dir": "cislearn.pipelines.train",
     # classical baselines
     "kmer_counts": "cislearn.features",
     "gapped_kmer_counts": "cislearn.features",
@@ -74,8 +74,8 @@ _EXPORTS: dict[str, str] = {
     "motif_counts": "cislearn.motif_counts",
     "fit_baseline": "cislearn.baseline",
     "load_baseline": "cislearn.baseline",
-    "baseline_run": "cislearn.panel",
-    "benchmark_panel": "cislearn.panel",
+    "baseline_run": "cislearn.pipelines.panel",
+    "benchmark_panel": "cislearn.pipelines.panel",
     # interpretation
     "saturation_mutagenesis": "cislearn.interpret.ism",
     "substitution_logits": "cislearn.interpret.ism",

@@ -235,6 +235,7 @@ class VariantScorer:
         self._rng = np.random.default_rng(seed)
         self._activate = output_activation(self.task)
         self.null: np.ndarray | None = None  # sorted |Δ raw| per output, (n_outputs, n_null)
+        self._rank_counts: np.ndarray | None = None  # variants per p-value, (n_outputs, n_null + 1)
         self._contigs: dict[str, str | None] = {}
         self._counts = {"n": 0, "scored": 0, "snv": 0, "indel": 0, "multi": 0}
         self._flags = dict.fromkeys(FLAGS, 0)
@@ -411,16 +412,55 @@ class VariantScorer:
         self.null = np.sort(np.abs(alt - ref), axis=0).T.copy()
 
     def _pvalues(self, delta: np.ndarray) -> np.ndarray:
-        """Two-sided empirical p-values (1 + #null ≥ |Δ|) / (n_null + 1), (n, n_outputs)."""
+        """Two-sided empirical p-values (1 + #null ≥ |Δ|) / (n_null + 1), (n, n_outputs).
+
+        Also counts, per output, how many variants got each of the ``n_null + 1`` possible
+        p-values: :meth:`qvalues` turns the counts into Benjamini–Hochberg q-values.
+        """
         out = np.full(delta.shape, np.nan)
         if self.null is None:
             return out
         n = self.null.shape[1]
+        if self._rank_counts is None:
+            self._rank_counts = np.zeros((delta.shape[1], n + 1), np.int64)
         for j in range(delta.shape[1]):
-            ge = n - np.searchsorted(self.null[j], np.abs(delta[:, j]), side="left")
-            out[:, j] = (1 + ge) / (n + 1)
-        out[np.isnan(delta)] = np.nan
+            ok = ~np.isnan(delta[:, j])
+            ge = n - np.searchsorted(self.null[j], np.abs(delta[ok, j]), side="left")
+            out[ok, j] = (1 + ge) / (n + 1)
+            self._rank_counts[j] += np.bincount(ge, minlength=n + 1)
         return out
+
+    def qvalues(self, pvalues: np.ndarray, output: str) -> np.ndarray:
+        """Benjamini–Hochberg q-values of p-values this scorer produced for ``output``.
+
+        The q-values are over every variant scored so far (empirical p-values take only
+        ``n_null + 1`` values, so the scorer keeps one counter per value and a stream needs
+        no second copy of its p-values). Call it after the last chunk is scored.
+
+        Parameters
+        ----------
+        pvalues : ndarray of shape (n,)
+            The ``<output>_pvalue`` column of frames from :meth:`score` (NaN stays NaN).
+        output : str
+            Output name, one of :attr:`outputs`.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+            Equal to :func:`bh_qvalues` over all p-values scored so far, picked for ``pvalues``.
+        """
+        p = np.asarray(pvalues, dtype=np.float64)
+        q = np.full(p.shape, np.nan)
+        if self.null is None or self._rank_counts is None:
+            return q
+        n = self.null.shape[1]
+        table = bh_qvalues_from_counts(self._rank_counts[self.outputs.index(output)], n)
+        fin = np.isfinite(p)
+        # p = (1 + k) / (n + 1) exactly for k in 0..n; rounding in a text round trip is far
+        # below the 1 / (n + 1) spacing
+        k = np.clip(np.rint(p[fin] * (n + 1)).astype(np.int64) - 1, 0, n)
+        q[fin] = table[k]
+        return q
 
     # -- public ----------------------------------------------------------------------------
 

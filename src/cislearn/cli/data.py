@@ -96,7 +96,7 @@ def prepare(
     from cislearn.io.bed import read_bed
     from cislearn.io.datasets import write_dataset_files
     from cislearn.io.genome import Genome
-    from cislearn.prepare import prepare_peaks
+    from cislearn.pipelines.prepare import prepare_peaks
     from cislearn.report.qc import plot_background_qc
 
     frame = read_bed(peaks)
@@ -240,7 +240,7 @@ def _simulate_into(
     from cislearn.data import SequenceDataset, assign_split
     from cislearn.io.datasets import write_dataset_files
     from cislearn.io.tables import write_table
-    from cislearn.prepare import dataset_summary
+    from cislearn.pipelines.prepare import dataset_summary
     from cislearn.simulate import simulate as run_simulation
 
     sim = run_simulation(
@@ -275,7 +275,7 @@ def demo(
     """The main job end to end on simulated data: simulate → split → train → evaluate → report."""
     from cislearn.config import resolve_config
     from cislearn.data import load_dataset
-    from cislearn.runs import train_run
+    from cislearn.pipelines.train import train_run
 
     out.mkdir(parents=True, exist_ok=True)
     summary = _simulate_into(

@@ -62,7 +62,7 @@ def train(
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
     from cislearn.data import load_dataset
-    from cislearn.runs import train_run
+    from cislearn.pipelines.train import train_run
 
     cfg = train_config(config, locals(), set_)
     dataset = load_dataset(data, pos=pos, neg=neg)
@@ -90,7 +90,7 @@ def evaluate(
 ) -> int:
     """Evaluate a trained run on labelled data (every record)."""
     from cislearn.data import load_dataset
-    from cislearn.runs import evaluate_run
+    from cislearn.pipelines.train import evaluate_run
 
     result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
     echo(metrics_line(result))
@@ -142,7 +142,7 @@ def compare(
     out: Annotated[Path, Opt(help="Folder for the table, figures and comparison.html.")],
 ) -> int:
     """Compare runs: one metrics table and overlaid ROC and PR figures."""
-    from cislearn.runs import compare_runs_dir
+    from cislearn.pipelines.train import compare_runs_dir
 
     table, html = compare_runs_dir(list(runs), out)
     cols = [c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in table]

@@ -1,6 +1,6 @@
 """The self-hosted web app: FastAPI pages + REST API + a job queue, on the public library API.
 
-The web layer holds no science: every result comes from a library call (``cislearn.runs``,
+The web layer holds no science: every result comes from a library call (``cislearn.pipelines.train``,
 ``cislearn.validate``, ``cislearn.predict``, ...). Start it with ``cislearn serve``.
 """
 

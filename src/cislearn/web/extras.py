@@ -34,7 +34,7 @@ def is_baseline(name: str) -> bool:
 
 
 def _panel_baselines() -> dict[str, tuple[str, str]]:
-    from cislearn.panel import PANEL
+    from cislearn.pipelines.panel import PANEL
 
     return {name: entry for name, entry in PANEL.items() if isinstance(entry, tuple)}
 
@@ -48,7 +48,7 @@ def baseline_run(
     dataset: Any, name: str, out: Path, *, params: dict[str, Any], progress: Progress
 ) -> None:
     """Fit one baseline of the panel (features + model) and write its run folder."""
-    from cislearn.panel import baseline_run as run
+    from cislearn.pipelines.panel import baseline_run as run
 
     features, model = _panel_baselines()[name.removeprefix(BASELINE_PREFIX)]
     run(

@@ -119,7 +119,7 @@ def _train_config(params: dict[str, Any], arch: str) -> Any:
 
 
 def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:
-    from cislearn.runs import compare_runs_dir, train_run
+    from cislearn.pipelines.train import compare_runs_dir, train_run
     from cislearn.web import extras
 
     params = job.params

@@ -114,7 +114,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
 
     if job.kind == "variants":
         return variant_results(settings, job)
-    from cislearn.runs import read_run
+    from cislearn.pipelines.train import read_run
 
     files = list_files(settings, job.id)
     models = []

@@ -1,4 +1,4 @@
-"""Tests of cislearn.panel: baseline run folders and the benchmark panel on one split."""
+"""Tests of cislearn.pipelines.panel: baseline run folders and the benchmark panel on one split."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from cislearn.baseline import BaselinePredictor
 from cislearn.errors import ConfigError
-from cislearn.panel import baseline_run, benchmark_panel, split_for
+from cislearn.pipelines.panel import baseline_run, benchmark_panel, split_for
 from cislearn.predict import load, predict_records
 from synthetic import motif_data
 

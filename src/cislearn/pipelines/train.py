@@ -1,7 +1,8 @@
 """Run folders: train → bundle → held-out evaluation → figures → report, and reading runs back.
 
 One call per user action, shared by the CLI, the Python API and the web app's jobs:
-:func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`.
+:func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`, and
+:func:`evaluate_and_report`, the evaluation step the benchmark panel shares.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from cislearn.io.atomic import atomic_write
 from cislearn.io.datasets import write_json
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
-__all__ = ["RunResult", "train_run", "evaluate_run", "read_run", "compare_runs_dir"]
+__all__ = [
+    "RunResult",
+    "train_run",
+    "evaluate_run",
+    "evaluate_and_report",
+    "read_run",
+    "compare_runs_dir",
+]
 
 
 class RunResult(NamedTuple):
@@ -99,7 +107,7 @@ def _write_predictions(
         frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
 
 
-def _evaluate_and_report(
+def evaluate_and_report(
     out: Path,
     predictor: Any,
     dataset: SequenceDataset,
@@ -112,6 +120,38 @@ def _evaluate_and_report(
     seed: int,
     notes: tuple[str, ...],
 ) -> RunResult:
+    """Evaluate a loaded predictor on held-out data and write a run folder's results.
+
+    Shared by :func:`train_run`, :func:`evaluate_run` and the benchmark panel
+    (:mod:`cislearn.pipelines.panel`): writes ``predictions.tsv``, ``metrics.json``,
+    ``figures/`` (plus ``figures/importance.png`` for a baseline) and ``report.html`` in ``out``.
+
+    Parameters
+    ----------
+    out : Path
+        Existing run folder to write into.
+    predictor : Predictor
+        Deep or baseline predictor of ``dataset``'s records.
+    dataset : SequenceDataset
+        Held-out records with ``targets`` of shape (n, n_outputs).
+    title : str
+        Heading of the report.
+    history : DataFrame, optional
+        Per-epoch training history (None for baselines and evaluations).
+    config : dict
+        Resolved configuration shown in the report.
+    train : SequenceDataset, optional
+        Training part, for the composition-only shortcut check (binary tasks).
+    n_boot, seed : int
+        Bootstrap resamples of the 95% CIs and their seed.
+    notes : tuple of str
+        Notes shown in the report and stored in ``metrics.json``.
+
+    Returns
+    -------
+    RunResult
+        Metrics, metrics table, shortcut check and the report path.
+    """
     from cislearn.report.figures import write_run_figures
     from cislearn.report.html import write_run_report
 
@@ -223,7 +263,7 @@ def train_run(
     test = ds.part(held_out)
     progress("evaluate", 0, 1)
     predictor = load(out)
-    res = _evaluate_and_report(
+    res = evaluate_and_report(
         out,
         predictor,
         test,
@@ -253,7 +293,7 @@ def evaluate_run(
     predictor = load(run_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return _evaluate_and_report(
+    return evaluate_and_report(
         out,
         predictor,
         dataset,
