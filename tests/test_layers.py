@@ -21,7 +21,6 @@ LAYERS: dict[str, int] = {
     "features": 3,
     "motif_counts": 3,
     "validate": 3,
-    "prepare": 4,
     "models": 4,
     "losses": 4,
     "metrics": 4,
@@ -34,11 +33,10 @@ LAYERS: dict[str, int] = {
     "interpret": 6,
     "variants": 6,
     "report": 7,
-    "runs": 7,
-    "panel": 7,
-    "cli": 8,
-    "web": 8,
-    "__main__": 8,
+    "pipelines": 8,
+    "cli": 9,
+    "web": 9,
+    "__main__": 9,
 }
 
 

@@ -21,7 +21,7 @@ from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.bundle import save_bundle
 from cislearn.models.registry import ARCHITECTURES
 from cislearn.predict import load
-from cislearn.train import PROGRESS_SEP, fit, infer_task
+from cislearn.train import fit, infer_task
 from synthetic import motif_data
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -105,8 +105,8 @@ def test_cnn_learns_a_motif(tmp_path: Path, monkeypatch, capsys) -> None:
     assert result.config.devices == 1
     # progress: one call per epoch, bar name then metrics
     assert len(calls) == len(result.history)
-    stage, done, total = calls[-1]
-    assert stage.startswith(f"epoch{PROGRESS_SEP}epoch {done}/25 ") and "valid_auroc=" in stage
+    stage, done, total, detail = calls[-1]
+    assert stage == "epoch" and detail.startswith(f"epoch {done}/25 ") and "valid_auroc=" in detail
     assert total == 25
     # quiet: nothing on stdout, no lightning_logs, checkpoints under workdir only
     assert capsys.readouterr().out == ""
