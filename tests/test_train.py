@@ -170,7 +170,7 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert resumed.best_epoch == whole.best_epoch
 
     # a run that dies in epoch 3 (after validation, before its checkpoint) resumes from 2
-    def crash(stage: str, done: int, total: int | None) -> None:
+    def crash(stage: str, done: int, total: int | None, detail: str = "") -> None:
         if done == 3:
             raise RuntimeError("killed")
 
@@ -389,7 +389,7 @@ def test_resume_keeps_the_learning_rate_schedule(tmp_path: Path, scheduler: str)
     )  # fmt: skip
     whole = fit(ds, cfg, workdir=tmp_path / "whole")
 
-    def crash(stage: str, done: int, total: int | None) -> None:  # killed in epoch 3
+    def crash(stage: str, done: int, total: int | None, detail: str = "") -> None:  # epoch 3
         if done == 3:
             raise RuntimeError("killed")
 

@@ -17,6 +17,9 @@ from cislearn.cli.app import (
     train_config,
 )
 
+#: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
+TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume")
+
 
 @app.command()
 def train(

@@ -14,7 +14,7 @@ import pandas as pd
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
 from cislearn.io.motifs import Motif, write_jaspar, write_meme
-from cislearn.report.figures import _new_figure, _save, _style
+from cislearn.report.style import _new_figure, _save, _style
 from cislearn.types import Progress, no_progress
 
 if TYPE_CHECKING:

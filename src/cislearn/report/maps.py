@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cislearn.errors import InputError
-from cislearn.report.figures import _new_figure, _save, _style
+from cislearn.report.style import _new_figure, _save, _style
 
 __all__ = ["plot_mutation_map", "mutation_map_table"]
 

@@ -13,8 +13,8 @@ import numpy as np
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
 from cislearn.interpret.ism import saturation_mutagenesis
-from cislearn.report.figures import DOUBLE, GREY, PALETTE, _new_figure, _save, _style, _text
 from cislearn.report.maps import plot_mutation_map
+from cislearn.report.style import DOUBLE, GREY, PALETTE, _new_figure, _save, _style, _text
 
 if TYPE_CHECKING:
     import pandas as pd
