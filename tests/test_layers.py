@@ -32,6 +32,8 @@ LAYERS: dict[str, int] = {
     "evaluate": 5,
     "interpret": 6,
     "variants": 6,
+    "variant_windows": 6,
+    "variant_stats": 6,
     "report": 7,
     "pipelines": 8,
     "cli": 9,

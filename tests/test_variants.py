@@ -14,12 +14,8 @@ from cislearn.errors import InputError
 from cislearn.io.genome import Genome
 from cislearn.io.vcf import Variant
 from cislearn.models.registry import build_model
-from cislearn.variants import (
-    VariantScorer,
-    bh_qvalues,
-    bh_qvalues_from_counts,
-    score_variants,
-)
+from cislearn.variant_stats import bh_qvalues, bh_qvalues_from_counts
+from cislearn.variants import VariantScorer, score_variants
 
 VCF_HEAD = (
     "##fileformat=VCFv4.2\n"
