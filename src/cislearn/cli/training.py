@@ -113,29 +113,17 @@ def predict(
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
-    from cislearn.io.atomic import atomic_write
-    from cislearn.io.fasta import read_fasta
-    from cislearn.predict import load, predict_records
+    from cislearn.pipelines.train import predict_run
 
-    predictor = load(run)
     bars = epoch_bars()
-    n = 0
-    with atomic_write(out) as fh:
-        for i, chunk in enumerate(
-            predict_records(
-                predictor,
-                read_fasta(fasta),
-                batch_size=batch_size,
-                output=output,
-                rc_average=rc_average,
-                path=fasta,
-                progress=bars,
-            )
-        ):
-            chunk.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
-            n += len(chunk)
-    bars.close()
-    echo(f"{n} predictions written to {out}")
+    try:
+        res = predict_run(
+            run, fasta, out, batch_size=batch_size, output=output, rc_average=rc_average,
+            progress=bars,
+        )  # fmt: skip
+    finally:
+        bars.close()
+    echo(f"{res.n_predictions} predictions written to {out}")
     return 0
 
 
@@ -203,9 +191,7 @@ def pretrain(
     set_: Annotated[list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.k=4.")] = None,
 ) -> int:
     """Pretrain a k-mer transformer as a masked language model; fine-tune with train --init."""
-    from cislearn.io.bundle import save_bundle
-    from cislearn.io.fasta import read_fasta
-    from cislearn.pretrain import pretrain as run_pretrain
+    from cislearn.pipelines.train import pretrain_run
 
     given = {
         "max_epochs": max_epochs,
@@ -215,10 +201,10 @@ def pretrain(
         "arch": "transformer",
     }
     cfg = train_config(config, given, set_)
-    seqs = [r.sequence for r in read_fasta(fasta)]
     bars = epoch_bars()
-    result = run_pretrain(seqs, cfg, workdir=out, mask_fraction=mask_fraction, progress=bars)
-    bars.close()
-    save_bundle(out, result.model.state_dict(), result.meta)
+    try:
+        result = pretrain_run(fasta, cfg, out, mask_fraction=mask_fraction, progress=bars)
+    finally:
+        bars.close()
     echo(f"pretrained transformer written to {out} (best epoch {result.best_epoch})")
     return 0

@@ -2,7 +2,8 @@
 
 One call per user action, shared by the CLI, the Python API and the web app's jobs:
 :func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`, and
-:func:`evaluate_and_report`, the evaluation step the benchmark panel shares.
+:func:`evaluate_and_report`, the evaluation step the benchmark panel shares; :func:`predict_run`
+and :func:`pretrain_run`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ __all__ = [
     "evaluate_and_report",
     "read_run",
     "compare_runs_dir",
+    "PredictResult",
+    "predict_run",
+    "pretrain_run",
 ]
 
 
@@ -349,3 +353,65 @@ def compare_runs_dir(
         table.to_csv(fh, sep="\t", index=False, float_format="%.4g")
     figures = write_comparison_figures(runs, out)
     return table, write_comparison(out, table, figures)
+
+
+class PredictResult(NamedTuple):
+    """What :func:`predict_run` wrote."""
+
+    out: Path
+    n_predictions: int
+
+
+def predict_run(
+    run: str | os.PathLike[str],
+    fasta: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int | None = None,
+    output: str = "both",
+    rc_average: bool | None = None,
+    device: str | None = None,
+    progress: Progress = no_progress,
+) -> PredictResult:
+    """The `predict` action: stream the records of ``fasta`` through the run's model into the
+    TSV ``out`` (``id``, then probabilities and/or logits per output), written atomically."""
+    from cislearn.io.fasta import read_fasta
+    from cislearn.predict import load, predict_records
+
+    predictor = load(run, device=device)
+    n = 0
+    with atomic_write(out) as fh:
+        chunks = predict_records(
+            predictor,
+            read_fasta(fasta),
+            batch_size=batch_size,
+            output=output,
+            rc_average=rc_average,
+            path=fasta,
+            progress=progress,
+        )
+        for i, chunk in enumerate(chunks):
+            chunk.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
+            n += len(chunk)
+    return PredictResult(Path(out), n)
+
+
+def pretrain_run(
+    fasta: str | os.PathLike[str],
+    config: TrainConfig,
+    out: str | os.PathLike[str],
+    *,
+    mask_fraction: float = 0.15,
+    progress: Progress = no_progress,
+) -> Any:
+    """The `pretrain` action: masked k-mer language-model pretraining of the ``transformer`` on
+    the sequences of ``fasta``; the bundle goes to ``out`` (fine-tune with ``train --init``).
+    Returns the :class:`cislearn.pretrain.PretrainResult`."""
+    from cislearn.io.bundle import save_bundle
+    from cislearn.io.fasta import read_fasta
+    from cislearn.pretrain import pretrain
+
+    seqs = [r.sequence for r in read_fasta(fasta)]
+    result = pretrain(seqs, config, workdir=out, mask_fraction=mask_fraction, progress=progress)
+    save_bundle(out, result.model.state_dict(), result.meta)
+    return result

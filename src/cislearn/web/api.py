@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -13,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from cislearn.web import service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, check_inputs, decode_upload
-from cislearn.web.jobs import job_dir
 from cislearn.web.settings import Settings
 from cislearn.web.store import FINISHED, JobRecord, JobStore
 from cislearn.web.submit import create_train_job, create_variants_job, get_job, model_choices
@@ -181,11 +179,7 @@ def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
 @router.delete("/jobs/{job_id}", responses=_ERRORS)
 def delete_job(request: Request, job_id: str) -> dict[str, Any]:
     """Delete a finished job and all its files (cancel a running job first)."""
-    job = get_job(request, job_id)
-    if job.status not in FINISHED:
-        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it first")
-    _store(request).delete(job_id)
-    shutil.rmtree(job_dir(_settings(request), job_id), ignore_errors=True)
+    service.delete_job(_settings(request), _store(request), get_job(request, job_id))
     return {"deleted": job_id}
 
 

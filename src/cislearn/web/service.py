@@ -161,6 +161,18 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
     }
 
 
+def delete_job(settings: Settings, store: Any, job: JobRecord) -> None:
+    """Delete a finished job's record and files (409 while it is queued or running)."""
+    import shutil
+
+    from cislearn.web.store import FINISHED
+
+    if job.status not in FINISHED:
+        raise ApiError(409, "job_active", f"job {job.id} is {job.status}; cancel it first")
+    store.delete(job.id)
+    shutil.rmtree(job_dir(settings, job.id), ignore_errors=True)
+
+
 def zip_outputs(settings: Settings, job_id: str) -> bytes:
     """All outputs of a job as one zip archive (in memory; outputs are small)."""
     buf = io.BytesIO()
