@@ -278,22 +278,13 @@ def prepare_run(
     genome: str | os.PathLike[str],
     out: str | os.PathLike[str],
     *,
-    top: int | None = 4000,
-    width: int = 201,
-    anchor: Literal["summit", "center"] = "summit",
-    negatives: NegativeMethod = "genomic",
-    fold: int = 1,
-    split: Literal["random", "chromosome"] = "random",
-    valid_fraction: float = 0.1,
-    test_fraction: float = 0.2,
-    valid_chroms: Sequence[str] = (),
-    test_chroms: Sequence[str] = (),
-    seed: int = 0,
     progress: Progress = no_progress,
+    **options: Any,
 ) -> PrepareResult:
     """The `prepare` action: read a narrowPeak/BED file and a genome, run
-    :func:`prepare_peaks` and write the folder ``out`` atomically: ``pos.fa``, ``neg.fa``,
-    ``dataset.fa`` (DeepBIO), ``regions.bed``, ``summary.json`` and ``qc.png``.
+    :func:`prepare_peaks` with ``options`` (``top``, ``width``, ``anchor``, ``negatives``,
+    ``fold``, ``split``, ... as there) and write the folder ``out`` atomically: ``pos.fa``,
+    ``neg.fa``, ``dataset.fa`` (DeepBIO), ``regions.bed``, ``summary.json`` and ``qc.png``.
 
     Examples
     --------
@@ -307,21 +298,7 @@ def prepare_run(
 
     with Genome(genome) as gen:
         prepared = prepare_peaks(
-            read_bed(peaks),
-            gen,
-            top=top,
-            width=width,
-            anchor=anchor,
-            negatives=negatives,
-            fold=fold,
-            split=split,
-            valid_fraction=valid_fraction,
-            test_fraction=test_fraction,
-            valid_chroms=valid_chroms,
-            test_chroms=test_chroms,
-            seed=seed,
-            source=str(peaks),
-            progress=progress,
+            read_bed(peaks), gen, source=str(peaks), progress=progress, **options
         )
     out = Path(out)
     with atomic_dir(out) as tmp:

@@ -192,7 +192,9 @@ def _figure(stream: _Stream, effect: str, path: Path, title: str) -> Path:
     )
 
 
-def _record(run: Path, variants: Path, genome: Path, scorer: VariantScorer, seed: int, effect: str):
+def _record(
+    run: Path, variants: Path, genome: Path, scorer: VariantScorer, seed: int, effect: str
+) -> dict[str, Any]:
     s = scorer.summary()
     return {
         "run": str(run),
