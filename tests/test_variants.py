@@ -218,7 +218,7 @@ def test_indel_windows_are_recentred(ctcf_genome) -> None:
     p = 1030  # 0-based; deletion of 5 bases after the anchor base, insertion of 4
     dele = Variant("chr1", p + 1, seq[30:36], seq[30], "d", 1, 1)
     ins = Variant("chr1", p + 1, seq[30], seq[30] + "TTTT", "i", 2, 1)
-    prep = scorer._prepare([dele, ins])
+    prep = scorer.windows.prepare([dele, ins])
     prep = prep._replace(
         ref_windows=[w.upper() for w in prep.ref_windows],
         alt_windows=[w.upper() for w in prep.alt_windows],
