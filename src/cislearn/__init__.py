@@ -82,6 +82,13 @@ _EXPORTS: dict[str, str] = {
     "map_effects": "cislearn.interpret.ism",
     "attribute": "cislearn.interpret.attribution",
     "learned_motifs": "cislearn.interpret.compare",
+    # user actions (what the CLI commands and the web jobs run)
+    "prepare_run": "cislearn.pipelines.prepare",
+    "score_variants_run": "cislearn.pipelines.variants",
+    "attributions_run": "cislearn.pipelines.interpret",
+    "mutation_maps_run": "cislearn.pipelines.interpret",
+    "motifs_run": "cislearn.pipelines.interpret",
+    "demo_run": "cislearn.pipelines.demo",
     # web app
     "create_app": "cislearn.web.app",
 }
