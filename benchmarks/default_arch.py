@@ -16,8 +16,8 @@ import torch
 
 from cislearn.config import resolve_config
 from cislearn.data import assign_split, load_dataset
+from cislearn.pipelines.train import train_run
 from cislearn.predict import load
-from cislearn.runs import train_run
 
 ROOT = Path(__file__).resolve().parents[1]
 CTCF = ROOT.parent / "shared" / "data" / "ctcf_gm12878"

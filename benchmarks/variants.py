@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             scorer = VariantScorer(predictor, genome, n_null=0)
             it = _iter(vcf)
             while chunk := [v for v, _ in zip(it, range(4096), strict=False)]:
-                prep = scorer._prepare(chunk)
+                prep = scorer.windows.prepare(chunk)
                 to_codes(prep.snv_windows)
 
         def null_cost() -> None:

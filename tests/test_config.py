@@ -172,3 +172,17 @@ def test_dump_then_load_round_trips(
     path.write_text(dump_config(cfg))
     again = resolve_config(load_config(path))
     assert again == cfg
+
+
+def test_train_flags_are_exactly_the_config_keys() -> None:
+    """One declaration: a TrainConfig field without a `train` flag (or a flag without a
+    field) fails here; `--set model.KEY=VALUE` covers the NO_FLAG fields."""
+    import inspect
+
+    from cislearn.cli.app import NO_FLAG, train_keys
+    from cislearn.cli.training import TRAIN_INPUTS, train
+
+    flags = [p for p in inspect.signature(train).parameters if p not in TRAIN_INPUTS]
+    assert sorted(flags) == sorted(train_keys())
+    assert set(train_keys()) | set(NO_FLAG) == set(TrainConfig.model_fields)
+    assert not set(NO_FLAG) & set(flags)

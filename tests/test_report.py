@@ -1,4 +1,4 @@
-"""Tests of cislearn.report.figures and cislearn.report.html (not qc.py)."""
+"""Tests of cislearn.report (curves, figures, style) and cislearn.report.html (not qc.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from cislearn.errors import InputError
 from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate
-from cislearn.report import figures, html
+from cislearn.report import curves, figures, html, style
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EVIL = '<script>alert("x")</script>'
@@ -76,17 +76,17 @@ def test_run_figures_are_pngs_written_atomically(run_figs) -> None:
 def test_other_figures(tmp_path, binary) -> None:
     y, p = binary
     rng = np.random.default_rng(1)
-    a = figures.plot_roc({"m": (y, p)}, tmp_path / "a.png", title=EVIL)
-    b = figures.plot_roc({"m": (y, p)}, tmp_path / "b.png", title=EVIL)
+    a = curves.plot_roc({"m": (y, p)}, tmp_path / "a.png", title=EVIL)
+    b = curves.plot_roc({"m": (y, p)}, tmp_path / "b.png", title=EVIL)
     assert a.read_bytes() == b.read_bytes()  # no date/version metadata: reproducible files
     paths = [
         a,
         # "$" would start matplotlib mathtext (this one fails to parse); "_" hides a label
-        figures.plot_pr({"a $x^{$": (y, p), "_b": (y[:100], p[:100])}, tmp_path / "pr2.png"),
+        curves.plot_pr({"a $x^{$": (y, p), "_b": (y[:100], p[:100])}, tmp_path / "pr2.png"),
         figures.plot_regression(p, p + rng.normal(0, 0.1, 300), tmp_path / "reg.png"),
     ]
-    many = {f"t{i}": (y, np.roll(p, i)) for i in range(figures.MAX_LEGEND + 4)}
-    paths.append(figures.plot_roc(many, tmp_path / "many.png"))  # summarised legend
+    many = {f"t{i}": (y, np.roll(p, i)) for i in range(style.MAX_LEGEND + 4)}
+    paths.append(curves.plot_roc(many, tmp_path / "many.png"))  # summarised legend
     for path in paths:
         assert_png(path)
     assert no_temp_files(tmp_path)
@@ -101,20 +101,20 @@ def test_failed_save_leaves_nothing(tmp_path, binary, monkeypatch) -> None:
 
     monkeypatch.setattr(Figure, "savefig", broken)
     with pytest.raises(OSError, match="disk full"):
-        figures.plot_roc({"m": binary}, tmp_path / "roc.png")
+        curves.plot_roc({"m": binary}, tmp_path / "roc.png")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_figure_input(tmp_path, binary) -> None:
     y, p = binary
     with pytest.raises(InputError, match="single class"):
-        figures.plot_roc(
+        curves.plot_roc(
             {"m": (np.ones(10), np.random.default_rng(0).random(10))}, tmp_path / "x.png"
         )
     with pytest.raises(InputError, match="300 labels but 299 scores"):
-        figures.plot_pr({"m": (y, p[:-1])}, tmp_path / "x.png")
+        curves.plot_pr({"m": (y, p[:-1])}, tmp_path / "x.png")
     with pytest.raises(InputError, match=r"\[0, 1\]"):
-        figures.plot_calibration(y, p * 3 - 1, tmp_path / "x.png")
+        curves.plot_calibration(y, p * 3 - 1, tmp_path / "x.png")
     with pytest.raises(InputError, match="empty"):
         figures.plot_history(pd.DataFrame(), tmp_path / "x.png")
     assert list(tmp_path.iterdir()) == []

@@ -21,7 +21,7 @@ from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.bundle import save_bundle
 from cislearn.models.registry import ARCHITECTURES
 from cislearn.predict import load
-from cislearn.train import PROGRESS_SEP, fit, infer_task
+from cislearn.train import fit, infer_task
 from synthetic import motif_data
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -105,8 +105,8 @@ def test_cnn_learns_a_motif(tmp_path: Path, monkeypatch, capsys) -> None:
     assert result.config.devices == 1
     # progress: one call per epoch, bar name then metrics
     assert len(calls) == len(result.history)
-    stage, done, total = calls[-1]
-    assert stage.startswith(f"epoch{PROGRESS_SEP}epoch {done}/25 ") and "valid_auroc=" in stage
+    stage, done, total, detail = calls[-1]
+    assert stage == "epoch" and detail.startswith(f"epoch {done}/25 ") and "valid_auroc=" in detail
     assert total == 25
     # quiet: nothing on stdout, no lightning_logs, checkpoints under workdir only
     assert capsys.readouterr().out == ""
@@ -170,7 +170,7 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert resumed.best_epoch == whole.best_epoch
 
     # a run that dies in epoch 3 (after validation, before its checkpoint) resumes from 2
-    def crash(stage: str, done: int, total: int | None) -> None:
+    def crash(stage: str, done: int, total: int | None, detail: str = "") -> None:
         if done == 3:
             raise RuntimeError("killed")
 
@@ -389,7 +389,7 @@ def test_resume_keeps_the_learning_rate_schedule(tmp_path: Path, scheduler: str)
     )  # fmt: skip
     whole = fit(ds, cfg, workdir=tmp_path / "whole")
 
-    def crash(stage: str, done: int, total: int | None) -> None:  # killed in epoch 3
+    def crash(stage: str, done: int, total: int | None, detail: str = "") -> None:  # epoch 3
         if done == 3:
             raise RuntimeError("killed")
 

@@ -14,12 +14,8 @@ from cislearn.errors import InputError
 from cislearn.io.genome import Genome
 from cislearn.io.vcf import Variant
 from cislearn.models.registry import build_model
-from cislearn.variants import (
-    VariantScorer,
-    bh_qvalues,
-    bh_qvalues_from_counts,
-    score_variants,
-)
+from cislearn.variant_stats import bh_qvalues, bh_qvalues_from_counts
+from cislearn.variants import VariantScorer, score_variants
 
 VCF_HEAD = (
     "##fileformat=VCFv4.2\n"
@@ -222,7 +218,7 @@ def test_indel_windows_are_recentred(ctcf_genome) -> None:
     p = 1030  # 0-based; deletion of 5 bases after the anchor base, insertion of 4
     dele = Variant("chr1", p + 1, seq[30:36], seq[30], "d", 1, 1)
     ins = Variant("chr1", p + 1, seq[30], seq[30] + "TTTT", "i", 2, 1)
-    prep = scorer._prepare([dele, ins])
+    prep = scorer.windows.prepare([dele, ins])
     prep = prep._replace(
         ref_windows=[w.upper() for w in prep.ref_windows],
         alt_windows=[w.upper() for w in prep.alt_windows],
@@ -289,3 +285,17 @@ def test_bad_arguments_raise_input_error(predictor, ctcf_genome) -> None:
         score_variants("model", genome, [])
     empty = score_variants(predictor, genome, [])
     assert len(empty) == 0 and "label_qvalue" in empty.columns
+
+
+def test_scorer_qvalues_are_bh_over_every_chunk(predictor, ctcf_genome) -> None:
+    """Streamed q-values (the scorer's counters) equal BH on all p-values at once."""
+    genome, peaks = ctcf_genome
+    hits = motif_variants(genome, peaks, n=25)
+    scorer = VariantScorer(predictor, genome, n_null=200, seed=1)
+    frames = [scorer.score(hits[i : i + 7]) for i in range(0, len(hits), 7)]
+    scorer.close()
+    p = np.concatenate([f["label_pvalue"].to_numpy() for f in frames])
+    q = [scorer.qvalues(f["label_pvalue"].to_numpy(), "label") for f in frames]
+    streamed = np.concatenate(q)
+    assert np.isfinite(p).all() and len(np.unique(p)) > 3
+    np.testing.assert_allclose(streamed, bh_qvalues(p))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from cislearn.web import extras
+from cislearn.web import present
 from cislearn.web.app import create_app
 from cislearn.web.inputs import example_fasta
 from cislearn.web.settings import Settings
@@ -19,7 +19,7 @@ from cislearn.web.worker import run_pending
 CTCF = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctcf_gm12878"
 XSS = "<script>alert(1)</script>"
 # one deep model and one baseline of the panel: a comparison in one job
-MODELS = ["cnn", *[m for m in extras.baseline_names() if m.endswith("composition")]]
+MODELS = ["cnn", *[m for m in present.baseline_names() if m.endswith("composition")]]
 
 
 def _client(tmp: Path, **kw) -> tuple[TestClient, Settings]:
@@ -295,8 +295,52 @@ def test_variants_job_from_vcf_upload(trained, small_genome: Path) -> None:
     assert res["figure"] and res["table"] == "variants.tsv"
     ids = {row[res["variants"]["columns"].index("id")] for row in res["variants"]["rows"]}
     assert ids == {f"v{i}" for i in range(1, 6)}
+    assert res["vcf"] == "variants.vcf" and res["maps"]  # the streamed pipeline's outputs
     page = client.get(f"/jobs/{var_id}").text
     assert 'id="variants"' in page and "variant_effects.png" in page
+    assert 'id="variants-vcf"' in page and "fig-variant-map" in page
+
+
+def test_web_variants_job_writes_what_the_cli_writes(trained, small_genome, tmp_path) -> None:
+    """The web job and `cislearn score-variants` run one pipeline: byte-identical outputs."""
+    from cislearn.cli.main import main
+    from cislearn.io.genome import Genome
+    from cislearn.web.jobs import job_dir, out_dir
+
+    client, settings, job_id = trained
+    genome = Genome(small_genome)
+    rows = []
+    for i, pos in enumerate(range(3_001, 60_000, 2_357)):
+        ref = genome.fetch("chr1", pos - 1, pos).upper()
+        alt = "ACGT"[("ACGT".index(ref) + 1 + i % 3) % 4] if ref in "ACGT" else "A"
+        rows.append(f"chr1\t{pos}\tw{i}\t{ref}\t{alt}")
+    rows.append("chr1\t7001\tdel\tAC\tA")  # an indel and a bad REF take their own paths
+    rows.append("chr1\t8001\tbad\tNNN\tA")
+    text = "##fileformat=VCFv4.2\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    text += "".join(f"{r}\t.\t.\t.\n" for r in rows)
+    url = f"/api/v1/jobs/{job_id}/variants"
+    form = {"genome": "small", "n_null": "200"}
+    r = client.post(url, data=form, files={"file": ("v.vcf", text.encode())})
+    assert r.status_code == 201, r.text
+    var_id = r.json()["id"]
+    assert run_pending(settings) == 1
+    assert client.get(f"/api/v1/jobs/{var_id}").json()["status"] == "done"
+    web_out = out_dir(settings, var_id)
+    stored = job_dir(settings, var_id) / "input" / "variants.vcf"
+    run = out_dir(settings, job_id) / "runs" / "cnn"
+    cli_out = tmp_path / "cli"
+    code = main(
+        ["score-variants", str(run), str(stored), "--genome", str(small_genome),
+         "--out", str(cli_out), "--n-null", "200"]
+    )  # fmt: skip
+    assert code == 0
+    for name in ("variants.tsv", "variants.vcf"):
+        assert (web_out / name).read_bytes() == (cli_out / name).read_bytes(), name
+    table = (cli_out / "variants.tsv").read_text()
+    assert "label_qvalue" in table and len(table.splitlines()) == len(rows) + 1
+    assert sorted(p.name for p in (web_out / "maps").iterdir()) == sorted(
+        p.name for p in (cli_out / "maps").iterdir()
+    )
 
 
 def test_new_job_page_pos_neg_upload_redirects_to_job(client: TestClient) -> None:

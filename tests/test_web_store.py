@@ -50,14 +50,14 @@ def test_progress_callback_writes_db_and_log_and_cancels(store: JobStore, tmp_pa
     job = store.create("train", {})
     store.claim(worker=1)
     cb = JobProgress(store, job.id, tmp_path / "job.log", min_interval=0.0)
-    cb("epoch | epoch 1/4 train_loss=0.5", 1, 4)
+    cb("epoch", 1, 4, "epoch 1/4 train_loss=0.5")
     row = store.get(job.id)
     assert (row.stage, row.done, row.total, row.fraction) == ("epoch", 1, 4, 0.25)
     assert row.message == "epoch 1/4 train_loss=0.5"
     assert "epoch 1/4 train_loss=0.5" in (tmp_path / "job.log").read_text()
     store.request_cancel(job.id)
     with pytest.raises(JobCancelled):
-        cb("epoch | epoch 2/4", 2, 4)
+        cb("epoch", 2, 4)
 
 
 def test_restart_marks_running_jobs_failed(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ _EXPORTS: dict[str, str] = {
     "make_loader": "cislearn.data",
     "kshuffle": "cislearn.negatives",
     "genomic_background": "cislearn.negatives",
-    "prepare_peaks": "cislearn.prepare",
+    "prepare_peaks": "cislearn.pipelines.prepare",
     "check_file": "cislearn.validate",
     # models, training, prediction, runs
     "build_model": "cislearn.models.registry",
@@ -67,9 +67,9 @@ _EXPORTS: dict[str, str] = {
     "Predictions": "cislearn.types",
     "DeepPredictor": "cislearn.predict",
     "score_variants": "cislearn.variants",
-    "train_run": "cislearn.runs",
-    "evaluate_run": "cislearn.runs",
-    "compare_runs_dir": "cislearn.runs",
+    "train_run": "cislearn.pipelines.train",
+    "evaluate_run": "cislearn.pipelines.train",
+    "compare_runs_dir": "cislearn.pipelines.train",
     # classical baselines
     "kmer_counts": "cislearn.features",
     "gapped_kmer_counts": "cislearn.features",
@@ -77,14 +77,21 @@ _EXPORTS: dict[str, str] = {
     "motif_counts": "cislearn.motif_counts",
     "fit_baseline": "cislearn.baseline",
     "load_baseline": "cislearn.baseline",
-    "baseline_run": "cislearn.panel",
-    "benchmark_panel": "cislearn.panel",
+    "baseline_run": "cislearn.pipelines.panel",
+    "benchmark_panel": "cislearn.pipelines.panel",
     # interpretation
     "saturation_mutagenesis": "cislearn.interpret.ism",
     "substitution_logits": "cislearn.interpret.ism",
     "map_effects": "cislearn.interpret.ism",
     "attribute": "cislearn.interpret.attribution",
     "learned_motifs": "cislearn.interpret.compare",
+    # user actions (what the CLI commands and the web jobs run)
+    "prepare_run": "cislearn.pipelines.prepare",
+    "score_variants_run": "cislearn.pipelines.variants",
+    "attributions_run": "cislearn.pipelines.interpret",
+    "mutation_maps_run": "cislearn.pipelines.interpret",
+    "motifs_run": "cislearn.pipelines.interpret",
+    "demo_run": "cislearn.pipelines.demo",
     # web app
     "create_app": "cislearn.web.app",
 }

@@ -41,7 +41,6 @@ from cislearn.types import Progress
 
 __all__ = [
     "CKPT_DIR",
-    "PROGRESS_SEP",
     "BATCHES_PER_CALL",
     "Engine",
     "EpochCheckpoint",
@@ -55,8 +54,6 @@ __all__ = [
     "loader_batch_size",
 ]
 
-#: Progress stages carry metrics after this separator: ``"epoch | train_loss=0.41 ..."``.
-PROGRESS_SEP = " | "
 #: Checkpoints go to ``workdir / CKPT_DIR``.
 CKPT_DIR = "checkpoints"
 #: Mini-batches handed to one Lightning training/validation step (see ``Engine.training_step``).
@@ -260,8 +257,9 @@ class Engine(pl.LightningModule):
             shown = " ".join(
                 f"{k}={v:.4g}" for k, v in row.items() if k not in ("epoch", "lr", "seconds")
             )
-            stage = f"epoch{PROGRESS_SEP}epoch {int(row['epoch'])}/{self.cfg.max_epochs} {shown}"
-            self.progress(stage, int(row["epoch"]), self.cfg.max_epochs)
+            epoch = int(row["epoch"])
+            detail = f"epoch {epoch}/{self.cfg.max_epochs} {shown}"
+            self.progress("epoch", epoch, self.cfg.max_epochs, detail)
 
     # checkpoints carry the history (plain floats: loadable with weights_only=True)
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

@@ -27,7 +27,6 @@ from cislearn.config import TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, make_loader
 from cislearn.engine import (
     CKPT_DIR,
-    PROGRESS_SEP,
     Engine,
     default_threads,
     engine_context,
@@ -49,7 +48,6 @@ from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 __all__ = [
     "default_threads",
     "MAX_CLASSES",
-    "PROGRESS_SEP",
     "TrainResult",
     "fit",
     "infer_task",
@@ -326,9 +324,9 @@ def fit(
         early-stopping state and history); the config may change ``max_epochs`` and
         ``patience`` but not the model, task or data.
     progress : Progress, optional
-        Called after every epoch as ``progress("epoch | epoch 3/20 train_loss=0.41
-        valid_loss=0.35 valid_auroc=0.91", 3, 20)``: the bar name, then :data:`PROGRESS_SEP`
-        and the epoch's metrics.
+        Called after every epoch as ``progress("epoch", 3, 20, "epoch 3/20 train_loss=0.41
+        valid_loss=0.35 valid_auroc=0.91")``: the bar name, then the epoch's metrics as the
+        ``detail``.
 
     Returns
     -------

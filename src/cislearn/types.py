@@ -55,14 +55,16 @@ class Interval(NamedTuple):
 class Progress(Protocol):
     """Progress callback used by every long-running library call.
 
-    Called as ``progress(stage, done, total)``; ``total`` is None when unknown. Library code
-    never prints: the CLI turns these calls into progress bars, the web app into job status.
+    Called as ``progress(stage, done, total)`` or ``progress(stage, done, total, detail)``:
+    ``stage`` names the bar (``"epoch"``), ``total`` is None when unknown and ``detail`` is an
+    optional line about this step (``"epoch 3/20 train_loss=0.41 valid_auroc=0.91"``). Library
+    code never prints: the CLI turns these calls into progress bars, the web app into job status.
     """
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None: ...
+    def __call__(self, stage: str, done: int, total: int | None, detail: str = "") -> None: ...
 
 
-def no_progress(stage: str, done: int, total: int | None) -> None:
+def no_progress(stage: str, done: int, total: int | None, detail: str = "") -> None:
     """The default progress callback: does nothing."""
 
 

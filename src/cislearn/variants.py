@@ -3,9 +3,8 @@ p-values and Benjamini–Hochberg q-values."""
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -17,11 +16,20 @@ from torch import nn
 from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError
 from cislearn.interpret.ism import METHODS, substitution_logits
-from cislearn.io.genome import Genome, chrom_name_hint
-from cislearn.io.vcf import Variant, read_variants
+from cislearn.io.genome import Genome
+from cislearn.io.vcf import Variant
 from cislearn.losses import output_activation
 from cislearn.predict import DeepPredictor
 from cislearn.types import CLASSIFICATION_TASKS, Predictor, Progress, no_progress
+from cislearn.variant_stats import EmpiricalNull, bh_qvalues
+from cislearn.variant_windows import (
+    BASE_CODE,
+    FLAGS,
+    UNSCORED,
+    Prepared,
+    VariantWindows,
+    as_variants,
+)
 
 __all__ = [
     "FLAGS",
@@ -30,19 +38,9 @@ __all__ = [
     "VariantScorer",
     "score_variants",
     "iter_variant_scores",
-    "bh_qvalues",
-    "bh_qvalues_from_counts",
     "effect_column",
 ]
 
-logger = logging.getLogger(__name__)
-
-#: Row flags (``flag`` column, comma-joined; ``ok`` when none). Rows flagged ``ref_mismatch``,
-#: ``unknown_contig`` or ``symbolic`` are not scored (NaN scores); ``near_end`` rows are scored
-#: with the missing bases as N.
-FLAGS = ("ref_mismatch", "unknown_contig", "near_end", "symbolic")
-_UNSCORED = {"ref_mismatch", "unknown_contig", "symbolic"}
-_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
 _LOG2_EPS = 1e-6
 
 #: SNV path of :func:`cislearn.interpret.ism.substitution_logits`: "auto" takes its exact
@@ -75,57 +73,6 @@ def effect_column(task: str, output: str) -> str:
     return f"{output}_dscore" if task in CLASSIFICATION_TASKS else f"{output}_delta"
 
 
-def bh_qvalues(p: np.ndarray) -> np.ndarray:
-    """Benjamini–Hochberg q-values of a vector of p-values (NaN stays NaN, not counted).
-
-    Examples
-    --------
-    >>> bh_qvalues(np.array([0.01, 0.04, 0.03])).round(3)
-    array([0.03, 0.04, 0.04])
-    """
-    p = np.asarray(p, dtype=np.float64)
-    q = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return q
-    order = np.argsort(p[ok], kind="stable")
-    ranked = p[ok][order] * m / np.arange(1, m + 1)
-    ranked = np.minimum.accumulate(ranked[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(ranked, 1.0)
-    q[ok] = out
-    return q
-
-
-def bh_qvalues_from_counts(counts: np.ndarray, n_null: int) -> np.ndarray:
-    """BH q-value of each possible empirical p-value ``(k + 1) / (n_null + 1)``.
-
-    Empirical p-values take only ``n_null + 1`` values, so the q-values of any number of
-    variants follow from how many variants have each value: a two-pass stream needs
-    ``n_null + 1`` counters, not one float per variant.
-
-    Parameters
-    ----------
-    counts : ndarray of shape (n_null + 1,)
-        ``counts[k]`` = variants whose p-value is ``(k + 1) / (n_null + 1)``.
-
-    Returns
-    -------
-    ndarray of shape (n_null + 1,)
-        q-value for each k (equal to :func:`bh_qvalues` on the variants' p-values).
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    m = int(counts.sum())
-    if m == 0:
-        return np.full(len(counts), np.nan)
-    p = np.arange(1, n_null + 2) / (n_null + 1)
-    rank = np.cumsum(counts)  # BH uses the largest rank among ties
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ranked = np.where(counts > 0, p * m / np.maximum(rank, 1), np.inf)
-    return np.minimum(np.minimum.accumulate(ranked[::-1])[::-1], 1.0)
-
-
 def _as_predictor(model: Any, task: str | None, device: Any) -> DeepPredictor:
     if isinstance(model, DeepPredictor):
         return model
@@ -149,41 +96,6 @@ def _as_predictor(model: Any, task: str | None, device: Any) -> DeepPredictor:
     }
     dev = torch.device(device) if device is not None else next(model.parameters()).device
     return DeepPredictor(model, meta, device=dev)
-
-
-def _as_variants(variants: Any) -> Iterable[Variant]:
-    if isinstance(variants, (str, os.PathLike)):
-        return read_variants(variants)
-    if isinstance(variants, pd.DataFrame):
-        missing = [c for c in ("chrom", "pos", "ref", "alt") if c not in variants.columns]
-        if missing:
-            raise InputError(
-                f"score_variants: the variants table needs columns chrom pos ref alt [id]; "
-                f"missing {', '.join(missing)}"
-            )
-        ids = variants["id"] if "id" in variants.columns else [None] * len(variants)
-        rows = zip(
-            variants["chrom"], variants["pos"], variants["ref"], variants["alt"], ids, strict=True
-        )
-        return (
-            Variant(str(c), int(p), str(r), str(a), str(i or f"{c}:{p}:{r}:{a}"), k + 1, 1)
-            for k, (c, p, r, a, i) in enumerate(rows)
-        )
-    return variants
-
-
-class _Prepared(NamedTuple):
-    """One chunk made ready for the model."""
-
-    flags: list[str]
-    gchrom: list[str]
-    kind: list[str]
-    snv: list[int]  # row indices scored by substitution
-    snv_windows: list[str]  # len(snv) * n_shifts ref windows
-    snv_alts: list[int]
-    other: list[int]  # row indices scored by two forward passes (indels, MNVs)
-    ref_windows: list[str]
-    alt_windows: list[str]
 
 
 class VariantScorer:
@@ -239,117 +151,19 @@ class VariantScorer:
         self.path = path
         self._rng = np.random.default_rng(seed)
         self._activate = output_activation(self.task)
-        self.null: np.ndarray | None = None  # sorted |Δ raw| per output, (n_outputs, n_null)
-        self._contigs: dict[str, str | None] = {}
+        self.null: EmpiricalNull | None = None
+        self.windows = VariantWindows(
+            self.genome, self.length, self.shifts, strict=strict, path=path
+        )
         self._counts = {"n": 0, "scored": 0, "snv": 0, "indel": 0, "multi": 0}
         self._flags = dict.fromkeys(FLAGS, 0)
 
-    # -- windows ---------------------------------------------------------------------------
-
-    def _resolve(self, chrom: str) -> str | None:
-        if chrom in self._contigs:
-            return self._contigs[chrom]
-        names = self.genome.lengths
-        name: str | None = chrom if chrom in names else None
-        if name is None:
-            cand = chrom[3:] if chrom.startswith("chr") else f"chr{chrom}"
-            name = cand if cand in names else None
-            if name is None and chrom in ("chrM", "MT", "M") and ({"chrM", "MT"} & set(names)):
-                name = ({"chrM", "MT"} & set(names)).pop()
-            if name is not None:
-                logger.warning(
-                    "variant contig '%s' is named '%s' in genome %s; using '%s'",
-                    chrom,
-                    name,
-                    self.genome.path.name,
-                    name,
-                )
-        self._contigs[chrom] = name
-        return name
-
-    def _segment(self, chrom: str, lo: int, hi: int) -> tuple[str, bool]:
-        """Genome bases [lo, hi) with N beyond the chromosome ends; True if padded."""
-        size = self.genome.lengths[chrom]
-        a, b = max(lo, 0), min(hi, size)
-        seq = self.genome.fetch(chrom, a, b) if b > a else ""
-        if a == lo and b == hi:
-            return seq, False
-        return "N" * (a - lo) + seq + "N" * max(hi - max(b, lo), 0), True
+    # -- model -----------------------------------------------------------------------------
 
     def reference_window(self, chrom: str, pos: int) -> str:
         """The reference window of the model's length with 1-based ``pos`` at its centre
         (``chrom`` as the genome names it; N beyond the chromosome ends)."""
-        start = pos - 1 - self.length // 2
-        return self._segment(chrom, start, start + self.length)[0]
-
-    def _prepare(self, chunk: Sequence[Variant]) -> _Prepared:
-        L, c = self.length, self.length // 2
-        R = max(abs(s) for s in self.shifts)
-        prep = _Prepared([], [], [], [], [], [], [], [], [])
-        for i, v in enumerate(chunk):
-            flags: list[str] = []
-            ref, alt = v.ref.upper(), v.alt.upper()
-            kind = (
-                "symbolic"
-                if not alt.isalpha() or alt.strip("ACGTN")
-                else ("snv" if len(ref) == len(alt) == 1 else "indel")
-            )
-            if kind == "indel" and len(ref) == len(alt):
-                kind = "mnv"
-            gchrom = self._resolve(v.chrom)
-            prep.gchrom.append(gchrom or "")
-            prep.kind.append(kind)
-            if kind == "symbolic":
-                flags.append("symbolic")
-            if gchrom is None:
-                flags.append("unknown_contig")
-                if self.strict:
-                    raise InputError(
-                        f"contig '{v.chrom}' is not in genome {self.genome.path.name}"
-                        + chrom_name_hint(v.chrom, self.genome.lengths),
-                        path=self.path,
-                        line=v.line,
-                    )
-            if flags:
-                prep.flags.append(",".join(flags))
-                continue
-            p, r, a = v.pos - 1, len(ref), len(alt)
-            lo = p - c - R
-            hi = max(p + r // 2 - c + L + R, p + r + max(0, a // 2 - c + L + R - a))
-            seg, padded = self._segment(gchrom, lo, hi)
-            gref = seg[p - lo : p - lo + r].upper()
-            if gref != ref and not all(x == y or y == "N" for x, y in zip(gref, ref, strict=True)):
-                flags.append("ref_mismatch")
-                if self.strict:
-                    raise InputError(
-                        f"REF '{v.ref[:20]}' does not match the genome's '{gref[:20]}' at "
-                        f"{gchrom}:{v.pos} (is the genome the same build as the variants?)",
-                        path=self.path,
-                        line=v.line,
-                    )
-                prep.flags.append(",".join(flags))
-                continue
-            rstart = p + r // 2 - c - R
-            if padded and (rstart < 0 or rstart + L + 2 * R > self.genome.lengths[gchrom]):
-                flags.append("near_end")
-            prep.flags.append(",".join(flags) or "ok")
-            if kind == "snv" and alt != "N" and gref != "N":
-                prep.snv.append(i)
-                for s in self.shifts:
-                    w0 = p - c + s - lo
-                    prep.snv_windows.append(seg[w0 : w0 + L])
-                prep.snv_alts.append(_CODE[alt])
-                continue
-            prep.other.append(i)
-            hap = seg[: p - lo] + alt + seg[p - lo + r :]
-            for s in self.shifts:
-                r0 = p + r // 2 - c + s - lo
-                a0 = p + a // 2 - c + s - lo
-                prep.ref_windows.append(seg[r0 : r0 + L])
-                prep.alt_windows.append(hap[a0 : a0 + L].ljust(L, "N"))
-        return prep
-
-    # -- model -----------------------------------------------------------------------------
+        return self.windows.reference_window(chrom, pos)
 
     def _mean_shifts(self, raw: np.ndarray) -> np.ndarray:
         k = len(self.shifts)
@@ -388,9 +202,9 @@ class VariantScorer:
 
     # -- null ------------------------------------------------------------------------------
 
-    def _build_null(self, chunk: Sequence[Variant], prep: _Prepared) -> None:
+    def _build_null(self, chunk: Sequence[Variant], prep: Prepared) -> None:
         """Random SNVs near the chunk's scored variants, scored exactly like the variants."""
-        rows = [i for i, f in enumerate(prep.flags) if not (set(f.split(",")) & _UNSCORED)]
+        rows = [i for i, f in enumerate(prep.flags) if not (set(f.split(",")) & UNSCORED)]
         if not rows or self.n_null == 0:
             return
         c = self.length // 2
@@ -405,27 +219,35 @@ class VariantScorer:
             if q < 0 or q >= size:
                 continue
             base = self.genome.fetch(chrom, q, q + 1).upper()
-            if base not in _CODE:
+            if base not in BASE_CODE:
                 continue
-            alt = "ACGT"[(_CODE[base] + int(self._rng.integers(1, 4))) % 4]
+            alt = "ACGT"[(BASE_CODE[base] + int(self._rng.integers(1, 4))) % 4]
             fake.append(Variant(chrom, q + 1, base, alt, "null", 0, 1))
         if not fake:
             return
-        fprep = self._prepare(fake)
+        fprep = self.windows.prepare(fake)
         ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts)
-        self.null = np.sort(np.abs(alt - ref), axis=0).T.copy()
+        self.null = EmpiricalNull(np.abs(alt - ref))
 
-    def _pvalues(self, delta: np.ndarray) -> np.ndarray:
-        """Two-sided empirical p-values (1 + #null ≥ |Δ|) / (n_null + 1), (n, n_outputs)."""
-        out = np.full(delta.shape, np.nan)
+    def qvalues(self, pvalues: np.ndarray, output: str) -> np.ndarray:
+        """Benjamini–Hochberg q-values of p-values this scorer produced for ``output``, over
+        every variant scored so far (see :meth:`EmpiricalNull.qvalues`); call it after the last
+        chunk. NaN stays NaN; without a null (``n_null=0``) every q-value is NaN.
+
+        Parameters
+        ----------
+        pvalues : ndarray of shape (n,)
+            The ``<output>_pvalue`` column of frames from :meth:`score`.
+        output : str
+            Output name, one of :attr:`outputs`.
+
+        Returns
+        -------
+        ndarray of shape (n,)
+        """
         if self.null is None:
-            return out
-        n = self.null.shape[1]
-        for j in range(delta.shape[1]):
-            ge = n - np.searchsorted(self.null[j], np.abs(delta[:, j]), side="left")
-            out[:, j] = (1 + ge) / (n + 1)
-        out[np.isnan(delta)] = np.nan
-        return out
+            return np.full(np.shape(pvalues), np.nan)
+        return self.null.qvalues(pvalues, self.outputs.index(output))
 
     # -- public ----------------------------------------------------------------------------
 
@@ -445,7 +267,7 @@ class VariantScorer:
         """Score one chunk of variants; the first chunk with scorable variants also draws the
         null. Returns one row per variant, in input order, columns :attr:`columns`."""
         chunk = list(chunk)
-        prep = self._prepare(chunk)
+        prep = self.windows.prepare(chunk)
         if self.null is None and self.n_null:
             self._build_null(chunk, prep)
         n, t = len(chunk), len(self.outputs)
@@ -470,7 +292,8 @@ class VariantScorer:
                 "line": np.array([v.line for v in chunk], dtype=np.int64),
             }
         )
-        pvals = self._pvalues(raw_alt - raw_ref)
+        delta = raw_alt - raw_ref
+        pvals = np.full(delta.shape, np.nan) if self.null is None else self.null.pvalues(delta)
         values = self._activated(raw_ref), self._activated(raw_alt)
         cols: dict[str, np.ndarray] = {}
         for j, o in enumerate(self.outputs):
@@ -499,7 +322,7 @@ class VariantScorer:
         out[np.isnan(raw)] = np.nan
         return out
 
-    def _count(self, chunk: list[Variant], prep: _Prepared, frame: pd.DataFrame) -> None:
+    def _count(self, chunk: list[Variant], prep: Prepared, frame: pd.DataFrame) -> None:
         self._counts["n"] += len(chunk)
         self._counts["scored"] += len(prep.snv) + len(prep.other)
         self._counts["snv"] += sum(k == "snv" for k in prep.kind)
@@ -517,7 +340,7 @@ class VariantScorer:
 
     def summary(self) -> VariantSummary:
         """Counts over everything scored so far."""
-        renamed = {k: v for k, v in self._contigs.items() if v is not None and v != k}
+        renamed = self.windows.renamed
         return VariantSummary(
             self._counts["n"],
             self._counts["scored"],
@@ -526,7 +349,7 @@ class VariantScorer:
             self._counts["multi"],
             dict(self._flags),
             renamed,
-            0 if self.null is None else int(self.null.shape[1]),
+            0 if self.null is None else self.null.n,
         )
 
 
@@ -540,12 +363,12 @@ def iter_variant_scores(
     """Stream scores, one DataFrame of up to ``chunk_size`` variants at a time (memory flat).
 
     The frames have p-values but no q-values (those need every p-value; see
-    :func:`bh_qvalues_from_counts`). Progress: ``progress("variants", n_done, None)``.
+    :meth:`VariantScorer.qvalues`). Progress: ``progress("variants", n_done, None)``.
     """
     progress = progress or no_progress
     if chunk_size < 1:
         raise InputError(f"chunk_size must be >= 1; got {chunk_size}")
-    it = iter(_as_variants(variants))
+    it = iter(as_variants(variants))
     done = 0
     while True:
         chunk = list(islice(it, chunk_size))

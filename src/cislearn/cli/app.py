@@ -46,38 +46,16 @@ def chroms(text: str | None) -> tuple[str, ...]:
 Opt = typer.Option
 
 
-TRAIN_KEYS = (
-    "arch",
-    "task",
-    "loss",
-    "optimizer",
-    "lr",
-    "weight_decay",
-    "momentum",
-    "batch_size",
-    "max_epochs",
-    "patience",
-    "monitor",
-    "scheduler",
-    "grad_clip",
-    "class_weights",
-    "rc_augment",
-    "rc_average",
-    "seed",
-    "deterministic",
-    "accelerator",
-    "devices",
-    "num_nodes",
-    "strategy",
-    "precision",
-    "num_threads",
-    "split",
-    "valid_fraction",
-    "test_fraction",
-    "valid_chroms",
-    "test_chroms",
-    "init",
-)
+#: ``TrainConfig`` fields without a flag of their own (set with ``--set model.KEY=VALUE``).
+#: Every other field is an option of ``cislearn train`` under the same name (a test checks it).
+NO_FLAG = ("model",)
+
+
+def train_keys() -> tuple[str, ...]:
+    """The training keys that are ``cislearn train`` flags: ``TrainConfig``'s fields, in order."""
+    from cislearn.config import TrainConfig
+
+    return tuple(k for k in TrainConfig.model_fields if k not in NO_FLAG)
 
 
 def parse_set(items: list[str] | None) -> dict:
@@ -103,7 +81,7 @@ def parse_set(items: list[str] | None) -> dict:
 def train_config(config: Path | None, given: dict, sets: list[str] | None):
     from cislearn.config import load_config, resolve_config
 
-    overrides = {k: given[k] for k in TRAIN_KEYS if given.get(k) is not None}
+    overrides = {k: given[k] for k in train_keys() if given.get(k) is not None}
     for key in ("valid_chroms", "test_chroms"):
         if key in overrides:
             overrides[key] = chroms(overrides[key])

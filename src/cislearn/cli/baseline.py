@@ -31,7 +31,7 @@ def baseline(
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
     from cislearn.data import load_dataset
-    from cislearn.panel import baseline_run
+    from cislearn.pipelines.panel import baseline_run
 
     dataset = load_dataset(data, pos=pos, neg=neg)
     bars = epoch_bars()
@@ -76,7 +76,7 @@ def benchmark(
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
-    from cislearn.panel import benchmark_panel
+    from cislearn.pipelines.panel import benchmark_panel
 
     dataset = load_dataset(data, pos=pos, neg=neg)
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None

@@ -91,42 +91,30 @@ def prepare(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> int:
     """Peaks + genome → top-k windows, sequences, negatives, splits, written as FASTA + BED."""
-    from cislearn.cli.progress import ProgressBars
-    from cislearn.io.atomic import atomic_dir
-    from cislearn.io.bed import read_bed
-    from cislearn.io.datasets import write_dataset_files
-    from cislearn.io.genome import Genome
-    from cislearn.prepare import prepare_peaks
-    from cislearn.report.qc import plot_background_qc
+    from cislearn.pipelines.prepare import prepare_run
 
-    frame = read_bed(peaks)
-    gen = Genome(genome)
-    bars = ProgressBars()
-    prepared = prepare_peaks(
-        frame,
-        gen,
-        top=top or None,
-        width=width,
-        anchor=anchor.value,
-        negatives=negatives.value,
-        fold=fold,
-        split=split.value,
-        valid_fraction=valid_fraction,
-        test_fraction=test_fraction,
-        valid_chroms=chroms(valid_chroms),
-        test_chroms=chroms(test_chroms),
-        seed=seed,
-        source=str(peaks),
-        progress=bars,
-    )
-    bars.close()
-    with atomic_dir(out) as tmp:
-        write_dataset_files(
-            prepared.dataset, tmp, regions=prepared.regions, summary=prepared.summary
+    bars = epoch_bars()
+    try:
+        res = prepare_run(
+            peaks,
+            genome,
+            out,
+            top=top or None,
+            width=width,
+            anchor=anchor.value,
+            negatives=negatives.value,
+            fold=fold,
+            split=split.value,
+            valid_fraction=valid_fraction,
+            test_fraction=test_fraction,
+            valid_chroms=chroms(valid_chroms),
+            test_chroms=chroms(test_chroms),
+            seed=seed,
+            progress=bars,
         )
-        stats = prepared.stats
-        plot_background_qc(stats[stats["label"] == 1], stats[stats["label"] == 0], tmp / "qc.png")
-    s = prepared.summary
+    finally:
+        bars.close()
+    s = res.summary
     echo(
         f"{s['positives']} positives, {s['negatives']} negatives ({s['negative_method']}); "
         f"{s['dropped_off_chromosome']} windows off a chromosome dropped, "
@@ -152,52 +140,32 @@ def negatives(
 ) -> int:
     """Negative controls: k-let shuffles, or GC/repeat-matched genomic background (+ QC)."""
     from cislearn.errors import ConfigError
-    from cislearn.io.fasta import read_fasta, write_fasta
+    from cislearn.pipelines.prepare import negatives_run
 
-    records = list(read_fasta(fasta))
-    seqs = [r.sequence for r in records]
-    if method is NegMethod.shuffle:
-        from cislearn.negatives import kshuffle
-
-        shuffled = kshuffle(seqs, k=k, n_shuffles=fold, seed=seed)
-        ids = [f"shuf{j + 1}:{r.id}" for r in records for j in range(fold)]
-        write_fasta(out, zip(ids, shuffled, strict=True))
-        echo(f"{len(shuffled)} {k}-let shuffles of {len(seqs)} sequences written to {out}")
-        return 0
     if method is NegMethod.none:
         raise ConfigError("--method must be shuffle or genomic")
-    if genome is None:
-        raise ConfigError("--method genomic needs --genome G.fa")
-    from cislearn.cli.progress import ProgressBars
-    from cislearn.io.bed import read_bed, write_bed
-    from cislearn.io.genome import Genome
-    from cislearn.io.tables import write_table
-    from cislearn.negatives import genomic_background, sequence_stats
-    from cislearn.report.qc import plot_background_qc
-
-    bars = ProgressBars()
-    bg = genomic_background(
-        seqs,
-        Genome(genome),
-        exclude=read_bed(exclude) if exclude is not None else None,
-        fold=fold,
-        seed=seed,
-        progress=bars,
-    )
-    bars.close()
-    stem = out.with_name(out.name.removesuffix(".gz").rsplit(".", 1)[0])
-    frame = bg.intervals
-    names = [f"{c}:{s}-{e}" for c, s, e in frame[["chrom", "start", "end"]].itertuples(False)]
-    write_fasta(out, zip(names, bg.sequences, strict=True))
-    write_bed(stem.with_suffix(".bed"), frame.assign(name=names))
-    write_table(stem.with_suffix(".qc.tsv"), bg.qc)
-    plot_background_qc(
-        sequence_stats(seqs), sequence_stats(bg.sequences), stem.with_suffix(".qc.png")
-    )
-    echo(
-        f"{len(bg.sequences)} genomic negatives written to {out} "
-        f"({bg.n_unmatched} positives not matched exactly); QC in {stem}.qc.png"
-    )
+    bars = epoch_bars()
+    try:
+        res = negatives_run(
+            fasta,
+            out,
+            method=method.value,
+            genome=genome,
+            exclude=exclude,
+            fold=fold,
+            k=k,
+            seed=seed,
+            progress=bars,
+        )
+    finally:
+        bars.close()
+    if res.qc_figure is None:
+        echo(f"{res.n_negatives} {k}-let shuffles of {res.n_inputs} sequences written to {out}")
+    else:
+        echo(
+            f"{res.n_negatives} genomic negatives written to {out} "
+            f"({res.n_unmatched} positives not matched exactly); QC in {res.qc_figure}"
+        )
     return 0
 
 
@@ -215,55 +183,21 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> int:
     """Simulated demo data: Markov background with real JASPAR motifs implanted in positives."""
-    from cislearn.io.atomic import atomic_dir
+    from cislearn.pipelines.demo import simulate_run
 
-    with atomic_dir(out) as tmp:
-        summary = _simulate_into(
-            tmp,
-            n_positive=n_positive,
-            n_negative=n_negative,
-            length=length,
-            motifs=tuple(motif or ("MA0139",)),
-            seed=seed,
-        )
+    summary = simulate_run(
+        out,
+        n_positive=n_positive,
+        n_negative=n_negative,
+        length=length,
+        motifs=tuple(motif or ("MA0139",)),
+        seed=seed,
+    )
     echo(
         f"{summary['positives']} positives with {', '.join(summary['motifs'])} implants and "
         f"{summary['negatives']} negatives written to {out}/"
     )
     return 0
-
-
-def _simulate_into(
-    out: Path, *, n_positive: int, n_negative: int, length: int, motifs: tuple[str, ...], seed: int
-) -> dict:
-    """Simulate, split and write a demo dataset into ``out``; return its summary."""
-    from cislearn.data import SequenceDataset, assign_split
-    from cislearn.io.datasets import write_dataset_files
-    from cislearn.io.tables import write_table
-    from cislearn.prepare import dataset_summary
-    from cislearn.simulate import simulate as run_simulation
-
-    sim = run_simulation(
-        n_positive=n_positive, n_negative=n_negative, length=length, motifs=motifs, seed=seed
-    )
-    dataset = assign_split(
-        SequenceDataset.from_arrays(
-            sim.sequences, sim.labels, ids=sim.ids, provenance={"method": "simulate"}
-        ),
-        method="random",
-        seed=seed,
-    )
-    summary = {
-        "positives": int((sim.labels == 1).sum()),
-        "negatives": int((sim.labels == 0).sum()),
-        "motifs": [m.label for m in sim.motifs],
-        "length": length,
-        "seed": seed,
-        **dataset_summary(dataset),
-    }
-    write_dataset_files(dataset, out, summary=summary)
-    write_table(out / "implants.tsv", sim.implants)
-    return summary
 
 
 @app.command()
@@ -273,31 +207,20 @@ def demo(
     max_epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
 ) -> int:
     """The main job end to end on simulated data: simulate → split → train → evaluate → report."""
-    from cislearn.config import resolve_config
-    from cislearn.data import load_dataset
-    from cislearn.runs import train_run
+    from cislearn.pipelines.demo import demo_run
 
-    out.mkdir(parents=True, exist_ok=True)
-    summary = _simulate_into(
-        out / "data", n_positive=2000, n_negative=2000, length=201, motifs=("MA0139",), seed=seed
-    )
-    counts = summary["counts"]
+    bars = epoch_bars()
+    try:
+        res = demo_run(out, seed=seed, max_epochs=max_epochs, progress=bars)
+    finally:
+        bars.close()
+    summary = res.data_summary
     echo(
         f"demo data: {summary['positives']} positives with {', '.join(summary['motifs'])} "
         f"implants, {summary['negatives']} negatives, split "
-        + ", ".join(f"{k} {sum(v.values())}" for k, v in sorted(counts.items()))
+        + ", ".join(f"{k} {sum(v.values())}" for k, v in sorted(summary["counts"].items()))
         + f" → {out}/data"
     )
-    dataset = load_dataset(out / "data" / "dataset.fa")
-    config = resolve_config(
-        {}, {"arch": "auto", "max_epochs": max_epochs, "seed": seed, "split": "given"}
-    )
-    bars = epoch_bars()
-    result = train_run(dataset, config, out / "run", progress=bars)
-    bars.close()
-    echo(metrics_line(result))
-    echo(f"report: {result.report}")
+    echo(metrics_line(res.run))
+    echo(f"report: {res.run.report}")
     return 0
-
-
-# -- training commands ---------------------------------------------------------------------

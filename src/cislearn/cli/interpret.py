@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo
+from cislearn.cli.app import Opt, app, echo, epoch_bars
 
 
 class Method(StrEnum):
@@ -22,50 +22,6 @@ class Method(StrEnum):
 class Output(StrEnum):
     logit = "logit"
     prob = "prob"
-
-
-def _target_index(predictor: Any, target: str | None) -> int:
-    from cislearn.errors import InputError
-
-    names = list(predictor.output_names)
-    if target is None:
-        return 0
-    if target in names:
-        return names.index(target)
-    if target.isdigit() and int(target) < len(names):
-        return int(target)
-    raise InputError(f"--target: unknown output {target!r}; outputs: {', '.join(names)}")
-
-
-def _records(fasta: Path, ids: str | None, first: int | None) -> tuple[list[str], list[str]]:
-    """(ids, sequences) from a FASTA file: the given ids (in that order) or the first N."""
-    from cislearn.errors import InputError
-    from cislearn.io.fasta import read_fasta
-
-    wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
-    found: dict[str, str] = {}
-    out_ids, out_seqs = [], []
-    for rec in read_fasta(fasta):
-        if wanted is not None:
-            if rec.id in wanted:
-                found[rec.id] = rec.sequence
-            continue
-        out_ids.append(rec.id)
-        out_seqs.append(rec.sequence)
-        if first is not None and len(out_ids) >= first:
-            break
-    if wanted is not None:
-        missing = [i for i in wanted if i not in found]
-        if missing:
-            raise InputError(f"--ids: not in the file: {', '.join(missing[:5])}", path=fasta)
-        return wanted, [found[i] for i in wanted]
-    if not out_ids:
-        raise InputError("no sequences", path=fasta)
-    return out_ids, out_seqs
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:80] or "seq"
 
 
 @app.command()
@@ -85,43 +41,20 @@ def interpret(
     Writes attributions.npz (ids, x, attributions (n, C, L)), top_positions.tsv and
     logos/<id>.png for the top-scoring sequences.
     """
-    import numpy as np
+    from cislearn.pipelines.interpret import attributions_run
 
-    from cislearn.interpret.attribution import attribute, top_positions
-    from cislearn.io.atomic import atomic_write
-    from cislearn.report.logos import plot_attribution_logo
-    from cislearn.runload import load_run as load
-
-    predictor = load(run)
-    ids, seqs = _records(fasta, None, None)
-    x = predictor.encode(seqs, ids=ids, path=fasta)
-    k = _target_index(predictor, target)
-    attr = attribute(
-        predictor.model,
-        x,
+    res = attributions_run(
+        run,
+        fasta,
+        out,
         method=method.value,
-        target=k,
         output=output.value,
-        task=predictor.task,
+        target=target,
+        top=top,
+        positions=positions,
         batch_size=batch_size,
-        device=predictor.device,
     )
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "attributions.npz", mode="wb") as fh:
-        np.savez_compressed(fh, ids=np.array(ids), x=x, attributions=attr)
-    table = top_positions(attr, x, ids, k=positions)
-    with atomic_write(out / "top_positions.tsv") as fh:
-        table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
-    scores = predictor.predict(x).logits[:, k]
-    for i in np.argsort(-scores, kind="stable")[: max(0, top)]:
-        plot_attribution_logo(
-            attr[i],
-            x[i],
-            out / "logos" / f"{_safe(ids[i])}.png",
-            title=f"{ids[i]}: {method.value} of {output.value} "
-            f"{predictor.output_names[k]} (logit {scores[i]:.2f})",
-        )
-    echo(f"{method.value} attributions of {len(ids)} sequences written to {out}")
+    echo(f"{method.value} attributions of {res.n_sequences} sequences written to {res.out}")
     return 0
 
 
@@ -139,55 +72,28 @@ def mutation_map(
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
 ) -> int:
     """Effect of every substitution (logit, probability, delta score) as TSV and 4 x L heatmaps."""
-    from cislearn.errors import InputError
-    from cislearn.interpret.ism import map_effects, saturation_mutagenesis
-    from cislearn.io.atomic import atomic_write
-    from cislearn.report.maps import mutation_map_table, plot_mutation_map
-    from cislearn.runload import load_run as load
+    from cislearn.pipelines.interpret import mutation_maps_run
 
-    if (fasta is None) == (sequence is None):
-        raise InputError("give either --fasta FILE (with optional --ids) or --sequence ACGT...")
-    predictor = load(run)
-    if sequence is not None:
-        names, seqs = ["sequence"], [sequence.strip().upper()]
-    else:
-        names, seqs = _records(fasta, ids, first)
-    x = predictor.encode(seqs, ids=names, path=fasta)
-    k = _target_index(predictor, target)
-    bars = _bars()
-    mm = saturation_mutagenesis(
-        predictor.model,
-        x,
-        rc_average=rc_average,
-        method=method,
-        device=predictor.device,
-        progress=bars,
-    )
-    bars.close()
-    eff = map_effects(mm, predictor.task)
-    table = mutation_map_table(
-        names, seqs, mm.logits, eff.delta_logit, eff.prob, eff.delta_prob, eff.delta_score, output=k
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_write(out / "mutation_map.tsv") as fh:
-        table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
-    for i, name in enumerate(names):
-        plot_mutation_map(
-            eff.delta_logit[i, :, :, k],
-            seqs[i],
-            out / "maps" / f"{_safe(name)}.png",
-            title=f"{name}: Δ logit of {predictor.output_names[k]} "
-            f"(ref logit {mm.ref_logits[i, k]:.2f})",
+    wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
+    bars = epoch_bars()
+    try:
+        res = mutation_maps_run(
+            run,
+            out,
+            fasta=fasta,
+            ids=wanted,
+            first=first,
+            sequence=sequence,
+            target=target,
             zoom=zoom,
+            rc_average=rc_average,
+            method=method,
+            progress=bars,
         )
-    echo(f"mutation maps of {len(names)} sequences ({mm.method} path) written to {out}")
+    finally:
+        bars.close()
+    echo(f"mutation maps of {len(res.figures)} sequences ({res.method} path) written to {out}")
     return 0
-
-
-def _bars() -> Any:
-    from cislearn.cli.app import epoch_bars
-
-    return epoch_bars()
 
 
 @app.command()
@@ -209,30 +115,19 @@ def motifs(
     Writes motifs.tsv, filters.tsv, matches.tsv, motifs.meme, motifs.jaspar, logos/ and
     motifs.html (ordered by influence).
     """
-    from cislearn.encode import one_hot
-    from cislearn.interpret.compare import learned_motifs
-    from cislearn.io.jaspar import load_jaspar
-    from cislearn.report.logos import write_learned_motifs
-    from cislearn.runload import load_run as load
+    from cislearn.pipelines.interpret import motifs_run
 
-    predictor = load(run)
-    n_value = predictor.meta.get("n_value", 0.25)
-    _, pos = _records(data, None, None)
-    x_pos = one_hot(pos, n_value=n_value)
-    x_neg = one_hot(_records(neg, None, None)[1], n_value=n_value) if neg is not None else None
-    found = learned_motifs(
-        predictor.model,
-        x_pos,
-        x_neg,
-        task=predictor.task,
-        target=_target_index(predictor, target),
+    found = motifs_run(
+        run,
+        data,
+        out,
+        negatives=neg,
+        target=target,
         threshold=threshold,
         min_sites=min_sites,
         min_ic=min_ic,
-        targets=load_jaspar(release=release),
-        device=predictor.device,
-    )
-    write_learned_motifs(out, found)
+        release=release,
+    ).found
     top = found.table.head(3)
     best = ", ".join(f"{r.motif}→{r.match_name}" for r in top.itertuples()) or "none"
     echo(

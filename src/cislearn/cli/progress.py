@@ -18,9 +18,7 @@ class ProgressBars:
         self._bars: dict[str, Any] = {}
         self._started: set[str] = set()
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        # "epoch | epoch 3/20 valid_auroc=0.91": bar name, then details of this step
-        stage, _, detail = stage.partition(" | ")
+    def __call__(self, stage: str, done: int, total: int | None, detail: str = "") -> None:
         if not self.enabled:
             if detail:
                 sys.stderr.write(f"{detail}\n")

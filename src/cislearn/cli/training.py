@@ -17,6 +17,9 @@ from cislearn.cli.app import (
     train_config,
 )
 
+#: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
+TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume")
+
 
 @app.command()
 def train(
@@ -62,7 +65,7 @@ def train(
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
     from cislearn.data import load_dataset
-    from cislearn.runs import train_run
+    from cislearn.pipelines.train import train_run
 
     cfg = train_config(config, locals(), set_)
     dataset = load_dataset(data, pos=pos, neg=neg)
@@ -90,7 +93,7 @@ def evaluate(
 ) -> int:
     """Evaluate a trained run on labelled data (every record)."""
     from cislearn.data import load_dataset
-    from cislearn.runs import evaluate_run
+    from cislearn.pipelines.train import evaluate_run
 
     result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
     echo(metrics_line(result))
@@ -110,30 +113,17 @@ def predict(
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
-    from cislearn.io.atomic import atomic_write
-    from cislearn.io.fasta import read_fasta
-    from cislearn.predict import predict_records
-    from cislearn.runload import load_run as load
+    from cislearn.pipelines.train import predict_run
 
-    predictor = load(run)
     bars = epoch_bars()
-    n = 0
-    with atomic_write(out) as fh:
-        for i, chunk in enumerate(
-            predict_records(
-                predictor,
-                read_fasta(fasta),
-                batch_size=batch_size,
-                output=output,
-                rc_average=rc_average,
-                path=fasta,
-                progress=bars,
-            )
-        ):
-            chunk.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
-            n += len(chunk)
-    bars.close()
-    echo(f"{n} predictions written to {out}")
+    try:
+        res = predict_run(
+            run, fasta, out, batch_size=batch_size, output=output, rc_average=rc_average,
+            progress=bars,
+        )  # fmt: skip
+    finally:
+        bars.close()
+    echo(f"{res.n_predictions} predictions written to {out}")
     return 0
 
 
@@ -143,7 +133,7 @@ def compare(
     out: Annotated[Path, Opt(help="Folder for the table, figures and comparison.html.")],
 ) -> int:
     """Compare runs: one metrics table and overlaid ROC and PR figures."""
-    from cislearn.runs import compare_runs_dir
+    from cislearn.pipelines.train import compare_runs_dir
 
     table, html = compare_runs_dir(list(runs), out)
     cols = [c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in table]
@@ -166,7 +156,7 @@ def summary(
     from cislearn.models.summary import summarize
 
     if Path(arch_or_run).is_dir():
-        from cislearn.runload import load_run as load
+        from cislearn.predict import load
 
         predictor = load(arch_or_run)
         model, length, n_tracks = predictor.model, predictor.length, predictor.n_tracks
@@ -201,9 +191,7 @@ def pretrain(
     set_: Annotated[list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.k=4.")] = None,
 ) -> int:
     """Pretrain a k-mer transformer as a masked language model; fine-tune with train --init."""
-    from cislearn.io.bundle import save_bundle
-    from cislearn.io.fasta import read_fasta
-    from cislearn.pretrain import pretrain as run_pretrain
+    from cislearn.pipelines.train import pretrain_run
 
     given = {
         "max_epochs": max_epochs,
@@ -213,10 +201,10 @@ def pretrain(
         "arch": "transformer",
     }
     cfg = train_config(config, given, set_)
-    seqs = [r.sequence for r in read_fasta(fasta)]
     bars = epoch_bars()
-    result = run_pretrain(seqs, cfg, workdir=out, mask_fraction=mask_fraction, progress=bars)
-    bars.close()
-    save_bundle(out, result.model.state_dict(), result.meta)
+    try:
+        result = pretrain_run(fasta, cfg, out, mask_fraction=mask_fraction, progress=bars)
+    finally:
+        bars.close()
     echo(f"pretrained transformer written to {out} (best epoch {result.best_epoch})")
     return 0

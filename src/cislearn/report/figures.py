@@ -1,331 +1,42 @@
-"""Report figures (ROC, PR, calibration, training history, regression scatter) as PNG files."""
+"""Run figures: training history, regression scatter, feature importance, and the figure sets
+of a run folder and of a comparison (curves from :mod:`cislearn.report.curves`)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from cislearn.errors import InputError
+from cislearn.report.curves import plot_calibration, plot_pr, plot_roc
+from cislearn.report.style import (
+    DOUBLE,
+    GREY,
+    PALETTE,
+    SINGLE,
+    figure_style,
+    new_figure,
+    plain_text,
+    save_figure,
+    series_colour,
+)
 from cislearn.types import CLASSIFICATION_TASKS
 
 if TYPE_CHECKING:
     import pandas as pd
-    from matplotlib.figure import Figure
 
     from cislearn.evaluate import RunSummary
 
 __all__ = [
-    "PALETTE",
-    "MAX_LEGEND",
-    "plot_roc",
-    "plot_pr",
-    "plot_calibration",
     "plot_history",
     "plot_regression",
+    "plot_importance",
     "write_run_figures",
     "write_comparison_figures",
 ]
-
-#: Okabe & Ito's colour-blind-safe palette (black last: used for references, not curves).
-PALETTE: tuple[str, ...] = (
-    "#0072B2",  # blue
-    "#D55E00",  # vermillion
-    "#009E73",  # bluish green
-    "#CC79A7",  # reddish purple
-    "#E69F00",  # orange
-    "#56B4E9",  # sky blue
-    "#F0E442",  # yellow
-    "#000000",
-)
-GREY = "#7F7F7F"
-DPI = 120
-#: Curves per figure drawn with their own legend entry; more are summarised (many targets).
-MAX_LEGEND = 8
-SINGLE = (5.0, 4.4)  # inches: one square-ish panel
-DOUBLE = (9.6, 4.0)  # two panels side by side
-
-_RC: dict[str, Any] = {
-    "font.size": 9.5,
-    "axes.titlesize": 10.5,
-    "axes.labelsize": 9.5,
-    "legend.fontsize": 8.5,
-    "legend.frameon": True,
-    "legend.framealpha": 0.85,
-    "legend.edgecolor": "#DDDDDD",
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "grid.color": "#E5E5E5",
-    "grid.linewidth": 0.6,
-    "axes.axisbelow": True,
-    "lines.linewidth": 1.8,
-    "savefig.dpi": DPI,
-    "figure.dpi": DPI,
-}
-
-
-# -- shared plumbing ------------------------------------------------------------------------------
-
-
-def _new_figure(
-    figsize: tuple[float, float], *, nrows: int = 1, ncols: int = 1, **kw: Any
-) -> tuple[Figure, Any]:
-    # The object-oriented Figure API with an explicit Agg canvas: no pyplot, so no global
-    # state, no backend switch in a user's notebook, and no figure leaks in a long-lived process.
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, dpi=DPI, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig, fig.subplots(nrows, ncols, **kw)
-
-
-def _style() -> contextlib.AbstractContextManager:
-    import matplotlib
-
-    return matplotlib.rc_context(_RC)
-
-
-def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` to a temporary file beside ``path`` then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fmt = path.suffix.lstrip(".").lower() or "png"
-    # A fresh name rather than mkstemp: mkstemp creates mode 0600, and figures should get the
-    # user's usual permissions (umask) like every other output.
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        # No "Software"/date metadata: the same data gives byte-identical PNGs.
-        meta = {"Software": None} if fmt == "png" else None
-        fig.savefig(tmp, format=fmt, dpi=DPI, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
-
-
-def _binary_pair(y_true: Any, y_score: Any, *, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validate one (labels, scores) pair as 1-D arrays of equal length with both classes."""
-    y = np.asarray(y_true, dtype=np.float64).reshape(-1)
-    s = np.asarray(y_score, dtype=np.float64).reshape(-1)
-    if y.shape != s.shape:
-        raise InputError(f"{name}: {y.size} labels but {s.size} scores; they must match")
-    keep = np.isfinite(y) & np.isfinite(s)
-    y, s = y[keep], s[keep]
-    if not np.isin(y, (0.0, 1.0)).all():
-        raise InputError(f"{name}: labels must be 0 or 1 for ROC/PR curves")
-    if y.min(initial=1) == y.max(initial=0):
-        raise InputError(f"{name}: labels hold a single class; ROC/PR need both 0 and 1")
-    return y.astype(np.int8), s
-
-
-def _text(text: str | None) -> str:
-    """User text safe for matplotlib: ``$`` would start mathtext (and can fail to parse), and
-    legend labels starting with ``_`` are silently dropped."""
-    if not text:
-        return ""
-    text = str(text).replace("$", r"\$")
-    return " " + text if text.startswith("_") else text
-
-
-def _colour(i: int) -> str:
-    return PALETTE[i % (len(PALETTE) - 1)]
-
-
-# -- classification curves -----------------------------------------------------------------------
-
-
-def plot_roc(
-    curves: Mapping[str, tuple[Any, Any]],
-    path: str | os.PathLike[str],
-    *,
-    title: str | None = None,
-) -> Path:
-    """ROC curves, one per name, with AUROC in the legend and the chance diagonal.
-
-    Parameters
-    ----------
-    curves : mapping of name → (y_true, y_score)
-        ``y_true`` 0/1 labels and ``y_score`` scores, each of shape (n,) (n may differ by name).
-    path : path-like
-        Output file; the format follows the suffix (``.png`` usually). Written atomically.
-    title : str, optional
-
-    Returns
-    -------
-    Path
-        ``path``.
-
-    Examples
-    --------
-    >>> plot_roc({"cnn": ([0, 1, 1, 0], [0.1, 0.8, 0.6, 0.3])}, "roc.png")  # doctest: +SKIP
-    """
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    pairs = {name: _binary_pair(y, s, name=name) for name, (y, s) in curves.items()}
-    lines = []
-    for name, (y, s) in pairs.items():
-        fpr, tpr, _ = roc_curve(y, s)
-        lines.append((name, fpr, tpr, float(roc_auc_score(y, s))))
-    with _style():
-        fig, ax = _new_figure(SINGLE)
-        ax.plot([0, 1], [0, 1], ls="--", lw=1, color=GREY, label="chance (0.500)")
-        _draw_curves(ax, lines)
-        ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
-        ax.set_xlabel("False positive rate")
-        ax.set_ylabel("True positive rate")
-        ax.set_title(_text(title) or "ROC curve")
-        ax.legend(loc="lower right", title="AUROC")
-        return _save(fig, path)
-
-
-def plot_pr(
-    curves: Mapping[str, tuple[Any, Any]],
-    path: str | os.PathLike[str],
-    *,
-    title: str | None = None,
-) -> Path:
-    """Precision–recall curves with AUPRC (average precision) and prevalence baselines.
-
-    A random classifier's precision equals the prevalence of positives, drawn as a dashed line
-    (one grey line when all curves share a prevalence, else one per curve in its colour).
-
-    Parameters
-    ----------
-    curves : mapping of name → (y_true, y_score)
-        Each of shape (n,).
-    path : path-like
-    title : str, optional
-
-    Returns
-    -------
-    Path
-    """
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    pairs = {name: _binary_pair(y, s, name=name) for name, (y, s) in curves.items()}
-    prevalences = [float(y.mean()) for y, _ in pairs.values()]
-    shared = len({round(p, 4) for p in prevalences}) == 1
-    lines = []
-    for name, (y, s) in pairs.items():
-        precision, recall, _ = precision_recall_curve(y, s)
-        # drop sklearn's closing (recall 0, precision 1) sentinel: it draws a spurious
-        # vertical line at recall 0 and adds nothing to the area
-        lines.append((name, recall[:-1], precision[:-1], float(average_precision_score(y, s))))
-    few = len(lines) <= MAX_LEGEND
-    with _style():
-        fig, ax = _new_figure(SINGLE)
-        if shared or not few:
-            p = float(np.mean(prevalences)) if prevalences else 0.0
-            label = "prevalence" if shared else "mean prevalence"
-            ax.axhline(p, ls="--", lw=1, color=GREY, label=f"{label} ({p:.3f})")
-        else:
-            for i, p in enumerate(prevalences):
-                ax.axhline(p, ls="--", lw=1, color=_colour(i), alpha=0.7)
-        # drawstyle steps-post: average precision is the area under this step function
-        _draw_curves(ax, lines, drawstyle="steps-post")
-        ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
-        ax.set_xlabel("Recall")
-        ax.set_ylabel("Precision")
-        ax.set_title(_text(title) or "Precision–recall curve")
-        note = "" if shared or not few else "  (dashed: prevalence)"
-        ax.legend(loc="best", title="AUPRC" + note)
-        return _save(fig, path)
-
-
-def _draw_curves(ax: Any, lines: list[tuple[str, Any, Any, float]], **kw: Any) -> None:
-    """One labelled line per curve, or, beyond :data:`MAX_LEGEND` curves (a multi-task model
-    with many targets), thin unlabelled lines and one legend entry with the median area."""
-    if len(lines) <= MAX_LEGEND:
-        for i, (name, x, y, area) in enumerate(lines):
-            ax.plot(x, y, color=_colour(i), label=f"{_text(name)} ({area:.3f})", **kw)
-        return
-    areas = np.array([area for *_, area in lines])
-    for _, x, y, _ in lines:
-        ax.plot(x, y, color=PALETTE[0], lw=0.7, alpha=0.35, **kw)
-    ax.plot(
-        [],
-        [],
-        color=PALETTE[0],
-        lw=1.5,
-        label=(
-            f"{len(lines)} targets: median {np.median(areas):.3f}\n"
-            f"(range {areas.min():.3f}–{areas.max():.3f})"
-        ),
-    )
-
-
-def plot_calibration(
-    y_true: Any,
-    y_prob: Any,
-    path: str | os.PathLike[str],
-    *,
-    n_bins: int = 10,
-    title: str | None = None,
-) -> Path:
-    """Reliability diagram (observed fraction positive vs mean predicted probability) and the
-    histogram of predicted probabilities per class.
-
-    Parameters
-    ----------
-    y_true : array of shape (n,)
-        0/1 labels.
-    y_prob : array of shape (n,)
-        Predicted probabilities in [0, 1].
-    path : path-like
-    n_bins : int
-        Equal-width probability bins.
-    title : str, optional
-
-    Returns
-    -------
-    Path
-    """
-    y, p = _binary_pair(y_true, y_prob, name="calibration")
-    if p.min() < 0 or p.max() > 1:
-        raise InputError("calibration: probabilities must lie in [0, 1]; got raw scores (logits?)")
-    if n_bins < 2:
-        raise InputError(f"calibration: n_bins must be at least 2; got {n_bins}")
-    edges = np.linspace(0.0, 1.0, n_bins + 1)
-    which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
-    count = np.bincount(which, minlength=n_bins)
-    mean_p = np.bincount(which, weights=p, minlength=n_bins) / np.maximum(count, 1)
-    frac = np.bincount(which, weights=y, minlength=n_bins) / np.maximum(count, 1)
-    used = count > 0
-    ece = float(np.sum(count[used] * np.abs(frac[used] - mean_p[used])) / count.sum())
-    brier = float(np.mean((p - y) ** 2))
-
-    with _style():
-        fig, (top, bottom) = _new_figure(
-            (5.0, 5.6), nrows=2, sharex=True, gridspec_kw={"height_ratios": (3, 1.2)}
-        )
-        top.plot([0, 1], [0, 1], ls="--", lw=1, color=GREY, label="perfectly calibrated")
-        top.plot(
-            mean_p[used],
-            frac[used],
-            marker="o",
-            ms=4,
-            color=PALETTE[0],
-            label=f"model (ECE {ece:.3f}, Brier {brier:.3f})",
-        )
-        top.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01))
-        top.set_ylabel("Observed fraction positive")
-        top.set_title(_text(title) or "Calibration")
-        top.legend(loc="upper left")
-        for label, colour in ((0, PALETTE[1]), (1, PALETTE[0])):
-            bottom.hist(p[y == label], bins=edges, color=colour, alpha=0.55, label=f"class {label}")
-        bottom.set_xlabel("Predicted probability")
-        bottom.set_ylabel("Count")
-        bottom.legend(loc="upper center", ncols=2)
-        return _save(fig, path)
 
 
 # -- training history ----------------------------------------------------------------------------
@@ -367,8 +78,8 @@ def plot_history(
         for c in numeric.columns
         if c not in losses and not any(k in c.lower() for k in _NOT_METRICS)
     ]
-    with _style():
-        fig, (left, right) = _new_figure(DOUBLE, ncols=2)
+    with figure_style():
+        fig, (left, right) = new_figure(DOUBLE, ncols=2)
         for i, col in enumerate(losses):
             series = numeric[col].to_numpy(dtype=float)
             ok = np.isfinite(series)
@@ -378,9 +89,9 @@ def plot_history(
                 series[ok],
                 marker="o",
                 ms=3,
-                color=_colour(i),
+                color=series_colour(i),
                 ls="--" if dashed else "-",
-                label=_text(col),
+                label=plain_text(col),
             )
         left.set_xlabel("Epoch")
         left.set_ylabel("Loss")
@@ -390,7 +101,14 @@ def plot_history(
         for i, col in enumerate(others):
             series = numeric[col].to_numpy(dtype=float)
             ok = np.isfinite(series)
-            right.plot(x[ok], series[ok], marker="o", ms=3, color=_colour(i + 2), label=_text(col))
+            right.plot(
+                x[ok],
+                series[ok],
+                marker="o",
+                ms=3,
+                color=series_colour(i + 2),
+                label=plain_text(col),
+            )
         right.set_xlabel("Epoch")
         right.set_title("Validation metrics" if others else "(no metric columns)")
         if monitor is not None and monitor in numeric and numeric[monitor].notna().any():
@@ -401,7 +119,7 @@ def plot_history(
             target = left if monitor in losses else right
             right_half = best >= len(x) / 2  # keep the label inside the axes
             target.annotate(
-                f"best {_text(monitor)}\n{series[best]:.4g} @ {x[best]:g}",
+                f"best {plain_text(monitor)}\n{series[best]:.4g} @ {x[best]:g}",
                 (x[best], series[best]),
                 xytext=(-6 if right_half else 6, -22),
                 textcoords="offset points",
@@ -417,8 +135,8 @@ def plot_history(
             for ax in (left, right):
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if title:
-            fig.suptitle(_text(title))
-        return _save(fig, path)
+            fig.suptitle(plain_text(title))
+        return save_figure(fig, path)
 
 
 # -- regression ----------------------------------------------------------------------------------
@@ -459,8 +177,8 @@ def plot_regression(
     rho = float("nan") if constant else float(spearmanr(y, yhat)[0])
     lo, hi = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
     pad = 0.03 * (hi - lo or 1.0)
-    with _style():
-        fig, ax = _new_figure(SINGLE)
+    with figure_style():
+        fig, ax = new_figure(SINGLE)
         if y.size > 5000:
             art = ax.hexbin(y, yhat, gridsize=60, mincnt=1, bins="log", cmap="viridis")
             fig.colorbar(art, ax=ax, label="points (log)")
@@ -471,7 +189,7 @@ def plot_regression(
         ax.set(xlim=(lo - pad, hi + pad), ylim=(lo - pad, hi + pad))
         ax.set_xlabel("Observed")
         ax.set_ylabel("Predicted")
-        ax.set_title(_text(title) or "Predicted vs observed")
+        ax.set_title(plain_text(title) or "Predicted vs observed")
         ax.text(
             0.03,
             0.97,
@@ -482,7 +200,7 @@ def plot_regression(
             fontsize=9,
             bbox={"boxstyle": "round,pad=0.4", "fc": "white", "ec": "#CCCCCC"},
         )
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 # -- feature importance --------------------------------------------------------------------------
@@ -519,15 +237,15 @@ def plot_importance(
     order = np.argsort(-np.abs(np.nan_to_num(v)), kind="stable")[:top]
     shown = [str(names[i]) for i in order][::-1]
     vals = v[order][::-1]
-    with _style():
-        fig, ax = _new_figure((SINGLE[0] * 1.3, max(2.5, 0.28 * len(shown) + 1.2)))
+    with figure_style():
+        fig, ax = new_figure((SINGLE[0] * 1.3, max(2.5, 0.28 * len(shown) + 1.2)))
         colours = [PALETTE[0] if x >= 0 else PALETTE[1] for x in vals]
         ax.barh(np.arange(len(shown)), vals, color=colours)
         ax.set_yticks(np.arange(len(shown)), shown, fontsize=8)
         ax.axvline(0, color=GREY, lw=0.8)
         ax.set_xlabel(xlabel)
-        ax.set_title(_text(title) or f"Top {len(shown)} features")
-        return _save(fig, path)
+        ax.set_title(plain_text(title) or f"Top {len(shown)} features")
+        return save_figure(fig, path)
 
 
 # -- figure sets for a run and for a comparison ---------------------------------------------------

@@ -61,7 +61,7 @@ _SPLIT_KEYS = ("split_counts", "counts", "splits")
 # -- environment ----------------------------------------------------------------------------------
 
 
-def _environment() -> jinja2.Environment:
+def template_environment() -> jinja2.Environment:
     import jinja2
 
     folder = resources.files("cislearn.report").joinpath("templates")
@@ -380,7 +380,7 @@ def render_run_report(
         "config_yaml": _yaml(cfg),
         "provenance": _flatten(_plain(versions)),
     }
-    return _environment().get_template("report.html.j2").render(**context)
+    return template_environment().get_template("report.html.j2").render(**context)
 
 
 def write_run_report(run_dir: str | os.PathLike[str], **kwargs: Any) -> Path:
@@ -420,7 +420,7 @@ def render_comparison(
         "rows": rows,
         "figures": _figures(figures),
     }
-    return _environment().get_template("compare.html.j2").render(**context)
+    return template_environment().get_template("compare.html.j2").render(**context)
 
 
 def _comparison_rows(table: pd.DataFrame) -> tuple[list[str], list[list[dict[str, Any]]]]:

@@ -14,7 +14,7 @@ import pandas as pd
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
 from cislearn.io.motifs import Motif, write_jaspar, write_meme
-from cislearn.report.figures import _new_figure, _save, _style
+from cislearn.report.style import figure_style, new_figure, save_figure
 from cislearn.types import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -53,14 +53,14 @@ def plot_motif_logo(
     pfm = motif.pfm
     ic = motif.information_content()
     frame = pd.DataFrame((pfm * ic[None, :]).T, columns=BASES)
-    with _style():
-        fig, ax = _new_figure((max(3.0, 0.35 * motif.width + 1.0), 2.0))
+    with figure_style():
+        fig, ax = new_figure((max(3.0, 0.35 * motif.width + 1.0), 2.0))
         _logo(ax, frame)
         ax.set_ylim(0, 2)
         ax.set_ylabel("bits")
         ax.set_xticks(range(motif.width), [str(i + 1) for i in range(motif.width)], fontsize=7)
         ax.set_title(title if title is not None else motif.label, fontsize=9)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def plot_attribution_logo(
@@ -93,14 +93,14 @@ def plot_attribution_logo(
     end = a.shape[1] if end is None else end
     vals = (a[:4] * xs[:4])[:, start:end].T
     frame = pd.DataFrame(vals, columns=BASES, index=range(start, end))
-    with _style():
-        fig, ax = _new_figure((max(4.0, min(0.08 * (end - start), 18.0)), 2.0))
+    with figure_style():
+        fig, ax = new_figure((max(4.0, min(0.08 * (end - start), 18.0)), 2.0))
         _logo(ax, frame)
         ax.axhline(0, color="0.6", lw=0.5)
         ax.set_xlabel("position (0-based)")
         ax.set_ylabel("attribution")
         ax.set_title(title, fontsize=9)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def _data_uri(path: str | os.PathLike[str]) -> str:
@@ -126,7 +126,7 @@ def render_motif_page(
         :class:`~cislearn.interpret.compare.LearnedMotifs` ``table`` (ordered by influence).
     logos : mapping of motif id → logo image path
     """
-    from cislearn.report.html import _environment
+    from cislearn.report.html import template_environment
 
     rows = []
     for rec in table.to_dict("records"):
@@ -148,7 +148,7 @@ def render_motif_page(
         ("cluster", "cluster"),
     ]
     columns = [(k, label) for k, label in columns if k in table.columns]
-    env = _environment()
+    env = template_environment()
     return env.get_template("motifs.html.j2").render(
         title=title, rows=rows, columns=columns, notes=notes or []
     )

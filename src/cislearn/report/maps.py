@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cislearn.errors import InputError
-from cislearn.report.figures import _new_figure, _save, _style
+from cislearn.report.style import figure_style, new_figure, save_figure
 
 __all__ = ["plot_mutation_map", "mutation_map_table"]
 
@@ -80,8 +80,8 @@ def plot_mutation_map(
     centre = length // 2
     lo, hi = max(0, centre - zoom), min(length, centre + zoom + 1)
     panels = 2 if zoom > 0 and hi - lo < length else 1
-    with _style():
-        fig, axes = _new_figure(
+    with figure_style():
+        fig, axes = new_figure(
             (min(max(6.0, 0.05 * length), 18.0), 2.0 + 1.8 * panels),
             nrows=panels,
             ncols=1,
@@ -97,7 +97,7 @@ def plot_mutation_map(
             axes[1][0].set_title(f"positions {lo}-{hi - 1} (centre ±{zoom} bp)", fontsize=8)
             axes[0][0].axvspan(lo - 0.5, hi - 0.5, fill=False, ec="0.3", lw=0.8)
         fig.colorbar(im, ax=[a[0] for a in axes], label=label, shrink=0.8)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def mutation_map_table(

@@ -13,8 +13,16 @@ import numpy as np
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
 from cislearn.interpret.ism import saturation_mutagenesis
-from cislearn.report.figures import DOUBLE, GREY, PALETTE, _new_figure, _save, _style, _text
 from cislearn.report.maps import plot_mutation_map
+from cislearn.report.style import (
+    DOUBLE,
+    GREY,
+    PALETTE,
+    figure_style,
+    new_figure,
+    plain_text,
+    save_figure,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,8 +63,8 @@ def plot_variant_effects(
     values = values[np.isfinite(values)]
     if effect not in top.columns or label not in top.columns:
         raise InputError(f"plot_variant_effects: top needs columns '{label}' and '{effect}'")
-    with _style():
-        fig, (ax1, ax2) = _new_figure(DOUBLE, ncols=2)
+    with figure_style():
+        fig, (ax1, ax2) = new_figure(DOUBLE, ncols=2)
         if values.size:
             lim = float(np.max(np.abs(values))) or 1.0
             ax1.hist(values, bins=60, range=(-lim, lim), color=PALETTE[0], alpha=0.85)
@@ -66,20 +74,20 @@ def plot_variant_effects(
             ax1.text(0.5, 0.5, "no scored variants", ha="center", va="center")
         n = n_total if n_total is not None else values.size
         ax1.set_title(f"Effect of {n:,} variants")
-        ax1.set_xlabel(_text(effect))
+        ax1.set_xlabel(plain_text(effect))
         ax1.set_ylabel("variants (log scale)")
         shown = top.head(20).iloc[::-1]
         vals = shown[effect].to_numpy(dtype=np.float64)
         colours = [PALETTE[1] if v < 0 else PALETTE[0] for v in vals]
         ax2.barh(np.arange(len(shown)), vals, color=colours)
         ax2.set_yticks(np.arange(len(shown)))
-        ax2.set_yticklabels([_text(str(s))[:40] for s in shown[label]], fontsize=7.5)
+        ax2.set_yticklabels([plain_text(str(s))[:40] for s in shown[label]], fontsize=7.5)
         ax2.axvline(0.0, color=GREY, lw=1.0)
-        ax2.set_xlabel(_text(effect))
+        ax2.set_xlabel(plain_text(effect))
         ax2.set_title(f"Top {len(shown)} variants by |effect|")
         if title:
-            fig.suptitle(_text(title))
-        return _save(fig, path)
+            fig.suptitle(plain_text(title))
+        return save_figure(fig, path)
 
 
 def write_variant_maps(
@@ -134,7 +142,7 @@ def write_variant_maps(
         title = titles[i] if titles is not None else name
         paths.append(
             plot_mutation_map(
-                delta[i], windows[i], out / f"{stem}.png", title=_text(title), zoom=zoom
+                delta[i], windows[i], out / f"{stem}.png", title=plain_text(title), zoom=zoom
             )
         )
     return paths

@@ -1,7 +1,8 @@
 """The self-hosted web app: FastAPI pages + REST API + a job queue, on the public library API.
 
-The web layer holds no science: every result comes from a library call (``cislearn.runs``,
-``cislearn.validate``, ``cislearn.predict``, ...). Start it with ``cislearn serve``.
+The web layer holds no science: every job is a :mod:`cislearn.pipelines` call (the same as the
+CLI's), pages and the API read its files back (``cislearn.validate``, ``cislearn.predict``,
+...). Start it with ``cislearn serve``.
 """
 
 from __future__ import annotations

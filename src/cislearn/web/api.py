@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import re
-import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cislearn.io.formats import sniff_variant_bytes
-from cislearn.web import extras, service
+from cislearn.web import service
 from cislearn.web.errors import ApiError
-from cislearn.web.inputs import Upload, check_inputs, decode_upload, store_training_inputs
-from cislearn.web.jobs import INPUT_NAMES, job_dir
+from cislearn.web.inputs import Upload, check_inputs, decode_upload
 from cislearn.web.settings import Settings
-from cislearn.web.store import FINISHED, JobRecord, JobStore, new_job_id
+from cislearn.web.store import FINISHED, JobRecord, JobStore
+from cislearn.web.submit import create_train_job, create_variants_job, get_job, model_choices
 
 __all__ = [
     "router",
@@ -24,13 +22,10 @@ __all__ = [
     "CheckRequest",
     "PredictRequest",
     "MutationMapRequest",
-    "create_train_job",
-    "create_variants_job",
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"description": 'Error: `{"error": {"code": ..., "message": ...}}`'}
     for code in (401, 404, 409, 413, 422)
@@ -43,14 +38,6 @@ def _settings(request: Request) -> Settings:
 
 def _store(request: Request) -> JobStore:
     return request.app.state.store
-
-
-def get_job(request: Request, job_id: str) -> JobRecord:
-    """The job ``job_id`` or a 404 (ids are checked to be 32 hex digits first)."""
-    job = _store(request).get(job_id) if _JOB_ID.match(job_id) else None
-    if job is None:
-        raise ApiError(404, "job_not_found", f"no job {job_id!r} on this server")
-    return job
 
 
 class CheckRequest(BaseModel):
@@ -104,134 +91,6 @@ def _uploads(
         return decode_upload(label, text.encode("utf-8"), settings)
 
     return {"data": one("data", data), "pos": one("pos", pos), "neg": one("neg", neg)}
-
-
-def model_choices() -> dict[str, Any]:
-    """The architectures and baselines a training job may ask for."""
-    from cislearn.models.registry import ARCHITECTURES
-
-    return {"architectures": list(ARCHITECTURES), "baselines": list(extras.baseline_names())}
-
-
-def create_train_job(
-    settings: Settings,
-    store: JobStore,
-    *,
-    uploads: dict[str, Upload | None],
-    params: dict[str, Any],
-) -> JobRecord:
-    """Check and store the inputs, then queue the job (422 with the reports if they fail)."""
-    choices = model_choices()
-    allowed = set(choices["architectures"]) | set(choices["baselines"])
-    models = list(dict.fromkeys(params["models"]))
-    unknown = [m for m in models if m not in allowed]
-    if unknown:
-        raise ApiError(
-            422,
-            "unknown_model",
-            f"unknown model {unknown[0]!r}; choose from: {', '.join(sorted(allowed))}",
-        )
-    if params["max_epochs"] > settings.max_epochs:
-        raise ApiError(
-            422,
-            "too_many_epochs",
-            f"max_epochs {params['max_epochs']} is above this server's limit of "
-            f"{settings.max_epochs}",
-        )
-    job_id = new_job_id()
-    root = job_dir(settings, job_id)
-    try:
-        stored = store_training_inputs(root, settings, **uploads)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    if not stored.ok:
-        shutil.rmtree(root, ignore_errors=True)
-        first = next(r for r in stored.reports if not r["ok"])
-        raise ApiError(
-            422,
-            "input_problems",
-            f"the input has problems; first: {first['problems'][0]}",
-            details={"reports": stored.reports},
-        )
-    try:
-        _check_models(models, stored.reports)
-    except ApiError:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return store.create(
-        "train", {**params, "models": models, "inputs": stored.inputs}, job_id=job_id
-    )
-
-
-def _check_models(models: list[str], reports: list[dict[str, Any]]) -> None:
-    """Build each deep model once for the input length: an unusable choice (e.g. an
-    architecture that needs extra tracks) fails now, with the registry's message."""
-    from cislearn.errors import CislearnError
-    from cislearn.models.registry import build_model
-
-    length = min((r["summary"].get("length", {}).get("min", 0) for r in reports), default=0)
-    if not length:
-        return
-    for name in models:
-        if extras.is_baseline(name):
-            continue
-        try:
-            build_model(name, {}, length=int(length), n_outputs=1)
-        except CislearnError as exc:
-            raise ApiError(
-                422, "unusable_model", f"{name} cannot train on this data: {exc}"
-            ) from None
-
-
-def create_variants_job(
-    settings: Settings,
-    store: JobStore,
-    model_job: JobRecord,
-    *,
-    content: bytes,
-    genome: str,
-    model: str | None,
-    n_null: int = 10_000,
-) -> JobRecord:
-    """Store an uploaded VCF (or TSV) and queue the scoring of its variants with a model."""
-    if genome not in settings.genomes:
-        have = ", ".join(sorted(settings.genomes)) or "none: start the server with --genome"
-        raise ApiError(422, "unknown_genome", f"unknown genome {genome!r}; this server has: {have}")
-    models = service.trained_models(settings, model_job)
-    if not models:
-        raise ApiError(409, "no_model", f"job {model_job.id} has no trained model")
-    model = model or models[0]
-    if model not in models:
-        raise ApiError(404, "model_not_found", f"no model {model!r}; have: {', '.join(models)}")
-    if not 0 <= n_null <= 100_000:
-        raise ApiError(422, "invalid_request", f"n_null must be in 0..100000; got {n_null}")
-    upload = decode_upload("variants file", content, settings)
-    data = upload.content
-    n = sum(1 for line in data.splitlines() if line.strip() and not line.startswith(b"#"))
-    if n > settings.max_sequences:
-        raise ApiError(
-            413,
-            "too_many_variants",
-            f"variants file: {n:,} variants; this server accepts at most "
-            f"{settings.max_sequences:,} per job",
-        )
-    if not data.strip():
-        raise ApiError(422, "missing_input", "variants file is empty")
-    kind = sniff_variant_bytes(data) or "variants_tsv"
-    job_id = new_job_id()
-    path = job_dir(settings, job_id) / INPUT_NAMES[kind]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    params = {
-        "model_job": model_job.id,
-        "model": model,
-        "genome": genome,
-        "input": kind,
-        "n_null": n_null,
-        "n_variants": n,
-    }
-    return store.create("variants", params, job_id=job_id)
 
 
 def _job_json(settings: Settings, job: JobRecord) -> dict[str, Any]:
@@ -320,11 +179,7 @@ def cancel_job(request: Request, job_id: str) -> dict[str, Any]:
 @router.delete("/jobs/{job_id}", responses=_ERRORS)
 def delete_job(request: Request, job_id: str) -> dict[str, Any]:
     """Delete a finished job and all its files (cancel a running job first)."""
-    job = get_job(request, job_id)
-    if job.status not in FINISHED:
-        raise ApiError(409, "job_active", f"job {job_id} is {job.status}; cancel it first")
-    _store(request).delete(job_id)
-    shutil.rmtree(job_dir(_settings(request), job_id), ignore_errors=True)
+    service.delete_job(_settings(request), _store(request), get_job(request, job_id))
     return {"deleted": job_id}
 
 

@@ -1,8 +1,8 @@
-"""The FastAPI application factory: routers, token check, upload limit, JSON errors, workers."""
+"""The FastAPI application factory: routers, the token guard (checks in ``web/auth.py``), upload
+limit, JSON errors, workers."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,18 +17,17 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cislearn.errors import CislearnError
+from cislearn.web import pages
+from cislearn.web.auth import OPEN_PATHS, request_token_ok
 from cislearn.web.errors import ApiError, error_body
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobStore
 
-__all__ = ["create_app", "TOKEN_COOKIE"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-#: Cookie set by the login form when the server has a token.
-TOKEN_COOKIE = "cislearn_token"
 _STATIC = Path(__file__).parent / "static"
-_OPEN_PATHS = ("/login",)  # reachable without the token (the login form itself)
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -45,16 +44,6 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _token_ok(request: Request, token: str) -> bool:
-    given = ""
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        given = header[7:].strip()
-    elif request.cookies.get(TOKEN_COOKIE):
-        given = request.cookies[TOKEN_COOKIE]
-    return hmac.compare_digest(given.encode(), token.encode())
-
-
 class _Guard:
     """The token (every request but the login form), the upload limit (before the body is
     read) and security headers on every response.
@@ -69,8 +58,8 @@ class _Guard:
 
     def _refusal(self, request: Request) -> Response | None:
         settings = self.settings
-        if settings.token and not request.url.path.startswith(_OPEN_PATHS):
-            if not _token_ok(request, settings.token):
+        if settings.token and not request.url.path.startswith(OPEN_PATHS):
+            if not request_token_ok(request, settings.token):
                 if _is_api(request) or request.method != "GET":
                     return JSONResponse(
                         error_body(
@@ -90,8 +79,6 @@ class _Guard:
             )
             if _is_api(request):
                 return JSONResponse(error_body("too_large", message), status_code=413)
-            from cislearn.web import pages  # the page templates: imported by create_app
-
             return pages.error_page(request, 413, message)
         return None
 
@@ -138,7 +125,7 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
     'ok'
     """
     from cislearn import __version__
-    from cislearn.web import api, pages
+    from cislearn.web import api
 
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""What a job does: run the library calls a job's JSON params ask for, reporting progress.
+"""What a job does: run the :mod:`cislearn.pipelines` calls a job's JSON params ask for (the
+same functions as the CLI commands), reporting progress.
 
 Runs inside a worker process (or inline in tests via :func:`run_job`). Outputs go to
 ``<data_dir>/jobs/<id>/out``; every file name below is chosen here, never by the user.
@@ -13,6 +14,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from cislearn.web import present
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobRecord, JobStore
 
@@ -41,7 +43,8 @@ INPUT_NAMES = {
     "variants_tsv": "input/variants.tsv",
 }
 LOG_NAME = "job.log"
-_SEP = " | "  # the library's progress separator: "epoch | epoch 3/20 valid_auroc=0.91"
+#: At most this many positives and negatives are scanned for the learned motifs.
+MOTIF_SEQUENCES = 2000
 
 
 class JobCancelled(Exception):
@@ -80,9 +83,8 @@ class JobProgress:
         self.min_interval = min_interval
         self._last = 0.0
 
-    def __call__(self, stage: str, done: int, total: int | None) -> None:
-        name, _, detail = stage.partition(_SEP)
-        name = f"{self.prefix}{name}"
+    def __call__(self, stage: str, done: int, total: int | None, detail: str = "") -> None:
+        name = f"{self.prefix}{stage}"
         message = detail or (f"{name} {done}/{total}" if total else f"{name} {done}")
         self.write_log(message)
         now = time.monotonic()
@@ -119,8 +121,8 @@ def _train_config(params: dict[str, Any], arch: str) -> Any:
 
 
 def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:
-    from cislearn.runs import compare_runs_dir, train_run
-    from cislearn.web import extras
+    from cislearn.pipelines.panel import baseline_run
+    from cislearn.pipelines.train import compare_runs_dir, train_run
 
     params = job.params
     root = job_dir(settings, job.id)
@@ -141,8 +143,17 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
         cb.write_log(f"training {name}")
         if run.exists():
             shutil.rmtree(run)
-        if extras.is_baseline(name):
-            extras.baseline_run(dataset, name, run, params=params, progress=cb)
+        if present.is_baseline_choice(name):
+            features, model = present.panel_entry(name)
+            baseline_run(
+                dataset,
+                run,
+                features=features,
+                model=model,
+                seed=int(params.get("seed", 0)),
+                n_boot=int(params.get("n_boot", 1000)),
+                progress=cb,
+            )
         else:
             train_run(
                 dataset,
@@ -157,19 +168,36 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
         cb("compare models", 0, 1)
         compare_runs_dir([runs[m] for m in models], out / "compare")
         cb("compare models", 1, 1)
-    if params.get("motifs", True):
-        deep = [m for m in models if not extras.is_baseline(m)]
-        if deep:
-            cb("learned motifs", 0, 1)
-            note = extras.learned_motifs(runs[deep[0]], dataset, out / "motifs", progress=cb)
-            if note:
-                cb.write_log(note)
-            cb("learned motifs", 1, 1)
+    deep = [m for m in models if not present.is_baseline_choice(m)]
+    if params.get("motifs", True) and deep:
+        cb("learned motifs", 0, 1)
+        _learned_motifs(runs[deep[0]], dataset, out / "motifs", cb)
+        cb("learned motifs", 1, 1)
+
+
+def _learned_motifs(run: Path, dataset: Any, out: Path, cb: JobProgress) -> None:
+    """Motifs of a binary model's first layer from up to ``MOTIF_SEQUENCES`` of each class."""
+    import numpy as np
+
+    from cislearn.pipelines.interpret import motifs_run
+    from cislearn.predict import load
+
+    predictor = load(run, device="cpu")
+    if predictor.task != "binary":
+        cb.write_log(f"learned motifs are shown for binary tasks; this one is {predictor.task}")
+        return
+    labels = np.asarray(dataset.targets)[:, 0]
+    seqs = list(dataset.sequences)
+    pos = [s for s, y in zip(seqs, labels, strict=True) if y == 1][:MOTIF_SEQUENCES]
+    neg = [s for s, y in zip(seqs, labels, strict=True) if y == 0][:MOTIF_SEQUENCES]
+    motifs_run(
+        predictor, pos, out, negatives=neg or None, n_logos=present.MOTIFS_SHOWN, progress=cb
+    )
 
 
 def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:
     from cislearn.errors import ConfigError
-    from cislearn.web import extras
+    from cislearn.pipelines.variants import score_variants_run
 
     params = job.params
     genome = settings.genomes.get(params["genome"])
@@ -177,12 +205,13 @@ def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobPr
         raise ConfigError(f"genome {params['genome']!r} is not one this server was started with")
     run = out_dir(settings, params["model_job"]) / "runs" / params["model"]
     cb("score variants", 0, 1)
-    extras.score_vcf(
+    score_variants_run(
         run,
         job_dir(settings, job.id) / INPUT_NAMES[params["input"]],
         genome,
         out_dir(settings, job.id),
         n_null=int(params.get("n_null", 10_000)),
+        device="cpu",
         progress=cb,
     )
     cb("score variants", 1, 1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from cislearn.web import extras, service
-from cislearn.web.api import create_train_job, create_variants_job, get_job, model_choices
+from cislearn.web import present, service
+from cislearn.web.auth import set_token_cookie, token_matches
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import check_inputs, decode_upload
 from cislearn.web.settings import Settings
 from cislearn.web.store import FINISHED
+from cislearn.web.submit import create_train_job, create_variants_job, get_job, model_choices
 
 __all__ = ["router", "error_page", "render"]
 
@@ -240,7 +240,7 @@ async def mutation_map_page(request: Request, job_id: str) -> Response:
         job_id,
         mutation=result,
         map_rows=_map_cells(result),
-        map_figure=extras.mutation_map_figure(result),
+        map_figure=present.mutation_map_figure(result),
         map_text=text,
     )
 
@@ -299,13 +299,11 @@ def login_form(request: Request) -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    from cislearn.web.app import TOKEN_COOKIE
-
     settings: Settings = request.app.state.settings
     form = await request.form(max_files=0, max_fields=4, max_part_size=4096)
     given = str(form.get("token") or "")
-    if not settings.token or not hmac.compare_digest(given.encode(), settings.token.encode()):
+    if not token_matches(given, settings.token or ""):
         return render(request, "login.html", status=401, error="wrong token")
     response = RedirectResponse("/", status_code=303)
-    response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict")
+    set_token_cookie(response, given)
     return response

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from cislearn.web import extras
+from cislearn.web import present
 from cislearn.web.errors import ApiError
 from cislearn.web.jobs import LOG_NAME, job_dir, out_dir, run_dirs
 from cislearn.web.settings import Settings
@@ -92,6 +92,8 @@ def _figures(files: dict[str, Path], prefix: str) -> dict[str, str]:
 
 def variant_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
     """What a variants job produced: the strongest variants, the figure, the files."""
+    from cislearn.pipelines.variants import FIGURE, MAPS, TABLE, VCF
+
     files = list_files(settings, job.id)
     out = out_dir(settings, job.id)
     return {
@@ -101,9 +103,11 @@ def variant_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
         "model_job": job.params.get("model_job"),
         "model": job.params.get("model"),
         "genome": job.params.get("genome"),
-        "variants": _clean(extras.read_variant_table(out / extras.VARIANT_TABLE)),
-        "table": extras.VARIANT_TABLE if extras.VARIANT_TABLE in files else None,
-        "figure": extras.VARIANT_FIGURE if extras.VARIANT_FIGURE in files else None,
+        "variants": _clean(present.read_variant_table(out / TABLE)),
+        "table": TABLE if TABLE in files else None,
+        "vcf": VCF if VCF in files else None,
+        "figure": FIGURE if FIGURE in files else None,
+        "maps": sorted(name for name in files if name.startswith(f"{MAPS}/")),
         "files": sorted(files),
     }
 
@@ -114,7 +118,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
 
     if job.kind == "variants":
         return variant_results(settings, job)
-    from cislearn.runs import read_run
+    from cislearn.pipelines.train import read_run
 
     files = list_files(settings, job.id)
     models = []
@@ -145,7 +149,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
             "figures": _figures(files, "compare/"),
             "report": "compare/comparison.html" if "compare/comparison.html" in files else None,
         }
-    motifs = extras.read_motifs_dir(out_dir(settings, job.id) / "motifs", files)
+    motifs = present.read_motifs_dir(out_dir(settings, job.id) / "motifs", files)
     return {
         "job": job.id,
         "kind": job.kind,
@@ -155,6 +159,18 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
         "motifs": motifs,
         "files": sorted(files),
     }
+
+
+def delete_job(settings: Settings, store: Any, job: JobRecord) -> None:
+    """Delete a finished job's record and files (409 while it is queued or running)."""
+    import shutil
+
+    from cislearn.web.store import FINISHED
+
+    if job.status not in FINISHED:
+        raise ApiError(409, "job_active", f"job {job.id} is {job.status}; cancel it first")
+    store.delete(job.id)
+    shutil.rmtree(job_dir(settings, job.id), ignore_errors=True)
 
 
 def zip_outputs(settings: Settings, job_id: str) -> bytes:
@@ -208,7 +224,7 @@ def trained_models(settings: Settings, job: JobRecord) -> list[str]:
     return [
         name
         for name, run in run_dirs(settings, job).items()
-        if (run / "model.json").is_file() and not extras.is_baseline(name)
+        if (run / "model.json").is_file() and not present.is_baseline_choice(name)
     ]
 
 
@@ -231,6 +247,7 @@ def mutation_map(
     """Saturation mutagenesis map of one sequence with a trained model of ``job``."""
     from cislearn.errors import InputError
     from cislearn.io.fasta import check_dna, unexpected_character
+    from cislearn.pipelines.interpret import map_sequences
 
     sequence = "".join(sequence.split())
     if sequence.startswith(">"):
@@ -240,7 +257,11 @@ def mutation_map(
         raise ApiError(422, "bad_input", f"column {bad[0]}: {unexpected_character(bad[1])}")
     model, predictor = _loaded_model(settings, job, model)
     try:
-        result = extras.mutation_map(predictor, sequence)
+        result = present.map_json(
+            map_sequences(
+                predictor, [sequence], rc_average=bool(predictor.meta.get("rc_average", False))
+            )
+        )
     except InputError as exc:
         raise ApiError(422, "bad_input", str(exc)) from None
     return {"model": model, "sequence": sequence, **result}

@@ -38,7 +38,7 @@ def worker_main(settings_json: str, stop: Any) -> None:
     settings = Settings.model_validate_json(settings_json)
     store = JobStore(settings.database_url)
     try:
-        import cislearn.runs  # noqa: F401 - import torch/Lightning once, before the first job
+        import cislearn.pipelines.train  # noqa: F401 - import torch/Lightning once, before the first job
 
         while not stop.is_set():
             job = store.claim(worker=os.getpid())

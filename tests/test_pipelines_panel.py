@@ -1,4 +1,4 @@
-"""Tests of cislearn.panel: baseline run folders and the benchmark panel on one split."""
+"""Tests of cislearn.pipelines.panel: baseline run folders and the benchmark panel on one split."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 
 from cislearn.baseline import BaselinePredictor
 from cislearn.errors import ConfigError, InputError, ModelLoadError
-from cislearn.panel import baseline_run, benchmark_panel, split_for
+from cislearn.pipelines.panel import baseline_run, benchmark_panel, split_for
 from cislearn.predict import load as load_bundle
 from cislearn.predict import predict_records
 from cislearn.runload import load_run

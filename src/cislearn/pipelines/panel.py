@@ -32,7 +32,7 @@ from cislearn.errors import ConfigError, InputError
 from cislearn.features import FeatureMatrix
 from cislearn.io.atomic import atomic_write
 from cislearn.io.motifs import Motif
-from cislearn.runs import RunResult, _evaluate_and_report, compare_runs_dir, train_run
+from cislearn.pipelines.train import RunResult, compare_runs_dir, evaluate_and_report, train_run
 from cislearn.types import Progress, no_progress
 
 __all__ = ["PANEL", "PanelResult", "baseline_run", "benchmark_panel", "split_for"]
@@ -169,7 +169,7 @@ def _fit_and_report(
     with atomic_write(out / "config.yaml") as fh:
         fh.write(yaml.safe_dump(config, sort_keys=False, default_flow_style=None))
     progress("evaluate", 0, 1)
-    res = _evaluate_and_report(
+    res = evaluate_and_report(
         out,
         load_predictor(out),
         ds.part(held_out),
@@ -277,8 +277,9 @@ def benchmark_panel(
     """Train the standard panel (:data:`PANEL`) on one split; write each run and the comparison.
 
     Each run goes to ``out/<name>/`` (baseline runs via :func:`baseline_run`, deep ones via
-    :func:`cislearn.runs.train_run`), then ``out/comparison.tsv``, overlaid ROC/PR figures and
-    ``out/comparison.html``. All runs see the same split (assigned once, as for a deep run).
+    :func:`cislearn.pipelines.train.train_run`), then ``out/comparison.tsv``, overlaid ROC/PR
+    figures and ``out/comparison.html``. All runs see the same split (assigned once, as for a
+    deep run).
 
     Parameters
     ----------

@@ -6,7 +6,7 @@ import pytest
 
 from cislearn.errors import InputError
 from cislearn.io.genome import Genome
-from cislearn.prepare import prepare_peaks
+from cislearn.pipelines.prepare import prepare_peaks
 
 
 def test_prepare_shuffle_negatives(ctcf_genome) -> None:

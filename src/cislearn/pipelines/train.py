@@ -1,7 +1,9 @@
 """Run folders: train → bundle → held-out evaluation → figures → report, and reading runs back.
 
 One call per user action, shared by the CLI, the Python API and the web app's jobs:
-:func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`.
+:func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`, and
+:func:`evaluate_and_report`, the evaluation step the benchmark panel shares; :func:`predict_run`
+and :func:`pretrain_run`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,17 @@ from cislearn.io.atomic import atomic_write
 from cislearn.io.datasets import write_json
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
-__all__ = ["RunResult", "train_run", "evaluate_run", "read_run", "compare_runs_dir"]
+__all__ = [
+    "RunResult",
+    "train_run",
+    "evaluate_run",
+    "evaluate_and_report",
+    "read_run",
+    "compare_runs_dir",
+    "PredictResult",
+    "predict_run",
+    "pretrain_run",
+]
 
 
 class RunResult(NamedTuple):
@@ -99,7 +111,7 @@ def _write_predictions(
         frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
 
 
-def _evaluate_and_report(
+def evaluate_and_report(
     out: Path,
     predictor: Any,
     dataset: SequenceDataset,
@@ -112,6 +124,38 @@ def _evaluate_and_report(
     seed: int,
     notes: tuple[str, ...],
 ) -> RunResult:
+    """Evaluate a loaded predictor on held-out data and write a run folder's results.
+
+    Shared by :func:`train_run`, :func:`evaluate_run` and the benchmark panel
+    (:mod:`cislearn.pipelines.panel`): writes ``predictions.tsv``, ``metrics.json``,
+    ``figures/`` (plus ``figures/importance.png`` for a baseline) and ``report.html`` in ``out``.
+
+    Parameters
+    ----------
+    out : Path
+        Existing run folder to write into.
+    predictor : Predictor
+        Deep or baseline predictor of ``dataset``'s records.
+    dataset : SequenceDataset
+        Held-out records with ``targets`` of shape (n, n_outputs).
+    title : str
+        Heading of the report.
+    history : DataFrame, optional
+        Per-epoch training history (None for baselines and evaluations).
+    config : dict
+        Resolved configuration shown in the report.
+    train : SequenceDataset, optional
+        Training part, for the composition-only shortcut check (binary tasks).
+    n_boot, seed : int
+        Bootstrap resamples of the 95% CIs and their seed.
+    notes : tuple of str
+        Notes shown in the report and stored in ``metrics.json``.
+
+    Returns
+    -------
+    RunResult
+        Metrics, metrics table, shortcut check and the report path.
+    """
     from cislearn.report.figures import write_run_figures
     from cislearn.report.html import write_run_report
 
@@ -224,7 +268,7 @@ def train_run(
     test = ds.part(held_out)
     progress("evaluate", 0, 1)
     predictor = load(out)
-    res = _evaluate_and_report(
+    res = evaluate_and_report(
         out,
         predictor,
         test,
@@ -254,7 +298,7 @@ def evaluate_run(
     predictor = load(run_dir)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    return _evaluate_and_report(
+    return evaluate_and_report(
         out,
         predictor,
         dataset,
@@ -310,3 +354,66 @@ def compare_runs_dir(
         table.to_csv(fh, sep="\t", index=False, float_format="%.4g")
     figures = write_comparison_figures(runs, out)
     return table, write_comparison(out, table, figures)
+
+
+class PredictResult(NamedTuple):
+    """What :func:`predict_run` wrote."""
+
+    out: Path
+    n_predictions: int
+
+
+def predict_run(
+    run: str | os.PathLike[str],
+    fasta: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    batch_size: int | None = None,
+    output: str = "both",
+    rc_average: bool | None = None,
+    device: str | None = None,
+    progress: Progress = no_progress,
+) -> PredictResult:
+    """The `predict` action: stream the records of ``fasta`` through the run's model into the
+    TSV ``out`` (``id``, then probabilities and/or logits per output), written atomically."""
+    from cislearn.io.fasta import read_fasta
+    from cislearn.predict import predict_records
+    from cislearn.runload import load_run as load
+
+    predictor = load(run, device=device)
+    n = 0
+    with atomic_write(out) as fh:
+        chunks = predict_records(
+            predictor,
+            read_fasta(fasta),
+            batch_size=batch_size,
+            output=output,
+            rc_average=rc_average,
+            path=fasta,
+            progress=progress,
+        )
+        for i, chunk in enumerate(chunks):
+            chunk.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
+            n += len(chunk)
+    return PredictResult(Path(out), n)
+
+
+def pretrain_run(
+    fasta: str | os.PathLike[str],
+    config: TrainConfig,
+    out: str | os.PathLike[str],
+    *,
+    mask_fraction: float = 0.15,
+    progress: Progress = no_progress,
+) -> Any:
+    """The `pretrain` action: masked k-mer language-model pretraining of the ``transformer`` on
+    the sequences of ``fasta``; the bundle goes to ``out`` (fine-tune with ``train --init``).
+    Returns the :class:`cislearn.pretrain.PretrainResult`."""
+    from cislearn.io.bundle import save_bundle
+    from cislearn.io.fasta import read_fasta
+    from cislearn.pretrain import pretrain
+
+    seqs = [r.sequence for r in read_fasta(fasta)]
+    result = pretrain(seqs, config, workdir=out, mask_fraction=mask_fraction, progress=progress)
+    save_bundle(out, result.model.state_dict(), result.meta)
+    return result

@@ -1,8 +1,11 @@
-"""Peaks + genome → a labelled, split training set with negatives: the `prepare` stage."""
+"""The data actions: peaks + genome → a labelled, split training set with negatives
+(`prepare`), and negative controls for a FASTA file (`negatives`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
@@ -12,7 +15,16 @@ from cislearn.data import SequenceDataset, assign_split, leakage_report
 from cislearn.errors import ConfigError, InputError
 from cislearn.types import Progress, no_progress
 
-__all__ = ["Prepared", "prepare_peaks", "make_negatives", "dataset_summary"]
+__all__ = [
+    "Prepared",
+    "PrepareResult",
+    "NegativesResult",
+    "prepare_peaks",
+    "prepare_run",
+    "negatives_run",
+    "make_negatives",
+    "dataset_summary",
+]
 
 NegativeMethod = Literal["genomic", "shuffle", "none"]
 
@@ -251,3 +263,119 @@ def prepare_peaks(
         **dataset_summary(dataset),
     }
     return Prepared(dataset, regions, stats, summary)
+
+
+class PrepareResult(NamedTuple):
+    """What :func:`prepare_run` wrote: the folder, its files and the counts of every step."""
+
+    out: Path
+    files: dict[str, Path]
+    summary: dict[str, Any]
+
+
+def prepare_run(
+    peaks: str | os.PathLike[str],
+    genome: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    progress: Progress = no_progress,
+    **options: Any,
+) -> PrepareResult:
+    """The `prepare` action: read a narrowPeak/BED file and a genome, run
+    :func:`prepare_peaks` with ``options`` (``top``, ``width``, ``anchor``, ``negatives``,
+    ``fold``, ``split``, ... as there) and write the folder ``out`` atomically: ``pos.fa``,
+    ``neg.fa``, ``dataset.fa`` (DeepBIO), ``regions.bed``, ``summary.json`` and ``qc.png``.
+
+    Examples
+    --------
+    >>> prepare_run("ctcf.narrowPeak", "hg38.fa", "data/ctcf", top=4000)  # doctest: +SKIP
+    """
+    from cislearn.io.atomic import atomic_dir
+    from cislearn.io.bed import read_bed
+    from cislearn.io.datasets import write_dataset_files
+    from cislearn.io.genome import Genome
+    from cislearn.report.qc import plot_background_qc
+
+    with Genome(genome) as gen:
+        prepared = prepare_peaks(
+            read_bed(peaks), gen, source=str(peaks), progress=progress, **options
+        )
+    out = Path(out)
+    with atomic_dir(out) as tmp:
+        written = write_dataset_files(
+            prepared.dataset, tmp, regions=prepared.regions, summary=prepared.summary
+        )
+        stats = prepared.stats
+        plot_background_qc(stats[stats["label"] == 1], stats[stats["label"] == 0], tmp / "qc.png")
+    files = {name: out / path.name for name, path in written.items()}
+    files["qc.png"] = out / "qc.png"
+    return PrepareResult(out, files, prepared.summary)
+
+
+class NegativesResult(NamedTuple):
+    """What :func:`negatives_run` wrote."""
+
+    fasta: Path
+    n_negatives: int
+    n_inputs: int
+    n_unmatched: int
+    """Genomic method: inputs whose GC/repeat bin could not be matched exactly (0 for shuffles)."""
+    qc_figure: Path | None
+    """Genomic method: ``<stem>.qc.png`` (beside ``<stem>.bed`` and ``<stem>.qc.tsv``)."""
+
+
+def negatives_run(
+    fasta: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    method: Literal["shuffle", "genomic"] = "shuffle",
+    genome: str | os.PathLike[str] | None = None,
+    exclude: str | os.PathLike[str] | None = None,
+    fold: int = 1,
+    k: int = 2,
+    seed: int = 0,
+    progress: Progress = no_progress,
+) -> NegativesResult:
+    """The `negatives` action: k-let shuffles of each sequence of ``fasta``, or GC/length/repeat
+    matched genomic background (then also ``<stem>.bed``, ``<stem>.qc.tsv``, ``<stem>.qc.png``).
+    """
+    from cislearn.io.fasta import read_fasta, write_fasta
+
+    out = Path(out)
+    records = list(read_fasta(fasta))
+    seqs = [r.sequence for r in records]
+    if method == "shuffle":
+        from cislearn.negatives import kshuffle
+
+        shuffled = kshuffle(seqs, k=k, n_shuffles=fold, seed=seed)
+        ids = [f"shuf{j + 1}:{r.id}" for r in records for j in range(fold)]
+        write_fasta(out, zip(ids, shuffled, strict=True))
+        return NegativesResult(out, len(shuffled), len(seqs), 0, None)
+    if method != "genomic":
+        raise ConfigError(f"--method must be shuffle or genomic; got '{method}'")
+    if genome is None:
+        raise ConfigError("--method genomic needs --genome G.fa")
+    from cislearn.io.bed import read_bed, write_bed
+    from cislearn.io.genome import Genome
+    from cislearn.io.tables import write_table
+    from cislearn.negatives import genomic_background, sequence_stats
+    from cislearn.report.qc import plot_background_qc
+
+    with Genome(genome) as gen:
+        bg = genomic_background(
+            seqs,
+            gen,
+            exclude=read_bed(exclude) if exclude is not None else None,
+            fold=fold,
+            seed=seed,
+            progress=progress,
+        )
+    stem = out.with_name(out.name.removesuffix(".gz").rsplit(".", 1)[0])
+    frame = bg.intervals
+    names = [f"{c}:{s}-{e}" for c, s, e in frame[["chrom", "start", "end"]].itertuples(False)]
+    write_fasta(out, zip(names, bg.sequences, strict=True))
+    write_bed(stem.with_suffix(".bed"), frame.assign(name=names))
+    write_table(stem.with_suffix(".qc.tsv"), bg.qc)
+    qc = stem.with_suffix(".qc.png")
+    plot_background_qc(sequence_stats(seqs), sequence_stats(bg.sequences), qc)
+    return NegativesResult(out, len(bg.sequences), len(seqs), int(bg.n_unmatched), qc)

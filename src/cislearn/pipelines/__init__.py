@@ -1,0 +1,10 @@
+"""One function per user action, shared by the CLI and the web app: read the inputs, call the
+science, write the outputs, return a structured result.
+
+- :mod:`~cislearn.pipelines.train`: train / evaluate / compare runs (``train_run``, ...)
+- :mod:`~cislearn.pipelines.panel`: baseline runs and the benchmark panel
+- :mod:`~cislearn.pipelines.variants`: ``score-variants`` (streamed TSV, annotated VCF, maps)
+- :mod:`~cislearn.pipelines.interpret`: attributions, mutation maps, learned motifs
+- :mod:`~cislearn.pipelines.prepare`: ``prepare`` (peaks → training set) and ``negatives``
+- :mod:`~cislearn.pipelines.demo`: ``simulate`` and ``demo``
+"""

@@ -1,0 +1,155 @@
+"""What the pages and the API show of finished jobs: model choice names, variant and motif
+tables read back from a job's files, the mutation-map figure. Presentation only: every file
+read here was written by a :mod:`cislearn.pipelines` call.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BASELINE_PREFIX",
+    "MOTIFS_SHOWN",
+    "is_baseline_choice",
+    "baseline_names",
+    "panel_entry",
+    "map_json",
+    "mutation_map_figure",
+    "read_variant_table",
+    "read_motifs_dir",
+]
+
+#: Baseline models appear in the model choice as ``baseline-<name>``.
+BASELINE_PREFIX = "baseline-"
+
+
+def is_baseline_choice(name: str) -> bool:
+    """Whether a model choice of a training job names a baseline of the panel."""
+    return name.startswith(BASELINE_PREFIX)
+
+
+def _panel_baselines() -> dict[str, tuple[str, str]]:
+    from cislearn.pipelines.panel import PANEL
+
+    return {name: entry for name, entry in PANEL.items() if isinstance(entry, tuple)}
+
+
+def panel_entry(choice: str) -> tuple[str, str]:
+    """(features, model) of the panel baseline a ``baseline-<name>`` choice names."""
+    return _panel_baselines()[choice.removeprefix(BASELINE_PREFIX)]
+
+
+def baseline_names() -> tuple[str, ...]:
+    """The baseline panel's models as ``baseline-<name>``."""
+    return tuple(BASELINE_PREFIX + name for name in _panel_baselines())
+
+
+#: Logos are drawn and shown for the most influential motifs only (all are in motifs.tsv).
+MOTIFS_SHOWN = 12
+
+
+def map_json(result: Any) -> dict[str, Any]:
+    """One sequence's :class:`cislearn.pipelines.interpret.MapResult` as JSON.
+
+    ``bases`` ("ACGT"), ``delta_logit`` (4 lists of L floats, the output shown), ``ref_logit``,
+    ``ref_prob``, ``output`` (its name) and ``method``.
+    """
+    k, mm, effects = result.target, result.maps, result.effects
+    return {
+        "bases": "ACGT",
+        "output": result.output,
+        "delta_logit": effects.delta_logit[0, :, :, k].round(5).tolist(),
+        "ref_logit": float(mm.ref_logits[0, k]),
+        "ref_prob": float(effects.ref_prob[0, k]),
+        "method": mm.method,
+    }
+
+
+def mutation_map_figure(result: dict[str, Any]) -> str:
+    """The library's mutation-map figure of a :func:`map_json` result, as a PNG data URI.
+
+    ``result`` also needs the ``sequence`` mapped.
+    """
+    import base64
+    import tempfile
+
+    import numpy as np
+
+    from cislearn.report.maps import plot_mutation_map
+
+    title = f"Δ logit of {result['output']} (ref logit {result['ref_logit']:.2f})"
+    with tempfile.TemporaryDirectory() as tmp:
+        path = plot_mutation_map(
+            np.asarray(result["delta_logit"]),
+            result["sequence"],
+            Path(tmp) / "map.png",
+            title=title,
+        )
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f"data:image/png;base64,{data}"
+
+
+def read_variant_table(path: Path, *, top: int = 50) -> dict[str, Any] | None:
+    """The strongest ``top`` variants of a finished variants job, for the page and the API."""
+    if not path.is_file():
+        return None
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep="\t")
+    effect = next((c for c in frame.columns if c.endswith(("_dscore", "_delta"))), None)
+    if effect is not None:
+        frame = frame.loc[frame[effect].abs().sort_values(ascending=False).index]
+    keep = [
+        c
+        for c in frame.columns
+        if c in ("id", "chrom", "pos", "ref", "alt", "flag")
+        or c.endswith(("_p_ref", "_p_alt", "_dscore", "_delta", "_pvalue", "_qvalue"))
+    ]
+    shown = frame[keep].head(top)
+    return {
+        "n_variants": int(len(frame)),
+        "effect": effect,
+        "columns": keep,
+        "rows": shown.astype(object).where(shown.notna(), None).values.tolist(),
+    }
+
+
+def read_motifs_dir(folder: Path, files: dict[str, Path]) -> list[dict[str, Any]] | None:
+    """Learned motifs of a training job (:func:`cislearn.pipelines.interpret.motifs_run`), for
+    the results page (None: none)."""
+    table_path = folder / "motifs.tsv"
+    if not table_path.is_file():
+        return None
+    import pandas as pd
+
+    table = pd.read_csv(table_path, sep="\t")
+    matches = (
+        pd.read_csv(folder / "matches.tsv", sep="\t")
+        if (folder / "matches.tsv").is_file()
+        else None
+    )
+    shown = []
+    for row in table.head(MOTIFS_SHOWN).itertuples(index=False):
+        motif_id = str(row.motif)
+        logo = f"motifs/logos/{motif_id}.png"
+        found = []
+        if matches is not None:
+            for m in matches[matches["motif"] == motif_id].itertuples(index=False):
+                found.append(f"{m.target_id} {m.target_name} (q = {m.q_value:.2g})")
+        info = []
+        if "influence" in table.columns and pd.notna(row.influence):
+            info.append(f"influence {row.influence:.3g}")
+        if "n_sites" in table.columns:
+            info.append(f"{int(row.n_sites)} sites")
+        if "consensus" in table.columns:
+            info.append(str(row.consensus))
+        shown.append(
+            {
+                "name": motif_id,
+                "logo": logo if logo in files else None,
+                "matches": found,
+                "info": ", ".join(info),
+            }
+        )
+    return shown

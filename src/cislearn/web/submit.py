@@ -1,0 +1,156 @@
+"""Job creation for the API and the pages: look a job up, check and store a job's inputs, then
+queue it in the store (a worker runs it through :mod:`cislearn.web.jobs`)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from typing import Any
+
+from cislearn.web import present, service
+from cislearn.web.errors import ApiError
+from cislearn.web.inputs import Upload, decode_upload, store_training_inputs
+from cislearn.web.jobs import INPUT_NAMES, job_dir
+from cislearn.web.settings import Settings
+from cislearn.web.store import JobRecord, JobStore, new_job_id
+
+__all__ = ["get_job", "model_choices", "create_train_job", "create_variants_job"]
+
+_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def get_job(request: Any, job_id: str) -> JobRecord:
+    """The job ``job_id`` or a 404 (ids are checked to be 32 hex digits first)."""
+    job = request.app.state.store.get(job_id) if _JOB_ID.match(job_id) else None
+    if job is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id!r} on this server")
+    return job
+
+
+def model_choices() -> dict[str, Any]:
+    """The architectures and baselines a training job may ask for."""
+    from cislearn.models.registry import ARCHITECTURES
+
+    return {"architectures": list(ARCHITECTURES), "baselines": list(present.baseline_names())}
+
+
+def create_train_job(
+    settings: Settings,
+    store: JobStore,
+    *,
+    uploads: dict[str, Upload | None],
+    params: dict[str, Any],
+) -> JobRecord:
+    """Check and store the inputs, then queue the job (422 with the reports if they fail)."""
+    choices = model_choices()
+    allowed = set(choices["architectures"]) | set(choices["baselines"])
+    models = list(dict.fromkeys(params["models"]))
+    unknown = [m for m in models if m not in allowed]
+    if unknown:
+        raise ApiError(
+            422,
+            "unknown_model",
+            f"unknown model {unknown[0]!r}; choose from: {', '.join(sorted(allowed))}",
+        )
+    if params["max_epochs"] > settings.max_epochs:
+        raise ApiError(
+            422,
+            "too_many_epochs",
+            f"max_epochs {params['max_epochs']} is above this server's limit of "
+            f"{settings.max_epochs}",
+        )
+    job_id = new_job_id()
+    root = job_dir(settings, job_id)
+    try:
+        stored = store_training_inputs(root, settings, **uploads)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    if not stored.ok:
+        shutil.rmtree(root, ignore_errors=True)
+        first = next(r for r in stored.reports if not r["ok"])
+        raise ApiError(
+            422,
+            "input_problems",
+            f"the input has problems; first: {first['problems'][0]}",
+            details={"reports": stored.reports},
+        )
+    try:
+        _check_models(models, stored.reports)
+    except ApiError:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return store.create(
+        "train", {**params, "models": models, "inputs": stored.inputs}, job_id=job_id
+    )
+
+
+def _check_models(models: list[str], reports: list[dict[str, Any]]) -> None:
+    """Build each deep model once for the input length: an unusable choice (e.g. an
+    architecture that needs extra tracks) fails now, with the registry's message."""
+    from cislearn.errors import CislearnError
+    from cislearn.models.registry import build_model
+
+    length = min((r["summary"].get("length", {}).get("min", 0) for r in reports), default=0)
+    if not length:
+        return
+    for name in models:
+        if present.is_baseline_choice(name):
+            continue
+        try:
+            build_model(name, {}, length=int(length), n_outputs=1)
+        except CislearnError as exc:
+            raise ApiError(
+                422, "unusable_model", f"{name} cannot train on this data: {exc}"
+            ) from None
+
+
+def create_variants_job(
+    settings: Settings,
+    store: JobStore,
+    model_job: JobRecord,
+    *,
+    content: bytes,
+    genome: str,
+    model: str | None,
+    n_null: int = 10_000,
+) -> JobRecord:
+    """Store an uploaded VCF (or TSV) and queue the scoring of its variants with a model."""
+    if genome not in settings.genomes:
+        have = ", ".join(sorted(settings.genomes)) or "none: start the server with --genome"
+        raise ApiError(422, "unknown_genome", f"unknown genome {genome!r}; this server has: {have}")
+    models = service.trained_models(settings, model_job)
+    if not models:
+        raise ApiError(409, "no_model", f"job {model_job.id} has no trained model")
+    model = model or models[0]
+    if model not in models:
+        raise ApiError(404, "model_not_found", f"no model {model!r}; have: {', '.join(models)}")
+    if not 0 <= n_null <= 100_000:
+        raise ApiError(422, "invalid_request", f"n_null must be in 0..100000; got {n_null}")
+    upload = decode_upload("variants file", content, settings)
+    data = upload.content
+    n = sum(1 for line in data.splitlines() if line.strip() and not line.startswith(b"#"))
+    if n > settings.max_sequences:
+        raise ApiError(
+            413,
+            "too_many_variants",
+            f"variants file: {n:,} variants; this server accepts at most "
+            f"{settings.max_sequences:,} per job",
+        )
+    if not data.strip():
+        raise ApiError(422, "missing_input", "variants file is empty")
+    kind = "vcf" if data.startswith(b"##fileformat=VCF") else "bcf" if data[:3] == b"BCF" else None
+    kind = kind or "variants_tsv"
+    job_id = new_job_id()
+    path = job_dir(settings, job_id) / INPUT_NAMES[kind]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    params = {
+        "model_job": model_job.id,
+        "model": model,
+        "genome": genome,
+        "input": kind,
+        "n_null": n_null,
+        "n_variants": n,
+    }
+    return store.create("variants", params, job_id=job_id)
