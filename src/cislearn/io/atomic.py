@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_dir"]
+__all__ = ["atomic_write", "atomic_dir", "atomic_path"]
 
 
 def _default_mode() -> int:
@@ -44,6 +44,24 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO]:
             fh = open(tmp, "wb" if binary else "w", newline=None if binary else "\n")  # noqa: SIM115
         with fh:
             yield fh
+        os.chmod(tmp, _default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that open files themselves (pyBigWig);
+    renamed over ``path`` only on success, removed on any exception."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
