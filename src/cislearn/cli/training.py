@@ -10,6 +10,7 @@ import typer
 from cislearn.cli.app import (
     Opt,
     app,
+    chroms,
     echo,
     epoch_bars,
     metrics_line,
@@ -24,6 +25,7 @@ def train(
     data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
     config: Annotated[Path | None, Opt(help="YAML/JSON config; flags override it.")] = None,
     arch: Annotated[str | None, Opt(help="Architecture, or 'auto' for the default.")] = None,
     task: Annotated[str | None, Opt(help="binary|multilabel|multiclass|regression|counts")] = None,
@@ -65,7 +67,7 @@ def train(
     from cislearn.runs import train_run
 
     cfg = train_config(config, locals(), set_)
-    dataset = load_dataset(data, pos=pos, neg=neg)
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
     bars = epoch_bars()
     result = train_run(dataset, cfg, out, resume=resume, progress=bars)
     bars.close()
@@ -87,12 +89,14 @@ def evaluate(
     data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
 ) -> int:
     """Evaluate a trained run on labelled data (every record)."""
     from cislearn.data import load_dataset
     from cislearn.runs import evaluate_run
 
-    result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+    result = evaluate_run(run, dataset, out)
     echo(metrics_line(result))
     echo(f"report: {result.report}")
     return 0

@@ -1,0 +1,164 @@
+"""The real-data chain of issue 16: CTCF peak signal as a bigWig → prepare --signal → train
+regression → evaluate → scan to bigWig → read back; values equal numpy on the same fixture."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pytest
+from tests.conftest import read_fa
+
+from cislearn.cli.main import main
+
+N_CHROMS, PER_CHROM = 3, 100
+
+
+def _runs(arr: np.ndarray):
+    """(start, end, value) runs of equal non-NaN values."""
+    idx = np.flatnonzero(~np.isnan(arr))
+    if not len(idx):
+        return
+    cut = np.flatnonzero((np.diff(idx) != 1) | (np.diff(arr[idx]) != 0)) + 1
+    for part in np.split(idx, cut):
+        yield int(part[0]), int(part[-1]) + 1, float(arr[part[0]])
+
+
+@pytest.fixture(scope="module")
+def signal_world(ctcf, tmp_path_factory):
+    """A small genome of real CTCF positives between real negatives, the positives' narrowPeak
+    signalValue as per-base coverage (max where peaks overlap; NaN = no data), its bigWig
+    written with pyBigWig directly, and a peak file of the placed positives."""
+    tmp = tmp_path_factory.mktemp("signal")
+    pos, neg = read_fa(ctcf / "pos.fa.gz"), read_fa(ctcf / "neg.fa.gz")
+    bed = pd.read_csv(ctcf / "pos.bed.gz", sep="\t", header=None, usecols=[0, 1, 2])
+    bed.columns = ["chrom", "start", "end"]
+    bed["start"] -= 1  # GRanges 1-based inclusive → 0-based half-open
+    peaks = pd.read_csv(ctcf / "peaks.narrowPeak.gz", sep="\t", header=None)
+    by_chrom = {c: g for c, g in peaks.groupby(0)}
+    cover, rows, k = {}, [], 0
+    with open(tmp / "genome.fa", "w") as fh:
+        for c in range(N_CHROMS):
+            chrom, parts, offset = f"chr{c + 1}", [], 0
+            spans = []
+            for _ in range(PER_CHROM):
+                spacer = "".join(neg[(3 * k + j) % len(neg)] for j in range(3))
+                parts.append(spacer)
+                offset += len(spacer)
+                spans.append((offset, k))
+                rows.append((chrom, offset, offset + 201, f"p{k}", 0, ".", 1.0, -1, -1, 100))
+                parts.append(pos[k])
+                offset += 201
+                k += 1
+            # a peak-free tail (real negatives) where genomic negatives can be drawn
+            parts.append("".join(neg[(1000 + 150 * c + j) % len(neg)] for j in range(150)))
+            seq = "".join(parts)
+            fh.write(f">{chrom}\n{seq}\n")
+            arr = np.full(len(seq), np.nan)
+            for off, i in spans:
+                h = bed.iloc[i]
+                g = by_chrom[h["chrom"]]
+                hit = g[(g[1] < h["end"]) & (g[2] > h["start"])]
+                for ps, pe, value in zip(hit[1], hit[2], hit[6], strict=True):
+                    a = max(ps, h["start"]) - h["start"] + off
+                    b = min(pe, h["end"]) - h["start"] + off
+                    arr[a:b] = np.fmax(arr[a:b], value)
+            cover[chrom] = arr
+    bw = pyBigWig.open(str(tmp / "ctcf.bw"), "w")
+    bw.addHeader([(c, len(a)) for c, a in cover.items()])
+    for chrom, arr in cover.items():
+        runs = list(_runs(arr))
+        bw.addEntries([chrom] * len(runs), [r[0] for r in runs], ends=[r[1] for r in runs],
+                      values=[r[2] for r in runs])  # fmt: skip
+    bw.close()
+    with open(tmp / "peaks.bed", "w") as fh:
+        for r in rows:
+            fh.write("\t".join(map(str, r)) + "\n")
+    return tmp, cover
+
+
+@pytest.mark.slow
+def test_signal_chain(signal_world, tmp_path):
+    world, cover = signal_world
+    data = tmp_path / "data"
+    rc = main([
+        "prepare", str(world / "peaks.bed"), "--genome", str(world / "genome.fa"),
+        "--out", str(data), "--top", "0", "--signal", f"ctcf={world / 'ctcf.bw'}",
+        "--log1p", "--profiles", "--seed", "1",
+    ])  # fmt: skip
+    assert rc == 0
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    assert list(table.columns[:6]) == ["id", "chrom", "start", "end", "sequence", "split"]
+    # the target equals log1p(sum over the window / width), uncovered bases 0, from numpy
+    expect = [
+        np.log1p(np.nan_to_num(cover[c][s:e]).sum() / (e - s))
+        for c, s, e in table[["chrom", "start", "end"]].itertuples(index=False)
+    ]
+    np.testing.assert_allclose(table["ctcf"], expect, rtol=1e-5, atol=1e-6)
+    summary = json.loads((data / "summary.json").read_text())
+    n_empty = sum(np.isnan(cover[c][s:e]).all() for c, s, e in
+                  table[["chrom", "start", "end"]].itertuples(index=False))  # fmt: skip
+    assert summary["signals"]["ctcf"]["no_data"] == n_empty > 0  # negatives: counted, set to 0
+    assert summary["signals"]["ctcf"]["filled_zero"] == n_empty
+    prof = np.load(data / "profiles.npz", allow_pickle=False)
+    assert prof["values"].shape == (len(table), 1, 201)
+    c, s, e = table.loc[0, ["chrom", "start", "end"]]
+    np.testing.assert_allclose(prof["values"][0, 0], np.log1p(np.nan_to_num(cover[c][s:e])), 1e-5)
+
+    run = tmp_path / "run"
+    rc = main([
+        "train", "--data", str(data / "dataset.tsv"), "--targets", "ctcf", "--task", "regression",
+        "--arch", "cnn", "--max-epochs", "4", "--lr", "0.005", "--split", "given",
+        "--out", str(run),
+    ])  # fmt: skip
+    assert rc == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["task"] == "regression"
+    # positives carry signal, negatives none: the model must rank them (measured ~0.8)
+    assert metrics["metrics"]["ctcf"]["spearman"] > 0.3
+
+    ev = tmp_path / "eval"
+    assert main(["evaluate", str(run), "--data", str(data / "dataset.tsv"),
+                 "--targets", "ctcf", "--out", str(ev)]) == 0  # fmt: skip
+    assert {"pearson", "spearman"} <= set(json.loads((ev / "metrics.json").read_text())
+                                          ["metrics"]["ctcf"])  # fmt: skip
+
+    # scan two regions of chr2 to bigWig + bedGraph; read back with pyBigWig
+    regions = tmp_path / "r.bed"
+    regions.write_text("chr2\t0\t3000\nchr2\t2500\t5100\n")  # overlapping: merged
+    out = tmp_path / "pred.bw"
+    assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--regions",
+                 str(regions), "--stride", "50", "--out", str(out),
+                 "--bedgraph", str(tmp_path / "pred.bedGraph")]) == 0  # fmt: skip
+    bw = pyBigWig.open(str(out))
+    got = bw.intervals("chr2")
+    assert bw.intervals("chr1") is None
+    starts = np.array([g[0] for g in got])
+    # bins of 50 bp from 0 to 5100; windows off the chromosome start are skipped
+    assert starts[0] == 100 and starts[-1] == 5050 and (np.diff(starts) == 50).all()
+    import cislearn
+
+    pred = cislearn.load(run)
+    genome = "".join(open(world / "genome.fa").read().split(">chr2\n")[1].split("\n")[0])
+    windows = [genome[s + 25 - 100 : s + 25 - 100 + 201] for s in starts]
+    np.testing.assert_allclose([g[2] for g in got], pred.predict(windows).probs[:, 0], rtol=1e-5)
+    assert len(open(tmp_path / "pred.bedGraph").read().splitlines()) == len(got)
+    # again without --force: refused, one line, exit 2
+    assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--out", str(out)]) == 2
+
+
+def test_prepare_signal_missing_rules(signal_world, tmp_path, capsys):
+    world, _ = signal_world
+    args = ["prepare", str(world / "peaks.bed"), "--genome", str(world / "genome.fa"),
+            "--top", "40", "--signal", f"ctcf={world / 'ctcf.bw'}"]  # fmt: skip
+    assert main([*args, "--missing", "drop", "--out", str(tmp_path / "d")]) == 0
+    table = pd.read_csv(tmp_path / "d" / "dataset.tsv", sep="\t")
+    assert (table["ctcf"] > 0).all()  # windows without data were dropped …
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert summary["signals"]["ctcf"]["dropped"] == summary["signal_windows_dropped"] > 0
+    assert main([*args, "--missing", "error", "--out", str(tmp_path / "e")]) == 2
+    assert "has no value" in capsys.readouterr().err
+    assert main([*args, "--out", str(tmp_path / "d")]) == 2  # exists, no --force
+    assert main([*args, "--negatives", "shuffle", "--out", str(tmp_path / "s")]) == 2
