@@ -145,6 +145,38 @@ def test_signal_chain(signal_world, tmp_path):
     windows = [genome[s + 25 - 100 : s + 25 - 100 + 201] for s in starts]
     np.testing.assert_allclose([g[2] for g in got], pred.predict(windows).probs[:, 0], rtol=1e-5)
     assert len(open(tmp_path / "pred.bedGraph").read().splitlines()) == len(got)
+    # the regression model scores variants as s_alt - s_ref (three SNVs in chr2 positives)
+    var = tmp_path / "v.tsv"
+    snvs = [(int(s) + 100, genome[int(s) + 100]) for s in table.loc[table["chrom"] == "chr2",
+                                                                    "start"].head(3)]  # fmt: skip
+    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}
+    var.write_text("".join(f"chr2\t{p + 1}\t{b}\t{alt[b.upper()]}\tv{i}\n"
+                           for i, (p, b) in enumerate(snvs)))  # fmt: skip
+    assert (
+        main(
+            [
+                "score-variants",
+                str(run),
+                str(var),
+                "--genome",
+                str(world / "genome.fa"),
+                "--out",
+                str(tmp_path / "var"),
+                "--n-null",
+                "50",
+                "--top-maps",
+                "0",
+            ]
+        )
+        == 0
+    )
+    scored = pd.read_csv(tmp_path / "var" / "variants.tsv", sep="\t")
+    np.testing.assert_allclose(scored["ctcf_delta"], scored["ctcf_alt"] - scored["ctcf_ref"],
+                               atol=1e-5)  # fmt: skip
+    ref_w = [genome[p - 100 : p + 101] for p, _ in snvs]
+    alt_w = [w[:100] + alt[w[100].upper()] + w[101:] for w in ref_w]
+    d = pred.predict(alt_w).probs[:, 0] - pred.predict(ref_w).probs[:, 0]
+    np.testing.assert_allclose(scored["ctcf_delta"], d, atol=1e-4)
     # again without --force: refused, one line, exit 2
     assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--out", str(out)]) == 2
 
