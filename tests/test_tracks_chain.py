@@ -194,3 +194,48 @@ def test_prepare_signal_missing_rules(signal_world, tmp_path, capsys):
     assert "has no value" in capsys.readouterr().err
     assert main([*args, "--out", str(tmp_path / "d")]) == 2  # exists, no --force
     assert main([*args, "--negatives", "shuffle", "--out", str(tmp_path / "s")]) == 2
+
+
+@pytest.mark.slow
+def test_two_experiments_multilabel(signal_world, tmp_path):
+    """Two peak files (all placed CTCF peaks; every third of them) → one set with a label per
+    experiment → multilabel training with per-task AUROCs and figures."""
+    world, _ = signal_world
+    rows = (world / "peaks.bed").read_text().splitlines()
+    (tmp_path / "b.bed").write_text("\n".join(rows[::3]) + "\n")
+    data = tmp_path / "data"
+    assert (
+        main(
+            [
+                "prepare",
+                f"all={world / 'peaks.bed'}",
+                f"third={tmp_path / 'b.bed'}",
+                "--genome",
+                str(world / "genome.fa"),
+                "--top",
+                "0",
+                "--out",
+                str(data),
+            ]
+        )
+        == 0
+    )
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    assert list(table.columns[-2:]) == ["all", "third"]
+    # every window holding a 'third' summit holds the same 'all' summit; negatives have none
+    assert table["all"].sum() == len(rows) and table["third"].sum() == len(rows[::3])
+    assert (table["third"] <= table["all"]).all()
+    summary = json.loads((data / "summary.json").read_text())
+    assert summary["union"]["suppressed_by_overlap"] == len(rows[::3])  # identical windows
+    run = tmp_path / "run"
+    assert main(["train", "--data", str(data / "dataset.tsv"), "--targets", "all,third",
+                 "--arch", "cnn", "--max-epochs", "4", "--lr", "0.005", "--split", "given",
+                 "--out", str(run)]) == 0  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["task"] == "multilabel"
+    assert {"all", "third"} <= set(metrics["metrics"])
+    for name in ("all", "third"):
+        assert 0.0 <= metrics["metrics"][name]["auroc"] <= 1.0
+    assert metrics["metrics"]["all"]["auroc"] > 0.7  # CTCF peaks vs background (measured 0.82)
+    assert (run / "figures" / "roc.png").is_file()  # one ROC curve per experiment
+    assert "third" in (run / "report.html").read_text()
