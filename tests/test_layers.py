@@ -22,6 +22,7 @@ LAYERS: dict[str, int] = {
     "motif_counts": 3,
     "validate": 3,
     "tracks": 3,
+    "folds": 3,
     "prepare": 4,
     "models": 4,
     "losses": 4,

@@ -239,3 +239,46 @@ def test_two_experiments_multilabel(signal_world, tmp_path):
     assert metrics["metrics"]["all"]["auroc"] > 0.7  # CTCF peaks vs background (measured 0.82)
     assert (run / "figures" / "roc.png").is_file()  # one ROC curve per experiment
     assert "third" in (run / "report.html").read_text()
+
+
+@pytest.mark.slow
+def test_folds_train_and_benchmark(signal_world, tmp_path):
+    """`--folds 3` writes three runs (one chromosome held out each) and a summary."""
+    world, _ = signal_world
+    data = tmp_path / "data"
+    assert main(["prepare", str(world / "peaks.bed"), "--genome", str(world / "genome.fa"),
+                 "--top", "0", "--out", str(data)]) == 0  # fmt: skip
+    cv = tmp_path / "cv"
+    assert main(["train", "--data", str(data / "dataset.tsv"), "--arch", "cnn",
+                 "--max-epochs", "1", "--folds", "3", "--out", str(cv)]) == 0  # fmt: skip
+    for i in (1, 2, 3):
+        assert (cv / f"fold{i}" / "model.safetensors").is_file()
+    folds = pd.read_csv(cv / "folds.tsv", sep="\t")
+    assert sorted(folds["test_chroms"]) == ["chr1", "chr2", "chr3"]
+    summary = pd.read_csv(cv / "summary.tsv", sep="\t").set_index("metric")
+    assert summary.loc["auroc", "mean"] == pytest.approx(folds["auroc"].mean())
+    assert summary.loc["auroc", "sd"] == pytest.approx(folds["auroc"].std(ddof=1))
+    assert (cv / "folds.png").is_file()
+    assert main(["train", "--data", str(data / "dataset.tsv"), "--folds", "3",
+                 "--out", str(cv)]) == 2  # exists: needs --force  # fmt: skip
+    bench = tmp_path / "bench"
+    assert (
+        main(
+            [
+                "benchmark",
+                "--data",
+                str(data / "dataset.tsv"),
+                "--models",
+                "composition,lasso_6mer",
+                "--folds",
+                "3",
+                "--out",
+                str(bench),
+            ]
+        )
+        == 0
+    )
+    summary = pd.read_csv(bench / "summary.tsv", sep="\t")
+    assert set(summary["run"]) == {"composition", "lasso_6mer"}
+    assert (summary.loc[summary["metric"] == "auroc", "n_folds"] == 3).all()
+    assert (bench / "fold3" / "lasso_6mer" / "metrics.json").is_file()

@@ -73,13 +73,25 @@ def benchmark(
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
+    folds: Annotated[
+        int | None, Opt(help="K chromosome folds: the panel per fold and a mean ± sd summary.")
+    ] = None,
+    force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
     from cislearn.panel import benchmark_panel
 
-    dataset = load_dataset(data, pos=pos, neg=neg)
+    cols = [t.strip() for t in targets.split(",") if t.strip()] if targets else None
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=cols)
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
+        from cislearn.cli.folds import benchmark_with_folds
+
+        return benchmark_with_folds(
+            dataset, out, k=folds, force=force, models=chosen, max_epochs=max_epochs, seed=seed
+        )
     bars = epoch_bars()
     result = benchmark_panel(
         dataset,

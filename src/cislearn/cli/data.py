@@ -122,7 +122,7 @@ def prepare(
     from cislearn.cli.progress import ProgressBars
     from cislearn.io.atomic import atomic_dir
     from cislearn.io.bed import read_bed
-    from cislearn.io.datasets import write_dataset_files
+    from cislearn.io.datasets import write_dataset_files, write_dataset_table
     from cislearn.io.genome import Genome
     from cislearn.prepare import prepare_peaks
     from cislearn.report.qc import plot_background_qc
@@ -152,6 +152,8 @@ def prepare(
         write_dataset_files(
             prepared.dataset, tmp, regions=prepared.regions, summary=prepared.summary
         )
+        # issue 16: the same set as a table with coordinates (chromosome folds, --targets)
+        write_dataset_table(prepared.dataset, tmp / "dataset.tsv", regions=prepared.regions)
         stats = prepared.stats
         plot_background_qc(stats[stats["label"] == 1], stats[stats["label"] == 0], tmp / "qc.png")
     s = prepared.summary

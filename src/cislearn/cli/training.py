@@ -61,6 +61,10 @@ def train(
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
     ] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue an interrupted run.")] = False,
+    folds: Annotated[
+        int | None, Opt(help="K chromosome folds: one run per fold and a mean ± sd summary.")
+    ] = None,
+    force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
     from cislearn.data import load_dataset
@@ -68,6 +72,10 @@ def train(
 
     cfg = train_config(config, locals(), set_)
     dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+    if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
+        from cislearn.cli.folds import train_with_folds
+
+        return train_with_folds(dataset, cfg, out, k=folds, force=force)
     bars = epoch_bars()
     result = train_run(dataset, cfg, out, resume=resume, progress=bars)
     bars.close()
