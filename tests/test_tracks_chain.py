@@ -282,3 +282,58 @@ def test_folds_train_and_benchmark(signal_world, tmp_path):
     assert set(summary["run"]) == {"composition", "lasso_6mer"}
     assert (summary.loc[summary["metric"] == "auroc", "n_folds"] == 3).all()
     assert (bench / "fold3" / "lasso_6mer" / "metrics.json").is_file()
+
+
+@pytest.mark.slow
+def test_hybrid_input_tracks(signal_world, tmp_path, capsys):
+    """`--input-track` feeds a hybrid model from a bigWig; the bundle records it; predict and
+    scan read it back (or from a given path), and a missing bigWig is a clear error."""
+    import shutil
+
+    import cislearn
+
+    world, cover = signal_world
+    data, run = tmp_path / "data", tmp_path / "run"
+    assert main(["prepare", str(world / "peaks.bed"), "--genome", str(world / "genome.fa"),
+                 "--top", "60", "--out", str(data)]) == 0  # fmt: skip
+    bw = tmp_path / "acc.bw"
+    shutil.copy(world / "ctcf.bw", bw)
+    assert main(["train", "--data", str(data / "dataset.tsv"), "--arch", "hybrid",
+                 "--input-track", f"acc={bw}", "--input-log1p", "--max-epochs", "1",
+                 "--out", str(run)]) == 0  # fmt: skip
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["n_tracks"] == 1 and meta["track_names"] == ["acc"]
+    assert meta["data"]["input_tracks"][0]["path"] == str(bw)
+    assert meta["data"]["input_tracks"][0]["transform"] == "log1p"
+
+    preds = tmp_path / "p.tsv"
+    assert main(["predict", str(run), str(data / "pos.fa"), "--out", str(preds)]) == 0
+    got = pd.read_csv(preds, sep="\t")
+    # the same numbers from one-hot + log1p(coverage, uncovered bases 0) computed here
+    table = pd.read_csv(data / "dataset.tsv", sep="\t").set_index("id").loc[got["id"]]
+    x = cislearn.one_hot(table["sequence"].tolist())
+    acc = np.stack(
+        [
+            np.log1p(np.nan_to_num(cover[c][s:e]))
+            for c, s, e in table[["chrom", "start", "end"]].itertuples(index=False)
+        ]
+    )
+    x = np.concatenate([x, acc[:, None, :].astype(np.float32)], axis=1)
+    pred = cislearn.load(run)
+    np.testing.assert_allclose(got["label_prob"], pred.predict(x).probs[:, 0], rtol=1e-5)
+
+    regions = tmp_path / "r.bed"
+    regions.write_text("chr1\t0\t2000\n")
+    assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--regions",
+                 str(regions), "--out", str(tmp_path / "s.bw")]) == 0  # fmt: skip
+    bw.rename(tmp_path / "moved.bw")
+    capsys.readouterr()
+    assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--regions",
+                 str(regions), "--out", str(tmp_path / "t.bw")]) == 2  # fmt: skip
+    assert "input track 'acc'" in capsys.readouterr().err
+    assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--regions",
+                 str(regions), "--out", str(tmp_path / "t.bw"),
+                 "--input-track", f"acc={tmp_path / 'moved.bw'}"]) == 0  # fmt: skip
+    a = pyBigWig.open(str(tmp_path / "s.bw")).intervals("chr1")
+    b = pyBigWig.open(str(tmp_path / "t.bw")).intervals("chr1")
+    assert a == b

@@ -109,3 +109,65 @@ def scan(
         f"({result.n_skipped} skipped: N-only or off a chromosome) → {result.out}"
     )
     return 0
+
+
+def attach_input_tracks(
+    dataset: Any, data: Path | None, items: list[str], *, log1p: bool = False
+) -> Any:
+    """`train --input-track`: per-base tracks at each record's coordinates (a table's chrom,
+    start, end columns, else ids written as chrom:start-end)."""
+    from cislearn.io.formats import detect_format
+    from cislearn.io.tables import read_table
+    from cislearn.pipelines.input_tracks import coordinates, with_input_tracks
+    from cislearn.tracks import TrackSpec, parse_named
+
+    frame = None
+    if data is not None and detect_format(data) == "table":
+        frame = read_table(data, targets=list(dataset.target_names)).frame
+    specs = [
+        TrackSpec(name, path, transform="log1p" if log1p else "none")
+        for name, path in parse_named(items, what="--input-track").items()
+    ]
+    return with_input_tracks(dataset, coordinates(dataset.ids, frame, path=data), specs)
+
+
+def predict_tracks(
+    predictor: Any, source: Path, out: Path, *, output: str, input_track: list[str] | None
+) -> int:
+    """`predict` for a model with input tracks: FASTA with chrom:start-end ids, or a table
+    with chrom, start, end columns; tracks read from the bundle's (or the given) bigWigs."""
+    from itertools import islice
+
+    from cislearn.io.atomic import atomic_write
+    from cislearn.io.fasta import read_fasta
+    from cislearn.io.formats import detect_format
+    from cislearn.io.tables import read_table
+    from cislearn.pipelines.input_tracks import predict_with_tracks
+    from cislearn.tracks import parse_named
+
+    if detect_format(source) == "table":
+        frame = read_table(source, targets=[]).frame
+        size = 16384
+        chunks = (
+            (frame["id"].tolist()[i : i + size], frame["sequence"].tolist()[i : i + size],
+             frame.iloc[i : i + size])
+            for i in range(0, len(frame), size)
+        )  # fmt: skip
+    else:
+        records = read_fasta(source)
+
+        def fasta_chunks():
+            while batch := list(islice(records, 16384)):
+                yield [r.id for r in batch], [r.sequence for r in batch], None
+
+        chunks = fasta_chunks()
+    n = 0
+    paths = parse_named(input_track or [], what="--input-track")
+    with atomic_write(out) as fh:
+        for i, table in enumerate(
+            predict_with_tracks(predictor, chunks, paths=paths, output=output, source=source)
+        ):
+            table.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
+            n += len(table)
+    echo(f"{n} predictions written to {out}")
+    return 0

@@ -64,6 +64,10 @@ def train(
     folds: Annotated[
         int | None, Opt(help="K chromosome folds: one run per fold and a mean ± sd summary.")
     ] = None,
+    input_track: Annotated[
+        list[str] | None, Opt(help="NAME=track.bw: per-base input for hybrid (repeatable).")
+    ] = None,
+    input_log1p: Annotated[bool, Opt("--input-log1p", help="log(1 + x) input tracks.")] = False,
     force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
@@ -72,6 +76,10 @@ def train(
 
     cfg = train_config(config, locals(), set_)
     dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+    if input_track:  # issue 16: per-base inputs from bigWig (cli/tracks.py)
+        from cislearn.cli.tracks import attach_input_tracks
+
+        dataset = attach_input_tracks(dataset, data, input_track, log1p=input_log1p)
     if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
         from cislearn.cli.folds import train_with_folds
 
@@ -120,6 +128,9 @@ def predict(
     ] = None,
     output: Annotated[str, Opt(help="both|prob|logit")] = "both",
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
+    input_track: Annotated[
+        list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
+    ] = None,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
     from cislearn.io.atomic import atomic_write
@@ -127,6 +138,10 @@ def predict(
     from cislearn.predict import load, predict_records
 
     predictor = load(run)
+    if getattr(predictor, "n_tracks", 0) or input_track:  # issue 16 (cli/tracks.py)
+        from cislearn.cli.tracks import predict_tracks
+
+        return predict_tracks(predictor, fasta, out, output=output, input_track=input_track)
     bars = epoch_bars()
     n = 0
     with atomic_write(out) as fh:

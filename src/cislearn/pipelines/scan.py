@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-import numpy as np
-
-from cislearn.errors import ConfigError, InputError
+from cislearn.errors import ConfigError
 from cislearn.types import Progress, no_progress
 
-__all__ = ["ScanResult", "scan_to_bigwig", "track_reader"]
+__all__ = ["ScanResult", "scan_to_bigwig"]
 
 
 class ScanResult(NamedTuple):
@@ -28,47 +26,6 @@ class ScanResult(NamedTuple):
     """Bins with a value written."""
     n_skipped: int
     """Bins without a value: window off a chromosome, or only N."""
-
-
-def track_reader(
-    predictor: Any, paths: Mapping[str, str], stack: ExitStack
-) -> Callable[[str, np.ndarray, int], np.ndarray] | None:
-    """For a model with input tracks: a callable (chrom, starts, width) → (m, c, width) built
-    from the bundle's recorded tracks (``input_tracks`` in model.json), each read from the
-    path in ``paths`` when given there, else from the recorded path. None without tracks."""
-    from cislearn.io.bigwig import BigWig
-    from cislearn.tracks import TrackSpec, input_tracks
-
-    if not predictor.n_tracks:
-        if paths:
-            raise ConfigError("--input-track given, but this model takes no input tracks")
-        return None
-    recorded = predictor.meta.get("input_tracks") or []
-    if len(recorded) != predictor.n_tracks:
-        raise InputError(
-            f"this model takes {predictor.n_tracks} input track(s) but its bundle does not "
-            "record where they come from (train it with --input-track NAME=track.bw)"
-        )
-    specs = [TrackSpec(**r) for r in recorded]
-    unknown = sorted(set(paths) - {s.name for s in specs})
-    if unknown:
-        raise ConfigError(
-            f"--input-track {unknown[0]}: the model's tracks are {', '.join(s.name for s in specs)}"
-        )
-    specs = [s._replace(path=paths.get(s.name, s.path)) for s in specs]
-    for s in specs:
-        if not Path(s.path).is_file():
-            raise InputError(
-                f"input track '{s.name}' of this model: bigWig {s.path} not found; give it as "
-                f"--input-track {s.name}=PATH"
-            )
-    opened = {s.name: stack.enter_context(BigWig(s.path)) for s in specs}
-
-    def read(chrom: str, starts: np.ndarray, width: int) -> np.ndarray:
-        starts = np.asarray(starts, np.int64)
-        return input_tracks([chrom] * len(starts), starts, starts + width, opened, specs)
-
-    return read
 
 
 def scan_to_bigwig(
@@ -115,6 +72,7 @@ def scan_to_bigwig(
     from cislearn.io.bed import read_bed
     from cislearn.io.bigwig import TrackWriter
     from cislearn.io.genome import Genome
+    from cislearn.pipelines.input_tracks import track_reader
     from cislearn.predict import load
     from cislearn.scan import predict_fn, scan_regions, tile_regions
 
@@ -133,7 +91,7 @@ def scan_to_bigwig(
     tiles = tile_regions(read_bed(regions) if regions is not None else None, gen.lengths)
     n_windows = n_skipped = 0
     with ExitStack() as stack:
-        reader = track_reader(predictor, dict(input_tracks or {}), stack)
+        reader = track_reader(predictor.meta, dict(input_tracks or {}), stack)
         run_model = predict_fn(predictor, column=column, value=value, tracks=reader)
         writer = stack.enter_context(TrackWriter(out, gen.lengths, bedgraph=bedgraph))
         for chunk in scan_regions(
