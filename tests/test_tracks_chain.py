@@ -177,6 +177,30 @@ def test_signal_chain(signal_world, tmp_path):
     alt_w = [w[:100] + alt[w[100].upper()] + w[101:] for w in ref_w]
     d = pred.predict(alt_w).probs[:, 0] - pred.predict(ref_w).probs[:, 0]
     np.testing.assert_allclose(scored["ctcf_delta"], d, atol=1e-4)
+    # attributions and mutation-map summaries as browser tracks at the windows' coordinates
+    attr_bw, ism_bw = tmp_path / "attr.bw", tmp_path / "ism.bw"
+    assert main(["interpret", str(run), str(data / "pos.fa"), "--out", str(tmp_path / "int"),
+                 "--top", "0", "--bigwig", str(attr_bw),
+                 "--genome", str(world / "genome.fa")]) == 0  # fmt: skip
+    npz = np.load(tmp_path / "int" / "attributions.npz", allow_pickle=False)
+    per_base = (npz["attributions"][:, :4] * npz["x"][:, :4]).sum(axis=1)
+    h = pyBigWig.open(str(attr_bw))
+    assert h.chroms() == {c: len(a) for c, a in cover.items()}
+    for i in (0, 7, 150):  # prepare's windows do not overlap: one window per base
+        c, se = str(npz["ids"][i]).split(":")
+        s, e = map(int, se.split("-"))
+        np.testing.assert_allclose(h.values(c, s, e), per_base[i], rtol=1e-5, atol=1e-7)
+    assert main(["mutation-map", str(run), "--fasta", str(data / "pos.fa"), "--first", "2",
+                 "--out", str(tmp_path / "mm"), "--bigwig", str(ism_bw)]) == 0  # fmt: skip
+    first = [r.split("\n", 1) for r in open(data / "pos.fa").read().split(">")[1:3]]
+    mm = cislearn.saturation_mutagenesis(pred.model, cislearn.one_hot(
+        ["".join(seq.split()) for _, seq in first]))  # fmt: skip
+    summary = (mm.logits[..., 0] - mm.ref_logits[:, None, None, 0]).sum(axis=1) / 3
+    h = pyBigWig.open(str(ism_bw))
+    for (name, _), row in zip(first, summary, strict=True):
+        c, se = name.strip().split(":")
+        s, e = map(int, se.split("-"))
+        np.testing.assert_allclose(h.values(c, s, e), row, rtol=1e-4, atol=1e-5)
     # again without --force: refused, one line, exit 2
     assert main(["scan", str(run), "--genome", str(world / "genome.fa"), "--out", str(out)]) == 2
 

@@ -32,6 +32,7 @@ __all__ = [
     "profile_targets",
     "input_tracks",
     "transform",
+    "base_track",
 ]
 
 #: How a window gets label 1 for an experiment.
@@ -291,3 +292,54 @@ def input_tracks(
             )
     values, _, _ = profile_targets(frame, tracks, specs)
     return values
+
+
+def base_track(
+    chroms: Sequence[str], starts: np.ndarray, values: np.ndarray
+) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Per-base values of windows (e.g. attributions) as non-overlapping 1-bp intervals.
+
+    Where windows overlap, a base gets the mean of the windows covering it; bases between
+    windows get nothing (no data).
+
+    Parameters
+    ----------
+    chroms : sequence of str, length n
+    starts : ndarray of int, shape (n,)
+        0-based start of each window.
+    values : ndarray of shape (n, L)
+
+    Returns
+    -------
+    list of (chrom, starts, ends, values)
+        One entry per run of covered bases, sorted by chromosome (first appearance) and start.
+
+    Examples
+    --------
+    >>> [(c, s.tolist(), v.tolist()) for c, s, _, v in
+    ...  base_track(["c", "c"], np.array([0, 1]), np.array([[1.0, 2.0], [4.0, 6.0]]))]
+    [('c', [0, 1, 2], [1.0, 3.0, 6.0])]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    starts = np.asarray(starts, dtype=np.int64)
+    width = values.shape[1]
+    out = []
+    chroms_arr = np.asarray(chroms, dtype=object)
+    for chrom in dict.fromkeys(chroms_arr.tolist()):
+        idx = np.flatnonzero(chroms_arr == chrom)
+        idx = idx[np.argsort(starts[idx], kind="stable")]
+        # clusters of overlapping windows, each accumulated on its own span
+        s = starts[idx]
+        breaks = np.flatnonzero(s[1:] >= np.maximum.accumulate(s + width)[:-1]) + 1
+        for group in np.split(idx, breaks):
+            lo = int(starts[group].min())
+            span = int(starts[group].max()) + width - lo
+            total = np.zeros(span)
+            count = np.zeros(span)
+            for i in group:
+                o = int(starts[i]) - lo
+                total[o : o + width] += values[i]
+                count[o : o + width] += 1
+            pos = np.arange(lo, lo + span)
+            out.append((str(chrom), pos, pos + 1, total / count))
+    return out

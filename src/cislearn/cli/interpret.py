@@ -79,6 +79,10 @@ def interpret(
     top: Annotated[int, Opt(help="Attribution logos for this many top-scoring sequences.")] = 10,
     positions: Annotated[int, Opt(help="Top positions per sequence in the TSV.")] = 10,
     batch_size: Annotated[int, Opt(help="Sequences per batch.")] = 64,
+    bigwig: Annotated[
+        Path | None, Opt(help="Also write the observed bases' attributions as a bigWig.")
+    ] = None,
+    genome: Annotated[Path | None, Opt(help="Genome FASTA for the bigWig header.")] = None,
 ) -> int:
     """Attributions (saliency, grad x input, integrated gradients, DeepLIFT/SHAP, occlusion).
 
@@ -121,6 +125,10 @@ def interpret(
             title=f"{ids[i]}: {method.value} of {output.value} "
             f"{predictor.output_names[k]} (logit {scores[i]:.2f})",
         )
+    if bigwig is not None:  # issue 16: per-base track for a browser (cli/tracks.py)
+        from cislearn.cli.tracks import write_track
+
+        write_track(bigwig, ids, (attr[:, :4] * x[:, :4]).sum(axis=1), genome=genome)
     echo(f"{method.value} attributions of {len(ids)} sequences written to {out}")
     return 0
 
@@ -137,6 +145,10 @@ def mutation_map(
     zoom: Annotated[int, Opt(help="Half-width (bp) of the zoomed panel at the centre.")] = 20,
     rc_average: Annotated[bool, Opt(help="Average over both strands.")] = False,
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
+    bigwig: Annotated[
+        Path | None, Opt(help="Also write the mean Δ logit of the 3 substitutions as a bigWig.")
+    ] = None,
+    genome: Annotated[Path | None, Opt(help="Genome FASTA for the bigWig header.")] = None,
 ) -> int:
     """Effect of every substitution (logit, probability, delta score) as TSV and 4 x L heatmaps."""
     from cislearn.errors import InputError
@@ -180,6 +192,10 @@ def mutation_map(
             f"(ref logit {mm.ref_logits[i, k]:.2f})",
             zoom=zoom,
         )
+    if bigwig is not None:  # issue 16: ISM summary per base (cli/tracks.py)
+        from cislearn.cli.tracks import write_track
+
+        write_track(bigwig, names, eff.delta_logit[..., k].sum(axis=1) / 3.0, genome=genome)
     echo(f"mutation maps of {len(names)} sequences ({mm.method} path) written to {out}")
     return 0
 

@@ -171,3 +171,11 @@ def predict_tracks(
             n += len(table)
     echo(f"{n} predictions written to {out}")
     return 0
+
+
+def write_track(path: Path, ids: list[str], values: Any, *, genome: Path | None) -> None:
+    """`interpret/mutation-map --bigwig`: per-base values of chrom:start-end windows."""
+    from cislearn.pipelines.base_tracks import write_base_track
+
+    n = write_base_track(path, ids, values, genome=genome, force=True)
+    echo(f"{n} bases written to {path}")
