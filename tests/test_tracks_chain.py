@@ -361,3 +361,36 @@ def test_hybrid_input_tracks(signal_world, tmp_path, capsys):
     a = pyBigWig.open(str(tmp_path / "s.bw")).intervals("chr1")
     b = pyBigWig.open(str(tmp_path / "t.bw")).intervals("chr1")
     assert a == b
+
+
+def test_bigwig_baseline_features(signal_world, tmp_path):
+    """`bigwig:NAME=PATH` features beside composition: the track's mean/max/covered per
+    window equal numpy on the fixture, and the fitted baseline predicts from its run folder."""
+    from cislearn.baseline import featurize, parse_features
+
+    world, cover = signal_world
+    data = tmp_path / "data"
+    assert main(["prepare", str(world / "peaks.bed"), "--genome", str(world / "genome.fa"),
+                 "--top", "80", "--out", str(data)]) == 0  # fmt: skip
+    table = pd.read_csv(data / "dataset.tsv", sep="\t")
+    spec = f"bigwig:ctcf={world / 'ctcf.bw'}"
+    fm = featurize(parse_features(spec), table["sequence"].tolist(), ids=table["id"].tolist())
+    assert fm.names == ["ctcf_mean", "ctcf_max", "ctcf_covered"]
+    for i, (c, s, e) in enumerate(table[["chrom", "start", "end"]].itertuples(index=False)):
+        seg = cover[c][s:e]
+        covered = ~np.isnan(seg)
+        expect = [np.nansum(seg) / (e - s), np.nanmax(seg) if covered.any() else 0.0,
+                  covered.mean()]  # fmt: skip
+        np.testing.assert_allclose(fm.values[i], expect, rtol=1e-5, atol=1e-7)
+    run = tmp_path / "run"
+    assert main(["baseline", "--data", str(data / "dataset.tsv"), "--targets", "label",
+                 "--features", f"composition:1,{spec}", "--model", "lasso",
+                 "--out", str(run)]) == 0  # fmt: skip
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["metrics"]["label"]["auroc"] > 0.95  # signal marks the peaks
+    prob = {}
+    for part in ("pos", "neg"):  # `predict` reads the windows from the FASTA ids
+        assert main(["predict", str(run), str(data / f"{part}.fa"),
+                     "--out", str(tmp_path / f"{part}.tsv")]) == 0  # fmt: skip
+        prob[part] = pd.read_csv(tmp_path / f"{part}.tsv", sep="\t")["label_prob"]
+    assert prob["pos"].min() > prob["neg"].max()

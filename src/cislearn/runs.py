@@ -68,7 +68,8 @@ def _is_main_process() -> bool:
 
 def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
     if predictor.meta.get("kind") == "baseline":  # featurizes strings itself, any length
-        return predictor.predict(list(dataset.sequences))
+        # ids: the windows of bigWig features (issue 16)
+        return predictor.predict(predictor.codes(list(dataset.sequences), ids=list(dataset.ids)))
     x = OneHotDataset(dataset, n_value=float(predictor.meta.get("n_value", 0.25))).x
     return predictor.predict(x)
 

@@ -10,6 +10,7 @@ windows, applying the missing-value rule of :mod:`cislearn.io.bigwig` and counti
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -17,7 +18,7 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from cislearn.errors import ConfigError
+from cislearn.errors import ConfigError, InputError
 from cislearn.io.bigwig import MISSING, STATS, apply_missing, central
 
 __all__ = [
@@ -33,7 +34,10 @@ __all__ = [
     "input_tracks",
     "transform",
     "base_track",
+    "coordinates",
 ]
+
+_COORD = re.compile(r"^(?:[^:]*:)?(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
 
 #: How a window gets label 1 for an experiment.
 LABEL_RULE = "the summit of one of the experiment's peaks (its centre without one) is inside"
@@ -343,3 +347,26 @@ def base_track(
             pos = np.arange(lo, lo + span)
             out.append((str(chrom), pos, pos + 1, total / count))
     return out
+
+
+def coordinates(
+    ids: Sequence[str], frame: pd.DataFrame | None = None, *, path: Any = None
+) -> pd.DataFrame:
+    """chrom, start, end of each record: from ``frame``'s coordinate columns when it has them,
+    else parsed from ids written as ``chrom:start-end`` (what ``cislearn prepare`` names
+    windows; a ``pos:``-style prefix is ignored)."""
+    if frame is not None and {"chrom", "start", "end"} <= set(frame.columns):
+        return frame[["chrom", "start", "end"]].reset_index(drop=True)
+    rows = []
+    for i, rid in enumerate(ids):
+        m = _COORD.match(str(rid))
+        if m is None:
+            raise InputError(
+                "a model with input tracks needs each record's coordinates: ids like "
+                "chr1:1000-1201, or a table with chrom, start, end columns",
+                path=path,
+                record=i + 1,
+                record_id=str(rid),
+            )
+        rows.append((m["chrom"], int(m["start"]), int(m["end"])))
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])

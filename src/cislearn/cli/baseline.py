@@ -18,7 +18,8 @@ def baseline(
         str,
         Opt(
             help="Comma-separated blocks: kmer:K[:rc], gapped:K:M[:rc], composition[:123], "
-            "motifs[:JASPARyyyy or a MEME/JASPAR/TRANSFAC file]."
+            "motifs[:JASPARyyyy or a MEME/JASPAR/TRANSFAC file], bigwig:NAME=track.bw "
+            "(windows from ids chrom:start-end)."
         ),
     ] = "motifs",
     model: Annotated[str, Opt(help="lasso|rf|svm")] = "lasso",
@@ -27,13 +28,15 @@ def baseline(
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
     from cislearn.data import load_dataset
     from cislearn.panel import baseline_run
 
-    dataset = load_dataset(data, pos=pos, neg=neg)
+    cols = [t.strip() for t in targets.split(",") if t.strip()] if targets else None
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=cols)
     bars = epoch_bars()
     result = baseline_run(
         dataset,

@@ -118,8 +118,8 @@ def attach_input_tracks(
     start, end columns, else ids written as chrom:start-end)."""
     from cislearn.io.formats import detect_format
     from cislearn.io.tables import read_table
-    from cislearn.pipelines.input_tracks import coordinates, with_input_tracks
-    from cislearn.tracks import TrackSpec, parse_named
+    from cislearn.pipelines.input_tracks import with_input_tracks
+    from cislearn.tracks import TrackSpec, coordinates, parse_named
 
     frame = None
     if data is not None and detect_format(data) == "table":

@@ -35,11 +35,12 @@ __all__ = [
     "write_bigwig",
 ]
 
-Stat = Literal["mean", "sum", "max"]
+Stat = Literal["mean", "sum", "max", "coverage"]
 Missing = Literal["zero", "drop", "error"]
 #: Window statistics: ``mean`` = sum over the window / its width (uncovered bases count 0),
-#: ``sum`` = total signal (value × bases), ``max`` = largest value of a base with data.
-STATS: tuple[str, ...] = ("mean", "sum", "max")
+#: ``sum`` = total signal (value × bases), ``max`` = largest value of a base with data,
+#: ``coverage`` = fraction of bases with data (0, not missing, for a window without data).
+STATS: tuple[str, ...] = ("mean", "sum", "max", "coverage")
 #: What to do with a window that has no value (chromosome absent from the bigWig, no data).
 MISSING: tuple[str, ...] = ("zero", "drop", "error")
 
@@ -150,7 +151,7 @@ class BigWig:
         ----------
         chroms, starts, ends : sequences of length n
             0-based half-open windows.
-        stat : {"mean", "sum", "max"}
+        stat : {"mean", "sum", "max", "coverage"}
 
         Returns
         -------
@@ -159,7 +160,7 @@ class BigWig:
         """
         if stat not in STATS:
             raise InputError(f"stat must be one of {', '.join(STATS)}; got '{stat}'")
-        kind = "max" if stat == "max" else "sum"
+        kind = "sum" if stat == "mean" else stat
         starts = np.asarray(starts, dtype=np.int64)
         ends = np.asarray(ends, dtype=np.int64)
         out = np.full(len(starts), np.nan)
@@ -180,6 +181,8 @@ class BigWig:
                 raise
             if value is None:
                 n_empty += 1
+                if stat == "coverage":
+                    out[i] = 0.0
             else:
                 out[i] = value
         if stat == "mean":

@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cislearn.errors import ConfigError
-from cislearn.pipelines.input_tracks import coordinates
-from cislearn.tracks import base_track
+from cislearn.tracks import base_track, coordinates
 
 __all__ = ["write_base_track"]
 

@@ -10,7 +10,6 @@ missing file is an error naming the track.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import replace
@@ -22,17 +21,14 @@ import pandas as pd
 
 from cislearn.data import SequenceDataset
 from cislearn.errors import ConfigError, InputError
-from cislearn.tracks import TrackSpec, input_tracks
+from cislearn.tracks import TrackSpec, coordinates, input_tracks
 
 __all__ = [
     "with_input_tracks",
     "recorded_tracks",
-    "coordinates",
     "track_reader",
     "predict_with_tracks",
 ]
-
-_COORD = re.compile(r"^(?:[^:]*:)?(?P<chrom>[^:\s]+):(?P<start>\d+)-(?P<end>\d+)$")
 
 
 def _open(specs: Sequence[TrackSpec], stack: ExitStack) -> dict[str, Any]:
@@ -45,29 +41,6 @@ def _open(specs: Sequence[TrackSpec], stack: ExitStack) -> dict[str, Any]:
                 f"--input-track {s.name}=PATH"
             )
     return {s.name: stack.enter_context(BigWig(s.path)) for s in specs}
-
-
-def coordinates(
-    ids: Sequence[str], frame: pd.DataFrame | None = None, *, path: Any = None
-) -> pd.DataFrame:
-    """chrom, start, end of each record: from ``frame``'s coordinate columns when it has them,
-    else parsed from ids written as ``chrom:start-end`` (what ``cislearn prepare`` names
-    windows; a ``pos:``-style prefix is ignored)."""
-    if frame is not None and {"chrom", "start", "end"} <= set(frame.columns):
-        return frame[["chrom", "start", "end"]].reset_index(drop=True)
-    rows = []
-    for i, rid in enumerate(ids):
-        m = _COORD.match(str(rid))
-        if m is None:
-            raise InputError(
-                "a model with input tracks needs each record's coordinates: ids like "
-                "chr1:1000-1201, or a table with chrom, start, end columns",
-                path=path,
-                record=i + 1,
-                record_id=str(rid),
-            )
-        rows.append((m["chrom"], int(m["start"]), int(m["end"])))
-    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
 
 
 def with_input_tracks(
