@@ -362,6 +362,23 @@ def test_hybrid_input_tracks(signal_world, tmp_path, capsys):
     b = pyBigWig.open(str(tmp_path / "t.bw")).intervals("chr1")
     assert a == b
 
+    # score-variants reads the same track: Δ = model(alt + track) - model(ref + track)
+    genome = open(world / "genome.fa").read().split(">chr1\n")[1].split("\n")[0]
+    p = int(table.loc[table["chrom"] == "chr1", "start"].iloc[0]) + 100  # a window centre
+    alt = {"A": "C", "C": "G", "G": "T", "T": "A"}[genome[p].upper()]
+    (tmp_path / "v.tsv").write_text(f"chr1\t{p + 1}\t{genome[p]}\t{alt}\tv1\n")
+    assert main(["score-variants", str(run), str(tmp_path / "v.tsv"), "--genome",
+                 str(world / "genome.fa"), "--out", str(tmp_path / "var"), "--n-null", "20",
+                 "--input-track", f"acc={tmp_path / 'moved.bw'}"]) == 0  # fmt: skip
+    scored = pd.read_csv(tmp_path / "var" / "variants.tsv", sep="\t")
+    w = genome[p - 100 : p + 101]
+    track = np.log1p(np.nan_to_num(cover["chr1"][p - 100 : p + 101])).astype(np.float32)
+    xs = cislearn.one_hot([w, w[:100] + alt + w[101:]])
+    xs = np.concatenate([xs, np.stack([track, track])[:, None, :]], axis=1)
+    probs = pred.predict(xs).probs[:, 0]
+    np.testing.assert_allclose(scored["label_p_ref"], probs[0], rtol=1e-4)
+    np.testing.assert_allclose(scored["label_delta_p"], probs[1] - probs[0], atol=1e-5)
+
 
 def test_bigwig_baseline_features(signal_world, tmp_path):
     """`bigwig:NAME=PATH` features beside composition: the track's mean/max/covered per

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -179,13 +179,18 @@ class _Prepared(NamedTuple):
     other: list[int]  # row indices scored by two forward passes (indels, MNVs)
     ref_windows: list[str]
     alt_windows: list[str]
+    snv_loc: list[tuple[str, int]]  # (chrom, 0-based start) of each SNV window (input tracks)
+    pair_loc: list[tuple[str, int]]  # of each ref window of the others (alt reads the same)
 
 
 class VariantScorer:
     """Scores chunks of variants with one model and genome; holds the null distribution.
 
     Most users call :func:`score_variants`; the CLI streams with :func:`iter_variant_scores`.
-    Parameters are those of :func:`score_variants`.
+    Parameters are those of :func:`score_variants`, plus ``tracks``: for a model with input
+    tracks, a callable (genome chrom, window starts (m,), width) → (m, tracks, width) float32
+    (e.g. :func:`cislearn.pipelines.input_tracks.track_reader`); ref and alt windows read the
+    same values (an indel's alt window those of its ref window).
     """
 
     def __init__(
@@ -203,15 +208,18 @@ class VariantScorer:
         device: str | torch.device | None = None,
         method: str = SNV_METHOD,
         path: str | os.PathLike[str] | None = None,
+        tracks: Callable[[str, np.ndarray, int], np.ndarray] | None = None,
     ) -> None:
         if method not in METHODS:
             raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
         self.method = method
         self.predictor = _as_predictor(model, task, device)
-        if self.predictor.n_tracks:
+        self.tracks = tracks if self.predictor.n_tracks else None
+        if self.predictor.n_tracks and tracks is None:
             raise InputError(
                 "score_variants: this model also needs per-base input tracks, which a genome "
-                "alone cannot provide; use a sequence-only model"
+                "alone cannot provide; pass tracks= (a reader of the model's bigWigs; on the "
+                "command line they are read from the paths the bundle records or --input-track)"
             )
         self._own_genome = not isinstance(genome, Genome)
         self.genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -280,7 +288,7 @@ class VariantScorer:
     def _prepare(self, chunk: Sequence[Variant]) -> _Prepared:
         L, c = self.length, self.length // 2
         R = max(abs(s) for s in self.shifts)
-        prep = _Prepared([], [], [], [], [], [], [], [], [])
+        prep = _Prepared([], [], [], [], [], [], [], [], [], [], [])
         for i, v in enumerate(chunk):
             flags: list[str] = []
             ref, alt = v.ref.upper(), v.alt.upper()
@@ -333,6 +341,7 @@ class VariantScorer:
                 for s in self.shifts:
                     w0 = p - c + s - lo
                     prep.snv_windows.append(seg[w0 : w0 + L])
+                    prep.snv_loc.append((gchrom, lo + w0))
                 prep.snv_alts.append(_CODE[alt])
                 continue
             prep.other.append(i)
@@ -342,6 +351,7 @@ class VariantScorer:
                 a0 = p + a // 2 - c + s - lo
                 prep.ref_windows.append(seg[r0 : r0 + L])
                 prep.alt_windows.append(hap[a0 : a0 + L].ljust(L, "N"))
+                prep.pair_loc.append((gchrom, lo + r0))
         return prep
 
     # -- model -----------------------------------------------------------------------------
@@ -350,10 +360,35 @@ class VariantScorer:
         k = len(self.shifts)
         return raw.reshape(-1, k, raw.shape[-1]).mean(axis=1) if k > 1 else raw
 
-    def _snv_logits(self, windows: list[str], alts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _with_tracks(self, x: np.ndarray, loc: Sequence[tuple[str, int]]) -> np.ndarray:
+        """One-hot windows (m, 4, L) + the model's input tracks read at ``loc`` (chrom, start);
+        bases outside a chromosome get the tracks' missing value (0)."""
+        extra = np.zeros((len(loc), self.predictor.n_tracks, self.length), np.float32)
+        chroms = np.array([c for c, _ in loc], dtype=object)
+        starts = np.array([s for _, s in loc], dtype=np.int64)
+        for chrom in dict.fromkeys(chroms.tolist()):
+            rows = np.flatnonzero(chroms == chrom)
+            size = self.genome.lengths[chrom]
+            lo = np.clip(starts[rows], 0, max(size - self.length, 0))
+            got = self.tracks(chrom, lo, self.length)  # type: ignore[misc]
+            shift = starts[rows] - lo  # windows past an end: shift the values back in place
+            for j, (r, d) in enumerate(zip(rows, shift, strict=True)):
+                if d == 0:
+                    extra[r] = got[j]
+                elif d > 0:
+                    extra[r, :, : self.length - d] = got[j, :, d:]
+                else:
+                    extra[r, :, -d:] = got[j, :, : self.length + d]
+        return np.concatenate([x, extra], axis=1)
+
+    def _snv_logits(
+        self, windows: list[str], alts: list[int], loc: Sequence[tuple[str, int]] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs of ref and alt for SNVs at the window centre (minus each shift)."""
         k = len(self.shifts)
         bases = to_codes(windows)  # the fast path runs from codes; the others one-hot them
+        if self.tracks is not None:
+            bases = self._with_tracks(one_hot(bases, n_value=self.predictor.n_value), loc)
         positions = np.tile(np.array([self.length // 2 - s for s in self.shifts]), len(alts))
         codes = np.repeat(np.asarray(alts, dtype=np.int64), k)
         res = substitution_logits(
@@ -375,10 +410,15 @@ class VariantScorer:
             x, batch_size=self.batch_size, rc_average=self.rc_average
         ).logits
 
-    def _pair_logits(self, ref_w: list[str], alt_w: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _pair_logits(
+        self, ref_w: list[str], alt_w: list[str], loc: Sequence[tuple[str, int]] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
         nv = self.predictor.n_value
-        ref = self._forward(one_hot(ref_w, n_value=nv))
-        alt = self._forward(one_hot(alt_w, n_value=nv))
+        x_ref, x_alt = one_hot(ref_w, n_value=nv), one_hot(alt_w, n_value=nv)
+        if self.tracks is not None:
+            x_ref, x_alt = self._with_tracks(x_ref, loc), self._with_tracks(x_alt, loc)
+        ref = self._forward(x_ref)
+        alt = self._forward(x_alt)
         return self._mean_shifts(ref), self._mean_shifts(alt)
 
     # -- null ------------------------------------------------------------------------------
@@ -407,7 +447,7 @@ class VariantScorer:
         if not fake:
             return
         fprep = self._prepare(fake)
-        ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts)
+        ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts, fprep.snv_loc)
         self.null = np.sort(np.abs(alt - ref), axis=0).T.copy()
 
     def _pvalues(self, delta: np.ndarray) -> np.ndarray:
@@ -447,10 +487,10 @@ class VariantScorer:
         raw_ref = np.full((n, t), np.nan)
         raw_alt = np.full((n, t), np.nan)
         if prep.snv:
-            ref, alt = self._snv_logits(prep.snv_windows, prep.snv_alts)
+            ref, alt = self._snv_logits(prep.snv_windows, prep.snv_alts, prep.snv_loc)
             raw_ref[prep.snv], raw_alt[prep.snv] = ref, alt
         if prep.other:
-            ref, alt = self._pair_logits(prep.ref_windows, prep.alt_windows)
+            ref, alt = self._pair_logits(prep.ref_windows, prep.alt_windows, prep.pair_loc)
             raw_ref[prep.other], raw_alt[prep.other] = ref, alt
         frame = pd.DataFrame(
             {

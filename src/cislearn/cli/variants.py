@@ -58,15 +58,22 @@ def score_variants_cmd(
     seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
+    input_track: Annotated[
+        list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
+    ] = None,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
+    from contextlib import ExitStack
+
     import numpy as np
     import pandas as pd
 
     from cislearn.io.atomic import atomic_write
     from cislearn.io.genome import Genome
     from cislearn.io.vcf import read_vcf_header, write_vcf
+    from cislearn.pipelines.input_tracks import track_reader
     from cislearn.predict import load
+    from cislearn.tracks import parse_named
     from cislearn.variants import (
         VariantScorer,
         bh_qvalues_from_counts,
@@ -75,7 +82,14 @@ def score_variants_cmd(
     )
 
     predictor = load(run)
-    with Genome(genome) as gen:
+    stack = ExitStack()  # issue 16: input tracks read from the bundle's (or given) bigWigs
+    tracks = track_reader(
+        predictor.meta, parse_named(input_track or [], what="--input-track"), stack
+    )
+    if tracks is not None and top_maps:
+        echo("note: no mutation maps for a model with input tracks (--top-maps ignored)")
+        top_maps = 0
+    with stack, Genome(genome) as gen:
         scorer = VariantScorer(
             predictor,
             gen,
@@ -86,6 +100,7 @@ def score_variants_cmd(
             seed=seed,
             batch_size=batch_size,
             path=variants,
+            tracks=tracks,
         )
         meta = read_vcf_header(variants)
         out.mkdir(parents=True, exist_ok=True)
