@@ -21,9 +21,10 @@ def fetch(chrom, start, end):
     return GENOME[chrom][start:end]
 
 
-def gc_count(codes, chrom, starts):
+def gc_count(span, offsets, chrom, starts, width=21):
     """A stand-in model: G/C count of the window, and a check that it was given the window
     at ``starts`` (the coordinates passed along for input tracks)."""
+    codes = span[offsets[:, None] + np.arange(width)]
     for row, s in zip(codes, starts, strict=True):
         assert (row == to_codes(GENOME[chrom][s : s + codes.shape[1]])).all()
     return ((codes == 1) | (codes == 2)).sum(axis=1, keepdims=True).astype(np.float32)
@@ -68,3 +69,39 @@ def test_tile_regions_merges_and_checks():
         tile_regions(pd.DataFrame({"chrom": ["c9"], "start": [0], "end": [5]}), LENGTHS)
     with pytest.raises(InputError, match="outside c1"):
         tile_regions(pd.DataFrame({"chrom": ["c1"], "start": [0], "end": [5000]}), LENGTHS)
+
+
+@pytest.mark.parametrize(
+    ("arch", "params", "rc"),
+    [
+        ("cnn", {}, False),
+        ("cnn", {}, True),
+        ("cnn-multi", {}, False),  # several branches
+        ("cnn", {"pool": "maxmean", "activation": "gelu"}, False),  # per-position activation
+    ],
+)
+def test_shared_convolutions_equal_the_model(arch, params, rc):
+    """span_logits on overlapping windows = the model's own forward pass on each window."""
+    import torch
+
+    from cislearn.encode import one_hot
+    from cislearn.models.codeconv import code_plan
+    from cislearn.models.layers import reverse_complement_batch
+    from cislearn.models.registry import build_model
+    from cislearn.models.scanconv import covers, span_logits
+
+    torch.manual_seed(0)
+    model = build_model(arch, params, length=101, n_outputs=2).eval()
+    plan = code_plan(model)
+    assert covers(plan), "the fast scan path must cover these models"
+    rng = np.random.default_rng(1)
+    span = rng.integers(0, 4, size=3_000).astype(np.uint8)
+    span[700:760] = 4  # N run
+    starts = np.r_[np.arange(0, 2_800, 17), 2_899]  # uneven tail
+    with torch.inference_mode():
+        got = span_logits(plan, span, starts, 101, rc_average=rc)
+        x = torch.from_numpy(one_hot(span[starts[:, None] + np.arange(101)]))
+        want = model(x)
+        if rc:
+            want = 0.5 * (want + model(reverse_complement_batch(x)))
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-5)

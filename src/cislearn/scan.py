@@ -98,9 +98,9 @@ def scan_regions(
 
     Parameters
     ----------
-    predict : callable (codes (m, width) uint8, chrom, window starts (m,)) → (m, outputs)
-        E.g. ``lambda codes, c, s: predictor.predict(codes).probs``; the coordinates let
-        models with input tracks read them.
+    predict : callable (span codes (S,) uint8, window offsets in the span (m,), chrom,
+        window starts (m,)) → (m, outputs)
+        See :func:`predict_fn`; the coordinates let models with input tracks read them.
     fetch : callable (chrom, start, end) → str
         Genome sequence, e.g. :meth:`cislearn.io.genome.Genome.fetch`.
     regions : DataFrame
@@ -135,13 +135,15 @@ def scan_regions(
                 lo = int(wstart[ok_idx[0]])
                 hi = int(wstart[ok_idx[-1]]) + width
                 span = to_codes(fetch(chrom, lo, hi))
-                offsets = (wstart[ok_idx] - lo)[:, None] + np.arange(width)
-                codes = span[offsets]
-                has_base = (codes != 4).any(axis=1)
+                offsets = wstart[ok_idx] - lo
+                # windows of N only (assembly gaps): from a running count of real bases
+                real = np.concatenate([[0], np.cumsum(span != 4)])
+                has_base = real[offsets + width] > real[offsets]
                 keep = ok_idx[has_base]
                 n_skipped += int((~has_base).sum())
                 if len(keep):
-                    pred = np.asarray(predict(codes[has_base], chrom, wstart[keep]), np.float32)
+                    raw = predict(span, offsets[has_base], chrom, wstart[keep])
+                    pred = np.asarray(raw, np.float32)
                     values = np.full((len(bins), pred.shape[1]), np.nan, dtype=np.float32)
                     values[keep] = pred
             if values is None:
@@ -156,11 +158,34 @@ def predict_fn(predictor: Any, *, column: int, value: str, tracks: Any = None) -
 
     ``value`` is ``prob`` (activated output) or ``logit`` (raw); ``tracks`` is a callable
     (chrom, window starts, width) → (m, c, width) float32 for models with input tracks.
+    Models of the form :mod:`cislearn.models.codeconv` evaluates, without padding, share
+    each region position's convolution between the windows holding it
+    (:func:`cislearn.models.scanconv.span_logits`, same values as ``predictor.predict``);
+    others are predicted window by window.
     """
+    import torch
+
+    from cislearn.losses import output_activation
+    from cislearn.models.codeconv import code_plan
+    from cislearn.models.scanconv import covers, span_logits
+
     if value not in ("prob", "logit"):
         raise ConfigError(f"value must be prob or logit; got '{value}'")
+    plan = None
+    if not predictor.n_tracks and predictor.device.type == "cpu":
+        plan = code_plan(predictor.model, n_value=predictor.n_value)
+    shared = covers(plan)
+    rc = bool(predictor.meta.get("rc_average", False))
+    activate = output_activation(predictor.task)
 
-    def run(codes: np.ndarray, chrom: str, starts: np.ndarray) -> np.ndarray:
+    def run(span: np.ndarray, offsets: np.ndarray, chrom: str, starts: np.ndarray) -> np.ndarray:
+        width = int(predictor.length)
+        if shared:
+            with torch.inference_mode():
+                raw = span_logits(plan, span, offsets, width, rc_average=rc)
+                out = raw if value == "logit" else activate(torch.from_numpy(raw)).numpy()
+            return out[:, column : column + 1]
+        codes = span[offsets[:, None] + np.arange(width)]
         if predictor.n_tracks:
             from cislearn.encode import one_hot
 
