@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from cislearn.errors import ConfigError
+from cislearn.io.atomic import refuse_overwrite
 from cislearn.tracks import base_track, coordinates
 
 __all__ = ["write_base_track"]
@@ -36,8 +37,7 @@ def write_base_track(
     from cislearn.io.bigwig import write_bigwig
 
     path = Path(path)
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists; add --force to replace it")
+    refuse_overwrite(path, force)
     coords = coordinates(ids)
     if ((coords["end"] - coords["start"]).to_numpy() != values.shape[1]).any():
         raise ConfigError(

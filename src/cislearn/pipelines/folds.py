@@ -20,6 +20,7 @@ from cislearn.config import TrainConfig
 from cislearn.data import SequenceDataset
 from cislearn.errors import ConfigError
 from cislearn.folds import chromosome_folds, fold_split, summarize_folds
+from cislearn.io.atomic import refuse_overwrite
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
 __all__ = ["FoldsResult", "fold_datasets", "train_folds", "benchmark_folds"]
@@ -53,11 +54,6 @@ def fold_datasets(
         held = sorted(set(np.asarray(dataset.chroms)[folds == i].tolist()))
         out.append((dataset.with_split(fold_split(folds, i)), held))
     return out
-
-
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ConfigError(f"{out}: output folder exists and is not empty; add --force to replace")
 
 
 def _write_summary(
@@ -106,7 +102,7 @@ def train_folds(
 
     out = Path(out)
     parts = fold_datasets(dataset, k, seed=config.seed)
-    _check_out(out, force)
+    refuse_overwrite(out, force)
     rows, runs = [], []
     for i, (ds, held) in enumerate(parts):
         progress(f"fold {i + 1}/{k}", i, k)
@@ -147,7 +143,7 @@ def benchmark_folds(
 
     out = Path(out)
     parts = fold_datasets(dataset, k, seed=seed)
-    _check_out(out, force)
+    refuse_overwrite(out, force)
     rows, runs = [], []
     for i, (ds, held) in enumerate(parts):
         progress(f"fold {i + 1}/{k}", i, k)

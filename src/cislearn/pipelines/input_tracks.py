@@ -126,6 +126,7 @@ def predict_with_tracks(
     frame or the ids (:func:`coordinates`).
     """
     from cislearn.encode import one_hot
+    from cislearn.predict import prediction_frame
 
     columns = predictor.columns(output)
     with ExitStack() as stack:
@@ -149,13 +150,5 @@ def predict_with_tracks(
                 specs,
             )
             x = np.concatenate([one_hot(seqs, n_value=predictor.n_value), extra], axis=1)
-            pred = predictor.predict(x)
-            parts = []
-            if output in ("prob", "both"):
-                parts.append(pred.probs)
-            if output in ("logit", "both"):
-                parts.append(pred.logits)
-            out = pd.DataFrame(np.concatenate(parts, axis=1), columns=columns)
-            out.insert(0, "id", ids)
             offset += len(ids)
-            yield out
+            yield prediction_frame(predictor.predict(x), ids, columns, output)

@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from cislearn.errors import ConfigError, InputError
+from cislearn.io.atomic import refuse_overwrite
 from cislearn.tracks import LABEL_RULE, TrackSpec, experiment_labels, signal_targets
 from cislearn.types import Progress, no_progress
 
@@ -32,11 +33,6 @@ class PreparedTracks(NamedTuple):
     """Experiment labels (``label`` for one peak file), then one column per signal."""
     summary: dict[str, Any]
     """Also written to ``summary.json``."""
-
-
-def _check_out(out: Path, force: bool) -> None:
-    if out.exists() and any(out.iterdir()) and not force:
-        raise ConfigError(f"{out}: output folder exists and is not empty; add --force to replace")
 
 
 def prepare_tracks(
@@ -96,7 +92,7 @@ def prepare_tracks(
     out = Path(out)
     if not peaks:
         raise ConfigError("give at least one peak file")
-    _check_out(out, force)
+    refuse_overwrite(out, force)
     if signals and negatives == "shuffle":
         raise ConfigError(
             "--signal needs genomic coordinates for every window; shuffled negatives have none "

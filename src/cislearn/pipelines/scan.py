@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cislearn.errors import ConfigError
+from cislearn.io.atomic import refuse_overwrite
 from cislearn.types import Progress, no_progress
 
 __all__ = ["ScanResult", "scan_to_bigwig"]
@@ -78,8 +79,8 @@ def scan_to_bigwig(
 
     out = Path(out)
     for path in (out, bedgraph):
-        if path is not None and Path(path).exists() and not force:
-            raise ConfigError(f"{path} exists; add --force to replace it")
+        if path is not None:
+            refuse_overwrite(path, force)
     predictor = load(run)
     if not hasattr(predictor, "length"):
         raise ConfigError("scan needs a deep model run (a fixed input length)")
