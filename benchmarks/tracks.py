@@ -7,7 +7,9 @@
    The track is synthetic: 3 chromosomes × 40 Mb, 50-bp bins with values on 70 % of them.
 2. **Scan.** ``scan_to_bigwig`` (what ``cislearn scan`` runs) of one 10 Mb region at stride 50
    with an untrained ``cnn`` (201 bp; throughput does not depend on the weights), written to a
-   bigWig. Target >= 20,000 windows/s. Memory must be flat in region size: the peak of Python
+   bigWig; the convolution of each position is shared by the windows holding it
+   (:mod:`cislearn.models.scanconv`). Target >= 20,000 windows/s. Memory must be flat in
+   region size: the peak of Python
    allocations (tracemalloc, which numpy reports to) during a 2 Mb and a 10 Mb scan are
    compared; the ratio must stay below 1.5.
 
