@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "read_table": "cislearn.io.tables",
     "read_bed": "cislearn.io.bed",
     "Genome": "cislearn.io.genome",
+    "BigWig": "cislearn.io.bigwig",
+    "write_bigwig": "cislearn.io.bigwig",
     "load_jaspar": "cislearn.io.jaspar",
     "read_motifs": "cislearn.io.motifs",
     "Motif": "cislearn.io.motifs",
@@ -70,6 +72,11 @@ _EXPORTS: dict[str, str] = {
     "train_run": "cislearn.pipelines.train",
     "evaluate_run": "cislearn.pipelines.train",
     "compare_runs_dir": "cislearn.pipelines.train",
+    # signal tracks, scans, folds (issue 16)
+    "chromosome_folds": "cislearn.folds",
+    "prepare_tracks": "cislearn.pipelines.prepare_tracks",
+    "scan_to_bigwig": "cislearn.pipelines.scan",
+    "train_folds": "cislearn.pipelines.folds",
     # classical baselines
     "kmer_counts": "cislearn.features",
     "gapped_kmer_counts": "cislearn.features",

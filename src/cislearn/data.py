@@ -265,7 +265,8 @@ def from_table(
     targets: Sequence[str] | None = None,
     iupac_to_n: bool = False,
 ) -> SequenceDataset:
-    """A TSV/CSV with a ``sequence`` column, target columns and optional ``id``/``split``."""
+    """A TSV/CSV with a ``sequence`` column, target columns and optional ``id``/``split``
+    (and ``chrom``, kept for chromosome splits and folds)."""
     from cislearn.io.tables import read_table
 
     table = read_table(path, targets=targets, iupac_to_n=iupac_to_n)
@@ -275,10 +276,11 @@ def from_table(
     split = frame["split"].tolist() if "split" in frame.columns else None
     return SequenceDataset.from_arrays(
         frame["sequence"].tolist(),
-        frame[list(table.target_names)].to_numpy(dtype=np.float32),
+        frame[list(table.target_names)].to_numpy(dtype=np.float32, copy=True),
         ids=frame["id"].astype(str).tolist(),
         target_names=table.target_names,
         split=split,
+        chroms=frame["chrom"].astype(str).tolist() if "chrom" in frame.columns else None,
         provenance=_provenance("table", [path]),
     )
 

@@ -60,6 +60,8 @@ class Prepared(NamedTuple):
     other: list[int]  # row indices scored by two forward passes (indels, MNVs)
     ref_windows: list[str]
     alt_windows: list[str]
+    snv_loc: list[tuple[str, int]]  # (chrom, 0-based start) of each SNV window (input tracks)
+    pair_loc: list[tuple[str, int]]  # of each ref window of the others (alt reads the same)
 
 
 class VariantWindows:
@@ -129,7 +131,7 @@ class VariantWindows:
     def prepare(self, chunk: Sequence[Variant]) -> Prepared:
         L, c = self.length, self.length // 2
         R = max(abs(s) for s in self.shifts)
-        prep = Prepared([], [], [], [], [], [], [], [], [])
+        prep = Prepared([], [], [], [], [], [], [], [], [], [], [])
         for i, v in enumerate(chunk):
             flags: list[str] = []
             ref, alt = v.ref.upper(), v.alt.upper()
@@ -182,6 +184,7 @@ class VariantWindows:
                 for s in self.shifts:
                     w0 = p - c + s - lo
                     prep.snv_windows.append(seg[w0 : w0 + L])
+                    prep.snv_loc.append((gchrom, lo + w0))
                 prep.snv_alts.append(BASE_CODE[alt])
                 continue
             prep.other.append(i)
@@ -191,4 +194,5 @@ class VariantWindows:
                 a0 = p + a // 2 - c + s - lo
                 prep.ref_windows.append(seg[r0 : r0 + L])
                 prep.alt_windows.append(hap[a0 : a0 + L].ljust(L, "N"))
+                prep.pair_loc.append((gchrom, lo + r0))
         return prep

@@ -4,7 +4,7 @@ p-values and Benjamini–Hochberg q-values."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -102,7 +102,10 @@ class VariantScorer:
     """Scores chunks of variants with one model and genome; holds the null distribution.
 
     Most users call :func:`score_variants`; the CLI streams with :func:`iter_variant_scores`.
-    Parameters are those of :func:`score_variants`.
+    Parameters are those of :func:`score_variants`, plus ``tracks``: for a model with input
+    tracks, a callable (genome chrom, window starts (m,), width) → (m, tracks, width) float32
+    (e.g. :func:`cislearn.pipelines.input_tracks.track_reader`); ref and alt windows read the
+    same values (an indel's alt window those of its ref window).
     """
 
     def __init__(
@@ -120,15 +123,18 @@ class VariantScorer:
         device: str | torch.device | None = None,
         method: str = SNV_METHOD,
         path: str | os.PathLike[str] | None = None,
+        tracks: Callable[[str, np.ndarray, int], np.ndarray] | None = None,
     ) -> None:
         if method not in METHODS:
             raise InputError(f"method must be one of {', '.join(METHODS)}; got {method!r}")
         self.method = method
         self.predictor = _as_predictor(model, task, device)
-        if self.predictor.n_tracks:
+        self.tracks = tracks if self.predictor.n_tracks else None
+        if self.predictor.n_tracks and tracks is None:
             raise InputError(
                 "score_variants: this model also needs per-base input tracks, which a genome "
-                "alone cannot provide; use a sequence-only model"
+                "alone cannot provide; pass tracks= (a reader of the model's bigWigs; on the "
+                "command line they are read from the paths the bundle records or --input-track)"
             )
         self._own_genome = not isinstance(genome, Genome)
         self.genome = genome if isinstance(genome, Genome) else Genome(genome)
@@ -169,10 +175,35 @@ class VariantScorer:
         k = len(self.shifts)
         return raw.reshape(-1, k, raw.shape[-1]).mean(axis=1) if k > 1 else raw
 
-    def _snv_logits(self, windows: list[str], alts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def _with_tracks(self, x: np.ndarray, loc: Sequence[tuple[str, int]]) -> np.ndarray:
+        """One-hot windows (m, 4, L) + the model's input tracks read at ``loc`` (chrom, start);
+        bases outside a chromosome get the tracks' missing value (0)."""
+        extra = np.zeros((len(loc), self.predictor.n_tracks, self.length), np.float32)
+        chroms = np.array([c for c, _ in loc], dtype=object)
+        starts = np.array([s for _, s in loc], dtype=np.int64)
+        for chrom in dict.fromkeys(chroms.tolist()):
+            rows = np.flatnonzero(chroms == chrom)
+            size = self.genome.lengths[chrom]
+            lo = np.clip(starts[rows], 0, max(size - self.length, 0))
+            got = self.tracks(chrom, lo, self.length)  # type: ignore[misc]
+            shift = starts[rows] - lo  # windows past an end: shift the values back in place
+            for j, (r, d) in enumerate(zip(rows, shift, strict=True)):
+                if d == 0:
+                    extra[r] = got[j]
+                elif d > 0:
+                    extra[r, :, : self.length - d] = got[j, :, d:]
+                else:
+                    extra[r, :, -d:] = got[j, :, : self.length + d]
+        return np.concatenate([x, extra], axis=1)
+
+    def _snv_logits(
+        self, windows: list[str], alts: list[int], loc: Sequence[tuple[str, int]] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs of ref and alt for SNVs at the window centre (minus each shift)."""
         k = len(self.shifts)
         bases = to_codes(windows)  # the fast path runs from codes; the others one-hot them
+        if self.tracks is not None:
+            bases = self._with_tracks(one_hot(bases, n_value=self.predictor.n_value), loc)
         positions = np.tile(np.array([self.length // 2 - s for s in self.shifts]), len(alts))
         codes = np.repeat(np.asarray(alts, dtype=np.int64), k)
         res = substitution_logits(
@@ -194,10 +225,15 @@ class VariantScorer:
             x, batch_size=self.batch_size, rc_average=self.rc_average
         ).logits
 
-    def _pair_logits(self, ref_w: list[str], alt_w: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def _pair_logits(
+        self, ref_w: list[str], alt_w: list[str], loc: Sequence[tuple[str, int]] = ()
+    ) -> tuple[np.ndarray, np.ndarray]:
         nv = self.predictor.n_value
-        ref = self._forward(one_hot(ref_w, n_value=nv))
-        alt = self._forward(one_hot(alt_w, n_value=nv))
+        x_ref, x_alt = one_hot(ref_w, n_value=nv), one_hot(alt_w, n_value=nv)
+        if self.tracks is not None:
+            x_ref, x_alt = self._with_tracks(x_ref, loc), self._with_tracks(x_alt, loc)
+        ref = self._forward(x_ref)
+        alt = self._forward(x_alt)
         return self._mean_shifts(ref), self._mean_shifts(alt)
 
     # -- null ------------------------------------------------------------------------------
@@ -226,7 +262,7 @@ class VariantScorer:
         if not fake:
             return
         fprep = self.windows.prepare(fake)
-        ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts)
+        ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts, fprep.snv_loc)
         self.null = EmpiricalNull(np.abs(alt - ref))
 
     def qvalues(self, pvalues: np.ndarray, output: str) -> np.ndarray:
@@ -274,10 +310,10 @@ class VariantScorer:
         raw_ref = np.full((n, t), np.nan)
         raw_alt = np.full((n, t), np.nan)
         if prep.snv:
-            ref, alt = self._snv_logits(prep.snv_windows, prep.snv_alts)
+            ref, alt = self._snv_logits(prep.snv_windows, prep.snv_alts, prep.snv_loc)
             raw_ref[prep.snv], raw_alt[prep.snv] = ref, alt
         if prep.other:
-            ref, alt = self._pair_logits(prep.ref_windows, prep.alt_windows)
+            ref, alt = self._pair_logits(prep.ref_windows, prep.alt_windows, prep.pair_loc)
             raw_ref[prep.other], raw_alt[prep.other] = ref, alt
         frame = pd.DataFrame(
             {

@@ -91,9 +91,10 @@ class BaselineModel:
         probs = raw if self.task == "regression" else 1.0 / (1.0 + np.exp(-raw))
         return Predictions(raw.astype(np.float32), probs.astype(np.float32))
 
-    def predict(self, sequences: Sequence[str]) -> Predictions:
-        """Featurize ``sequences`` as in training and predict, float32 (n, t) each."""
-        fm = featurize(self.features, sequences, motifs=self.motifs or None)
+    def predict(self, sequences: Sequence[str], *, ids: Sequence[str] | None = None) -> Predictions:
+        """Featurize ``sequences`` as in training and predict, float32 (n, t) each (``ids``
+        ``chrom:start-end`` locate the windows of ``bigwig`` features)."""
+        fm = featurize(self.features, sequences, motifs=self.motifs or None, ids=ids)
         return self.predict_features(fm.values)
 
 

@@ -18,6 +18,14 @@ from cislearn.errors import InputError
 from cislearn.types import FeatureImportance, Predictions, prediction_columns
 
 
+class Records(list):
+    """Checked sequences that remember their ids (``chrom:start-end`` windows for ``bigwig``
+    features): what :meth:`BaselinePredictor.codes` returns and :meth:`~BaselinePredictor.
+    predict` takes, so ``predict_records`` passes the ids along without knowing about them."""
+
+    ids: list[str] | None = None
+
+
 class BaselinePredictor:
     """A baseline run loaded for prediction: implements :class:`cislearn.types.Predictor`.
 
@@ -99,8 +107,10 @@ class BaselinePredictor:
         path: str | os.PathLike[str] | None = None,
     ) -> list[str]:
         """The input :meth:`predict` takes (what ``predict_records`` passes): for a baseline,
-        the checked strings themselves."""
-        return self.encode(seqs, offset=offset, ids=ids, path=path)
+        the checked strings themselves, with their ids (:class:`Records`)."""
+        out = Records(self.encode(seqs, offset=offset, ids=ids, path=path))
+        out.ids = None if ids is None else [str(i) for i in ids]
+        return out
 
     def predict(
         self,
@@ -122,10 +132,11 @@ class BaselinePredictor:
             raise InputError(
                 f"a baseline model predicts DNA strings; got {type(x_or_seqs).__name__}"
             )
+        ids = getattr(x_or_seqs, "ids", None)
         seqs = self.encode(x_or_seqs)
-        pred = self.model.predict(seqs)
+        pred = self.model.predict(seqs, ids=ids)
         if rc_average:
-            other = self.model.predict([reverse_complement(s) for s in seqs])
+            other = self.model.predict([reverse_complement(s) for s in seqs], ids=ids)
             raw = 0.5 * (pred.logits + other.logits)
             probs = raw if self.task == "regression" else 1.0 / (1.0 + np.exp(-raw))
             pred = Predictions(raw.astype(np.float32), probs.astype(np.float32))

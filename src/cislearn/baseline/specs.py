@@ -16,14 +16,16 @@ from cislearn.features import (
 )
 from cislearn.io.motifs import Motif
 from cislearn.motif_counts import motif_counts, resolve_motifs
+from cislearn.tracks import coordinates, parse_named
 
-FEATURE_KINDS = ("kmer", "gapped", "composition", "motifs")
+FEATURE_KINDS = ("kmer", "gapped", "composition", "motifs", "bigwig")
 
 
 @dataclass(frozen=True)
 class FeatureSpec:
     """One block of features: ``kmer:K[:rc]``, ``gapped:K:M[:rc]``, ``composition[:ORDERS]``
-    (e.g. ``composition:123``), ``motifs[:RELEASE or FILE]``."""
+    (e.g. ``composition:123``), ``motifs[:RELEASE or FILE]``, ``bigwig:NAME=PATH`` (mean,
+    max and covered fraction of a bigWig track over each window, e.g. conservation)."""
 
     kind: str
     k: int = 0
@@ -40,6 +42,8 @@ class FeatureSpec:
             return f"gapped:{self.k}:{self.max_gap}{rc}"
         if self.kind == "composition":
             return "composition:" + "".join(map(str, self.orders))
+        if self.kind == "bigwig":
+            return f"bigwig:{self.source}"
         return "motifs" + (f":{self.source}" if self.source else "")
 
 
@@ -49,7 +53,7 @@ def _spec(text: str) -> FeatureSpec:
     rc = bool(args) and args[-1].lower() == "rc"
     if rc:
         args = args[:-1]
-    fix = "e.g. kmer:6, kmer:6:rc, gapped:3:3, composition, composition:123, motifs"
+    fix = "e.g. kmer:6, kmer:6:rc, gapped:3:3, composition:123, motifs, bigwig:cons=c.bw"
     try:
         if kind == "kmer" and len(args) == 1:
             return FeatureSpec("kmer", k=int(args[0]), rc_merge=rc)
@@ -62,6 +66,9 @@ def _spec(text: str) -> FeatureSpec:
             return FeatureSpec("composition", orders=orders)
         if kind == "motifs" and not rc:
             return FeatureSpec("motifs", source=":".join(parts[1:]) or None)
+        if kind == "bigwig" and args:
+            name, path = next(iter(parse_named([":".join(parts[1:])], what=text).items()))
+            return FeatureSpec("bigwig", source=f"{name}={path}")
     except ValueError:
         pass
     raise ConfigError(f"feature '{text}' not understood; kinds: {', '.join(FEATURE_KINDS)} ({fix})")
@@ -92,11 +99,41 @@ def spec_motifs(spec: FeatureSpec) -> list[Motif]:
     return resolve_motifs(src)
 
 
+def bigwig_features(spec: FeatureSpec, ids: Sequence[str] | None) -> FeatureMatrix:
+    """``NAME_mean``, ``NAME_max`` and ``NAME_covered`` of a ``bigwig`` block per window.
+
+    Windows come from ids written ``chrom:start-end`` (as ``cislearn prepare`` names them).
+    Bases without data count 0 in the mean; a window without data (or on a chromosome the
+    bigWig lacks) gets mean and max 0 and covered 0, so the model sees the missingness.
+    """
+    import numpy as np
+
+    from cislearn.io.bigwig import BigWig
+
+    if ids is None:
+        raise ConfigError(
+            f"feature '{spec}' needs each record's coordinates: ids like chr1:1000-1201, as "
+            "`cislearn prepare` writes them"
+        )
+    name, path = str(spec.source).split("=", 1)
+    coords = coordinates(ids)
+    chroms, starts, ends = coords["chrom"].tolist(), coords["start"], coords["end"]
+    with BigWig(path) as bw:
+        cols = [bw.window_stats(chroms, starts, ends, stat=s).values for s in STATS_BW]
+    values = np.nan_to_num(np.stack(cols, axis=1), nan=0.0).astype(np.float32)
+    return FeatureMatrix(values, [f"{name}_{s}" for s in ("mean", "max", "covered")])
+
+
+#: The statistics of a ``bigwig`` feature block, in column order.
+STATS_BW = ("mean", "max", "coverage")
+
+
 def featurize(
     specs: Sequence[FeatureSpec],
     sequences: Sequence[str],
     *,
     motifs: Sequence[Motif] | None = None,
+    ids: Sequence[str] | None = None,
 ) -> FeatureMatrix:
     """The feature matrix of ``sequences``: the blocks of ``specs`` side by side.
 
@@ -109,6 +146,8 @@ def featurize(
     sequences : sequence of str, length n
     motifs : sequence of Motif, optional
         The motifs of a ``motifs`` block; None → resolved from the spec (JASPAR by default).
+    ids : sequence of str, optional
+        Record ids ``chrom:start-end``: the windows of ``bigwig`` blocks.
 
     Returns
     -------
@@ -128,6 +167,8 @@ def featurize(
             fm = composition(sequences, orders=spec.orders)
         elif spec.kind == "motifs":
             fm = motif_counts(sequences, list(motifs) if motifs is not None else spec_motifs(spec))
+        elif spec.kind == "bigwig":
+            fm = bigwig_features(spec, ids)
         else:
             raise ConfigError(
                 f"unknown feature kind '{spec.kind}'; kinds: {', '.join(FEATURE_KINDS)}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars, metrics_line
+from cislearn.cli.app import Opt, app, chroms, echo, epoch_bars, metrics_line
 
 
 @app.command()
@@ -18,7 +18,8 @@ def baseline(
         str,
         Opt(
             help="Comma-separated blocks: kmer:K[:rc], gapped:K:M[:rc], composition[:123], "
-            "motifs[:JASPARyyyy or a MEME/JASPAR/TRANSFAC file]."
+            "motifs[:JASPARyyyy or a MEME/JASPAR/TRANSFAC file], bigwig:NAME=track.bw "
+            "(windows from ids chrom:start-end)."
         ),
     ] = "motifs",
     model: Annotated[str, Opt(help="lasso|rf|svm")] = "lasso",
@@ -27,13 +28,14 @@ def baseline(
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.panel import baseline_run
 
-    dataset = load_dataset(data, pos=pos, neg=neg)
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
     bars = epoch_bars()
     result = baseline_run(
         dataset,
@@ -73,13 +75,24 @@ def benchmark(
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
+    folds: Annotated[
+        int | None, Opt(help="K chromosome folds: the panel per fold and a mean ± sd summary.")
+    ] = None,
+    force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.panel import benchmark_panel
 
-    dataset = load_dataset(data, pos=pos, neg=neg)
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
+        from cislearn.cli.folds import benchmark_with_folds
+
+        return benchmark_with_folds(
+            dataset, out, k=folds, force=force, models=chosen, max_epochs=max_epochs, seed=seed
+        )
     bars = epoch_bars()
     result = benchmark_panel(
         dataset,

@@ -67,7 +67,13 @@ def check(
 
 @app.command()
 def prepare(
-    peaks: Annotated[Path, typer.Argument(help="narrowPeak or BED file (0-based).")],
+    peaks: Annotated[
+        list[str],
+        typer.Argument(
+            help="narrowPeak or BED file(s) (0-based); several (NAME=PATH or PATH) give one "
+            "label per experiment."
+        ),
+    ],
     genome: Annotated[Path, typer.Option(help="Reference genome FASTA (indexed if needed).")],
     out: Annotated[Path, typer.Option(help="Output folder.")],
     top: Annotated[int, typer.Option(help="Keep the strongest N peaks (0 = all).")] = 4000,
@@ -89,14 +95,34 @@ def prepare(
         str | None, typer.Option(help="Comma-separated test chromosomes.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    # -- issue 16: experiments and bigWig signals (cli/tracks.py) ---------------------------
+    signal: Annotated[
+        list[str] | None, typer.Option(help="NAME=track.bw: a continuous target (repeatable).")
+    ] = None,
+    signal_stat: Annotated[str, typer.Option(help="Signal per window: mean|sum|max.")] = "mean",
+    signal_center: Annotated[
+        int, typer.Option(help="Signal over the central N bp only (0 = whole window).")
+    ] = 0,
+    log1p: Annotated[bool, typer.Option("--log1p", help="log(1 + signal) targets.")] = False,
+    missing: Annotated[
+        str, typer.Option(help="Windows without signal (no data, no chromosome): zero|drop|error.")
+    ] = "zero",
+    profiles: Annotated[
+        bool, typer.Option("--profiles", help="Also write base-resolution signal (profiles.npz).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty out folder.")] = False,
 ) -> int:
     """Peaks + genome → top-k windows, sequences, negatives, splits, written as FASTA + BED."""
+    if len(peaks) > 1 or signal or "=" in peaks[0]:  # issue 16: experiments, signals
+        from cislearn.cli.tracks import prepare_experiments
+
+        return prepare_experiments(**locals())
     from cislearn.pipelines.prepare import prepare_run
 
     bars = epoch_bars()
     try:
         res = prepare_run(
-            peaks,
+            peaks[0],
             genome,
             out,
             top=top or None,

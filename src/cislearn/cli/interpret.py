@@ -35,6 +35,10 @@ def interpret(
     top: Annotated[int, Opt(help="Attribution logos for this many top-scoring sequences.")] = 10,
     positions: Annotated[int, Opt(help="Top positions per sequence in the TSV.")] = 10,
     batch_size: Annotated[int, Opt(help="Sequences per batch.")] = 64,
+    bigwig: Annotated[
+        Path | None, Opt(help="Also write the observed bases' attributions as a bigWig.")
+    ] = None,
+    genome: Annotated[Path | None, Opt(help="Genome FASTA for the bigWig header.")] = None,
 ) -> int:
     """Attributions (saliency, grad x input, integrated gradients, DeepLIFT/SHAP, occlusion).
 
@@ -53,8 +57,12 @@ def interpret(
         top=top,
         positions=positions,
         batch_size=batch_size,
+        bigwig=bigwig,
+        genome=genome,
     )
     echo(f"{method.value} attributions of {res.n_sequences} sequences written to {res.out}")
+    if res.track_bases:
+        echo(f"{res.track_bases} bases written to {bigwig}")
     return 0
 
 
@@ -70,6 +78,10 @@ def mutation_map(
     zoom: Annotated[int, Opt(help="Half-width (bp) of the zoomed panel at the centre.")] = 20,
     rc_average: Annotated[bool, Opt(help="Average over both strands.")] = False,
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
+    bigwig: Annotated[
+        Path | None, Opt(help="Also write the mean Δ logit of the 3 substitutions as a bigWig.")
+    ] = None,
+    genome: Annotated[Path | None, Opt(help="Genome FASTA for the bigWig header.")] = None,
 ) -> int:
     """Effect of every substitution (logit, probability, delta score) as TSV and 4 x L heatmaps."""
     from cislearn.pipelines.interpret import mutation_maps_run
@@ -88,11 +100,15 @@ def mutation_map(
             zoom=zoom,
             rc_average=rc_average,
             method=method,
+            bigwig=bigwig,
+            genome=genome,
             progress=bars,
         )
     finally:
         bars.close()
     echo(f"mutation maps of {len(res.figures)} sequences ({res.method} path) written to {out}")
+    if res.track_bases:
+        echo(f"{res.track_bases} bases written to {bigwig}")
     return 0
 
 

@@ -10,6 +10,7 @@ import typer
 from cislearn.cli.app import (
     Opt,
     app,
+    chroms,
     echo,
     epoch_bars,
     metrics_line,
@@ -18,7 +19,14 @@ from cislearn.cli.app import (
 )
 
 #: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
-TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume")
+TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume") + (
+    # issue 16: what to read and how to run it (targets, input tracks, chromosome folds)
+    "targets",
+    "input_track",
+    "input_log1p",
+    "folds",
+    "force",
+)
 
 
 @app.command()
@@ -27,6 +35,7 @@ def train(
     data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
     config: Annotated[Path | None, Opt(help="YAML/JSON config; flags override it.")] = None,
     arch: Annotated[str | None, Opt(help="Architecture, or 'auto' for the default.")] = None,
     task: Annotated[str | None, Opt(help="binary|multilabel|multiclass|regression|counts")] = None,
@@ -62,13 +71,31 @@ def train(
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
     ] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue an interrupted run.")] = False,
+    folds: Annotated[
+        int | None, Opt(help="K chromosome folds: one run per fold and a mean ± sd summary.")
+    ] = None,
+    input_track: Annotated[
+        list[str] | None, Opt(help="NAME=track.bw: per-base input for hybrid (repeatable).")
+    ] = None,
+    input_log1p: Annotated[bool, Opt("--input-log1p", help="log(1 + x) input tracks.")] = False,
+    force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.train import train_run
 
     cfg = train_config(config, locals(), set_)
-    dataset = load_dataset(data, pos=pos, neg=neg)
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+    if input_track:  # issue 16: per-base inputs from bigWig
+        from cislearn.pipelines.input_tracks import attach_input_tracks
+        from cislearn.tracks import parse_named
+
+        paths = parse_named(input_track, what="--input-track")
+        dataset = attach_input_tracks(dataset, data, paths, log1p=input_log1p)
+    if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
+        from cislearn.cli.folds import train_with_folds
+
+        return train_with_folds(dataset, cfg, out, k=folds, force=force)
     bars = epoch_bars()
     result = train_run(dataset, cfg, out, resume=resume, progress=bars)
     bars.close()
@@ -90,12 +117,14 @@ def evaluate(
     data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
 ) -> int:
     """Evaluate a trained run on labelled data (every record)."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.train import evaluate_run
 
-    result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+    result = evaluate_run(run, dataset, out)
     echo(metrics_line(result))
     echo(f"report: {result.report}")
     return 0
@@ -111,15 +140,19 @@ def predict(
     ] = None,
     output: Annotated[str, Opt(help="both|prob|logit")] = "both",
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
+    input_track: Annotated[
+        list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
+    ] = None,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
     from cislearn.pipelines.train import predict_run
+    from cislearn.tracks import parse_named
 
     bars = epoch_bars()
     try:
         res = predict_run(
             run, fasta, out, batch_size=batch_size, output=output, rc_average=rc_average,
-            progress=bars,
+            input_tracks=parse_named(input_track or [], what="--input-track"), progress=bars,
         )  # fmt: skip
     finally:
         bars.close()

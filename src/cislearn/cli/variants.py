@@ -39,9 +39,13 @@ def score_variants_cmd(
     seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
+    input_track: Annotated[
+        list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
+    ] = None,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
     from cislearn.pipelines.variants import score_variants_run
+    from cislearn.tracks import parse_named
 
     bars = epoch_bars()
     try:
@@ -58,6 +62,7 @@ def score_variants_cmd(
             seed=seed,
             chunk_size=chunk_size,
             batch_size=batch_size,
+            input_tracks=parse_named(input_track or [], what="--input-track"),
             progress=bars,
         )
     finally:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_dir"]
+__all__ = ["atomic_write", "atomic_dir", "atomic_path", "refuse_overwrite"]
 
 
 def _default_mode() -> int:
@@ -32,18 +32,26 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO]:
     >>> with atomic_write("out.fa") as fh:  # doctest: +SKIP
     ...     fh.write(">a\\nACGT\\n")
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     binary = "b" in mode
-    try:
-        if path.suffix == ".gz":
+    with atomic_path(path) as tmp:
+        if Path(path).suffix == ".gz":
             fh = gzip.open(tmp, "wb" if binary else "wt")
         else:
             fh = open(tmp, "wb" if binary else "w", newline=None if binary else "\n")  # noqa: SIM115
         with fh:
             yield fh
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A temporary path beside ``path`` for writers that open files themselves (pyBigWig);
+    renamed over ``path`` only on success, removed on any exception."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
         os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
@@ -79,3 +87,15 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def refuse_overwrite(path: str | os.PathLike[str], force: bool) -> None:
+    """Raise ConfigError when ``path`` is a file or a non-empty folder and ``force`` is off
+    (no command overwrites results without ``--force``)."""
+    from cislearn.errors import ConfigError
+
+    path = Path(path)
+    if force or not path.exists() or (path.is_dir() and not any(path.iterdir())):
+        return
+    what = "output folder exists and is not empty" if path.is_dir() else "exists"
+    raise ConfigError(f"{path}: {what}; add --force to replace it")

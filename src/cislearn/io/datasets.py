@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
     from cislearn.data import SequenceDataset
 
-__all__ = ["write_dataset_files", "write_json"]
+__all__ = ["write_dataset_files", "write_json", "write_dataset_table", "write_arrays"]
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> None:
@@ -84,3 +84,43 @@ def write_dataset_files(
         write_json(out / "summary.json", summary)
         written["summary.json"] = out / "summary.json"
     return written
+
+
+def write_dataset_table(
+    dataset: SequenceDataset, path: str | os.PathLike[str], *, regions: pd.DataFrame | None = None
+) -> Path:
+    """Write a dataset as a table ``id, [chrom, start, end,] sequence, [split,] targets...``.
+
+    ``regions`` (chrom, start, end, name) adds the coordinates of each record by ``name`` = id
+    (start/end are left out when some records have none, such as shuffled negatives).
+    :func:`cislearn.load_dataset` reads it back with every target column (or ``targets``).
+    """
+    import pandas as pd
+
+    from cislearn.io.tables import write_table
+
+    frame = pd.DataFrame({"id": list(dataset.ids)})
+    coords = None
+    if regions is not None:
+        coords = regions.set_index("name")[["chrom", "start", "end"]].reindex(list(dataset.ids))
+    if coords is not None and coords.notna().all().all():
+        frame["chrom"] = coords["chrom"].to_numpy()
+        frame["start"] = coords["start"].astype(np.int64).to_numpy()
+        frame["end"] = coords["end"].astype(np.int64).to_numpy()
+    elif dataset.chroms is not None:  # e.g. shuffled negatives: chromosome of their source
+        frame["chrom"] = dataset.chroms
+    frame["sequence"] = list(dataset.sequences)
+    if dataset.split is not None:
+        frame["split"] = dataset.split
+    for j, name in enumerate(dataset.target_names):
+        frame[name] = dataset.targets[:, j]
+    write_table(path, frame)
+    return Path(path)
+
+
+def write_arrays(path: str | os.PathLike[str], **arrays: np.ndarray) -> Path:
+    """Write named arrays as a compressed ``.npz``, atomically (read back with
+    ``np.load(path, allow_pickle=False)``: only plain arrays, never objects)."""
+    with atomic_write(path, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return Path(path)

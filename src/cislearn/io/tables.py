@@ -19,7 +19,9 @@ __all__ = ["LabelledTable", "read_table", "write_table"]
 
 OnError = Callable[[InputError], None]
 
-_RESERVED = ("id", "sequence", "split")
+_RESERVED = ("id", "sequence", "split", "chrom", "start", "end")
+#: Coordinate columns kept as text (``chrom``) or integers (``start``, ``end``), never targets.
+_COORDS = ("chrom", "start", "end")
 _NA_WORDS = frozenset({"na", "nan", "n/a"})
 _SPLIT_WORDS = "train, valid, test (or training, validation, testing)"
 _DNA_BYTES = b"ACGTNacgtn"
@@ -80,8 +82,9 @@ def read_table(
     Parameters
     ----------
     path : path-like
-        The table. Line 1 is the header; it must name a ``sequence`` column. ``id`` and
-        ``split`` columns are optional (names are case-insensitive). Blank lines are skipped;
+        The table. Line 1 is the header; it must name a ``sequence`` column. ``id``,
+        ``split`` and coordinate (``chrom``, ``start``, ``end``) columns are optional (names
+        are case-insensitive). Blank lines are skipped;
         quoted fields may not span lines.
     targets : sequence of str, optional
         The target columns. By default every column other than id/sequence/split is a target;
@@ -311,6 +314,16 @@ def _build(
                 value = good[i][pos].strip()
                 bad(i, header[pos], f"unknown split {value[:40]!r}; allowed: {_SPLIT_WORDS}")
         frame["split"] = splits
+    for key in _COORDS:
+        if key in special:
+            pos = special[key]
+            texts = [row[pos].strip() for row in good]
+            if key != "chrom":
+                for i, text in enumerate(texts):
+                    if not text.lstrip("-").isdigit():
+                        bad(i, header[pos], f"value {text[:40]!r} is not an integer")
+                        texts[i] = "0"
+            frame[key] = texts if key == "chrom" else np.array(texts, dtype=np.int64)
     table = pd.DataFrame(frame)
     if not keep.all():
         table = table.loc[keep].reset_index(drop=True)

@@ -7,4 +7,9 @@ science, write the outputs, return a structured result.
 - :mod:`~cislearn.pipelines.interpret`: attributions, mutation maps, learned motifs
 - :mod:`~cislearn.pipelines.prepare`: ``prepare`` (peaks → training set) and ``negatives``
 - :mod:`~cislearn.pipelines.demo`: ``simulate`` and ``demo``
+- :mod:`~cislearn.pipelines.prepare_tracks`: multi-experiment / bigWig-signal training sets
+- :mod:`~cislearn.pipelines.scan`: genome scans written to bigWig
+- :mod:`~cislearn.pipelines.folds`: chromosome folds (``--folds K``)
+- :mod:`~cislearn.pipelines.input_tracks`: per-base bigWig inputs (train, predict, variants)
+- :mod:`~cislearn.pipelines.base_tracks`: per-base results (attributions, maps) as bigWig
 """

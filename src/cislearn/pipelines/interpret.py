@@ -14,6 +14,7 @@ import numpy as np
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
 from cislearn.io.fasta import read_fasta
+from cislearn.pipelines.base_tracks import write_base_track
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -38,6 +39,8 @@ class AttributionResult(NamedTuple):
     out: Path
     n_sequences: int
     logos: list[Path]
+    track_bases: int = 0
+    """Bases written to the ``bigwig`` track (0: none asked for)."""
 
 
 class MapResult(NamedTuple):
@@ -61,6 +64,8 @@ class MapsResult(NamedTuple):
     table: Path
     figures: list[Path]
     method: str
+    track_bases: int = 0
+    """Bases written to the ``bigwig`` track (0: none asked for)."""
 
 
 class MotifsResult(NamedTuple):
@@ -131,12 +136,16 @@ def attributions_run(
     positions: int = 10,
     batch_size: int = 64,
     device: str | None = None,
+    bigwig: PathLike | None = None,
+    genome: PathLike | None = None,
 ) -> AttributionResult:
     """Attributions of every sequence of ``fasta``; ``attributions.npz``, ``top_positions.tsv``
     and ``logos/<id>.png`` for the ``top`` highest-scoring sequences.
 
     ``attributions.npz`` holds ``ids``, ``x`` (n, 4, L) and ``attributions`` (n, 4, L).
     ``method`` is one of :data:`cislearn.interpret.attribution.ATTRIBUTION_METHODS`.
+    ``bigwig`` (issue 16): also write attribution × input per base of windows whose ids are
+    ``chrom:start-end`` as a browser track (chromosome sizes from ``genome`` when given).
     """
     from cislearn.interpret.attribution import attribute, top_positions
     from cislearn.report.logos import plot_attribution_logo
@@ -172,7 +181,12 @@ def attributions_run(
         )
         for i in np.argsort(-scores, kind="stable")[: max(0, top)]
     ]
-    return AttributionResult(out, len(ids), logos)
+    n_bases = 0
+    if bigwig is not None:  # issue 16: per-base track for a browser
+        n_bases = write_base_track(
+            bigwig, ids, (attr[:, :4] * x[:, :4]).sum(axis=1), genome=genome, force=True
+        )
+    return AttributionResult(out, len(ids), logos, n_bases)
 
 
 def map_sequences(
@@ -220,11 +234,15 @@ def mutation_maps_run(
     rc_average: bool = False,
     method: str = "auto",
     device: str | None = None,
+    bigwig: PathLike | None = None,
+    genome: PathLike | None = None,
     progress: Progress = no_progress,
 ) -> MapsResult:
     """Mutation maps of FASTA records (``ids`` or the ``first`` N) or of one ``sequence``:
     ``mutation_map.tsv`` (every substitution's Δlogit, prob, Δprob, Δscore) and
-    ``maps/<name>.png`` (4 × L heatmaps with a ±``zoom`` bp panel at the centre)."""
+    ``maps/<name>.png`` (4 × L heatmaps with a ±``zoom`` bp panel at the centre).
+    ``bigwig`` (issue 16): also write the mean Δlogit of the 3 substitutions per base of
+    windows whose ids are ``chrom:start-end`` (chromosome sizes from ``genome`` when given)."""
     from cislearn.report.maps import mutation_map_table, plot_mutation_map
 
     if (fasta is None) == (sequence is None):
@@ -261,7 +279,11 @@ def mutation_maps_run(
         )
         for i, name in enumerate(names)
     ]
-    return MapsResult(out, out / "mutation_map.tsv", figures, mm.method)
+    n_bases = 0
+    if bigwig is not None:  # issue 16: ISM summary per base
+        summary = eff.delta_logit[..., k].sum(axis=1) / 3.0
+        n_bases = write_base_track(bigwig, names, summary, genome=genome, force=True)
+    return MapsResult(out, out / "mutation_map.tsv", figures, mm.method, n_bases)
 
 
 def motifs_run(

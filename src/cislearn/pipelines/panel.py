@@ -244,7 +244,7 @@ def baseline_run(
     )
     motifs = _resolve_motifs(specs)
     progress("features", 0, 1)
-    matrix = featurize(specs, list(ds.sequences), motifs=motifs or None)
+    matrix = featurize(specs, list(ds.sequences), motifs=motifs or None, ids=list(ds.ids))
     progress("features", 1, 1)
     return _fit_and_report(
         ds,
@@ -326,7 +326,7 @@ def benchmark_panel(
         if features not in matrices:  # motif counts are shared by lasso and RF
             specs = parse_features(features)
             motifs = _resolve_motifs(specs)
-            matrix = featurize(specs, list(ds.sequences), motifs=motifs or None)
+            matrix = featurize(specs, list(ds.sequences), motifs=motifs or None, ids=list(ds.ids))
             matrices[features] = (specs, matrix, motifs)
         specs, matrix, motifs = matrices[features]
         runs[name] = _fit_and_report(

@@ -284,7 +284,8 @@ def prepare_run(
     """The `prepare` action: read a narrowPeak/BED file and a genome, run
     :func:`prepare_peaks` with ``options`` (``top``, ``width``, ``anchor``, ``negatives``,
     ``fold``, ``split``, ... as there) and write the folder ``out`` atomically: ``pos.fa``,
-    ``neg.fa``, ``dataset.fa`` (DeepBIO), ``regions.bed``, ``summary.json`` and ``qc.png``.
+    ``neg.fa``, ``dataset.fa`` (DeepBIO), ``dataset.tsv`` (with coordinates), ``regions.bed``,
+    ``summary.json`` and ``qc.png``.
 
     Examples
     --------
@@ -292,7 +293,7 @@ def prepare_run(
     """
     from cislearn.io.atomic import atomic_dir
     from cislearn.io.bed import read_bed
-    from cislearn.io.datasets import write_dataset_files
+    from cislearn.io.datasets import write_dataset_files, write_dataset_table
     from cislearn.io.genome import Genome
     from cislearn.report.qc import plot_background_qc
 
@@ -304,6 +305,10 @@ def prepare_run(
     with atomic_dir(out) as tmp:
         written = write_dataset_files(
             prepared.dataset, tmp, regions=prepared.regions, summary=prepared.summary
+        )
+        # issue 16: the same set as a table with coordinates (chromosome folds, --targets)
+        written["dataset.tsv"] = write_dataset_table(
+            prepared.dataset, tmp / "dataset.tsv", regions=prepared.regions
         )
         stats = prepared.stats
         plot_background_qc(stats[stats["label"] == 1], stats[stats["label"] == 0], tmp / "qc.png")

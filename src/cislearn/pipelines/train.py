@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -80,7 +81,8 @@ def _is_main_process() -> bool:
 
 def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
     if predictor.kind == "baseline":  # featurizes strings itself, any length
-        return predictor.predict(list(dataset.sequences))
+        # ids: the windows of bigWig features (issue 16)
+        return predictor.predict(predictor.codes(list(dataset.sequences), ids=list(dataset.ids)))
     x = OneHotDataset(dataset, n_value=float(predictor.meta.get("n_value", 0.25))).x
     return predictor.predict(x)
 
@@ -372,15 +374,27 @@ def predict_run(
     output: str = "both",
     rc_average: bool | None = None,
     device: str | None = None,
+    input_tracks: Mapping[str, str] | None = None,
     progress: Progress = no_progress,
 ) -> PredictResult:
     """The `predict` action: stream the records of ``fasta`` through the run's model into the
-    TSV ``out`` (``id``, then probabilities and/or logits per output), written atomically."""
+    TSV ``out`` (``id``, then probabilities and/or logits per output), written atomically.
+
+    A model with input tracks (issue 16) reads them at each record's coordinates (``fasta``
+    ids ``chrom:start-end``, or a table with ``chrom, start, end``) from the bigWigs its bundle
+    records, or from ``input_tracks`` (name → path); see
+    :func:`cislearn.pipelines.input_tracks.predict_tracks_file`."""
     from cislearn.io.fasta import read_fasta
+    from cislearn.pipelines.input_tracks import predict_tracks_file
     from cislearn.predict import predict_records
     from cislearn.runload import load_run as load
 
     predictor = load(run, device=device)
+    if getattr(predictor, "n_tracks", 0) or input_tracks:
+        n = predict_tracks_file(
+            predictor, fasta, out, output=output, paths=dict(input_tracks or {})
+        )
+        return PredictResult(Path(out), n)
     n = 0
     with atomic_write(out) as fh:
         chunks = predict_records(

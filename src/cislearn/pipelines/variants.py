@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import heapq
 import json
+import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -19,6 +21,8 @@ from cislearn.io.genome import Genome
 from cislearn.io.vcf import InfoField, read_vcf_header, write_vcf
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 from cislearn.variants import VariantScorer, VariantSummary, effect_column, iter_variant_scores
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["VariantsResult", "score_variants_run", "TABLE", "VCF", "FIGURE", "MAPS"]
 
@@ -230,6 +234,7 @@ def score_variants_run(
     chunk_size: int = 4096,
     batch_size: int | None = None,
     device: str | None = None,
+    input_tracks: Mapping[str, str] | None = None,
     progress: Progress = no_progress,
 ) -> VariantsResult:
     """Score every variant of a VCF / VCF.gz / BCF / TSV with a run's model, streamed.
@@ -258,6 +263,9 @@ def score_variants_run(
         As in :func:`cislearn.variants.score_variants`.
     device : str, optional
         Device of the model (None: GPU if present, else CPU).
+    input_tracks : mapping of str to path, optional
+        For a model with input tracks: bigWig paths by track name replacing those the bundle
+        records (issue 16; default: the recorded paths). No mutation maps for such a model.
     progress : Progress
         ``progress("variants", n_done, None)`` after each chunk.
 
@@ -270,11 +278,17 @@ def score_variants_run(
     >>> res = score_variants_run("runs/ctcf", "gwas.vcf.gz", "hg38.fa", "out")  # doctest: +SKIP
     >>> res.summary.n_scored  # doctest: +SKIP
     """
+    from cislearn.pipelines.input_tracks import track_reader
     from cislearn.runload import load_run as load
 
     run, variants, genome, out = Path(run), Path(variants), Path(genome), Path(out)
     predictor = load(run, device=device)
-    with Genome(genome) as gen:
+    stack = ExitStack()  # issue 16: input tracks read from the bundle's (or given) bigWigs
+    tracks = track_reader(predictor.meta, dict(input_tracks or {}), stack)
+    if tracks is not None and top_maps:
+        logger.warning("no mutation maps for a model with input tracks (top_maps ignored)")
+        top_maps = 0
+    with stack, Genome(genome) as gen:
         scorer = VariantScorer(
             predictor,
             gen,
@@ -285,6 +299,7 @@ def score_variants_run(
             seed=seed,
             batch_size=batch_size,
             path=variants,
+            tracks=tracks,
         )
         meta = read_vcf_header(variants)
         out.mkdir(parents=True, exist_ok=True)
