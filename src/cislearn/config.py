@@ -26,6 +26,7 @@ from cislearn.errors import ConfigError, where
 __all__ = [
     "DEFAULT_ARCH",
     "MONITORS",
+    "SEED_MAX",
     "TrainConfig",
     "load_config",
     "resolve_config",
@@ -46,6 +47,10 @@ MONITORS: tuple[str, ...] = (
     "valid_pearson",
     "valid_spearman",
 )
+
+#: Largest seed numpy's random generators take (2**32 - 1); one range for the CLI, configs and
+#: the web API.
+SEED_MAX = 2**32 - 1
 
 PosInt = typing.Annotated[int, Field(gt=0)]
 Fraction = typing.Annotated[float, Field(ge=0.0, lt=1.0)]
@@ -132,7 +137,7 @@ class TrainConfig(BaseModel):
     class_weights: bool = False
     rc_augment: bool = False
     rc_average: bool = False
-    seed: typing.Annotated[int, Field(ge=0)] = 0
+    seed: typing.Annotated[int, Field(ge=0, le=SEED_MAX)] = 0
     deterministic: bool = False
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     devices: PosInt | Literal["auto"] = "auto"
