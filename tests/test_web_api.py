@@ -166,7 +166,7 @@ def test_job_lifecycle_results_and_downloads(trained) -> None:
         "cnn/model.json",
     }
     page = client.get(f"/jobs/{job_id}").text
-    assert "roc.png" in page and "auroc" in page and "Download all outputs" in page
+    assert "roc.png" in page and "AUROC" in page and "Download all outputs" in page
     # finished jobs cannot be cancelled; they can be deleted
     assert _error(client.post(f"/api/v1/jobs/{job_id}/cancel"))["code"] == "job_finished"
 

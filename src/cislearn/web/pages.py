@@ -59,6 +59,7 @@ def _inline_code(text: Any) -> Markup:
 _ENV.filters["fmt"] = _fmt
 _ENV.filters["sig"] = present.significant
 _ENV.filters["code"] = _inline_code
+_ENV.filters["label"] = present.column_label
 
 
 def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:

@@ -21,6 +21,7 @@ __all__ = [
     "ARCH_HELP",
     "significant",
     "comparison_view",
+    "column_label",
     "predictions_tsv",
 ]
 
@@ -204,13 +205,20 @@ _HEADERS = {
     "n": "Sequences",
     "n_pos": "Positives",
     "shortcut_auroc": "Composition-only AUROC",
+    "auprc_baseline": "Chance AUPRC",
 }
 _TITLES = {
     "shortcut_auroc": "AUROC of a logistic regression on mono- and dinucleotide frequencies "
     "on the same split: how far composition alone goes",
+    "auprc_baseline": "AUPRC of a random ranking: the fraction of positives",
     "auroc": "Area under the ROC curve, with its bootstrap 95% confidence interval",
     "auprc": "Area under the precision-recall curve, with its bootstrap 95% confidence interval",
 }
+
+
+def column_label(name: str) -> str:
+    """A metric or table column as a header: ``auroc`` → ``AUROC``."""
+    return _HEADERS.get(name, name.replace("_", " "))
 
 
 def comparison_view(columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
@@ -221,9 +229,7 @@ def comparison_view(columns: list[str], rows: list[list[Any]]) -> dict[str, Any]
     """
     folded = {c[: -len(s)] for c in columns for s in ("_lo", "_hi") if c.endswith(s)}
     shown = [c for c in columns if not (c.endswith(("_lo", "_hi")) and c[:-3] in folded)]
-    headers = [
-        {"label": _HEADERS.get(c, c.replace("_", " ")), "title": _TITLES.get(c, c)} for c in shown
-    ]
+    headers = [{"label": column_label(c), "title": _TITLES.get(c, c)} for c in shown]
     out = []
     for row in rows:
         cell = dict(zip(columns, row, strict=True))
