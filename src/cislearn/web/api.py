@@ -120,7 +120,7 @@ def models() -> dict[str, Any]:
 
 @router.get("/genomes")
 def genomes(request: Request) -> dict[str, Any]:
-    """Genome names the server was started with (``--genome NAME=PATH``), for variants."""
+    """Genome names this server offers for scoring variants (set by its administrator)."""
     return {"genomes": sorted(_settings(request).genomes)}
 
 
