@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cislearn.config import SEED_MAX
+from cislearn.config import Seed
 from cislearn.web import present, service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, decode_upload, store_training_inputs
@@ -41,7 +41,7 @@ class TrainParams(BaseModel):
     lr: float = Field(default=1e-3, gt=0, le=1)
     batch_size: int = Field(default=32, ge=1, le=4096)
     patience: int = Field(default=5, ge=0)
-    seed: int = Field(default=0, ge=0, le=SEED_MAX)
+    seed: Seed = 0
     n_boot: int = Field(default=1000, ge=10, le=10_000)
     motifs: bool = True
 
