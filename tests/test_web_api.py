@@ -166,7 +166,7 @@ def test_job_lifecycle_results_and_downloads(trained) -> None:
         "cnn/model.json",
     }
     page = client.get(f"/jobs/{job_id}").text
-    assert "roc.png" in page and "auroc" in page and "Download all outputs" in page
+    assert "roc.png" in page and "AUROC" in page and "Download all outputs" in page
     # finished jobs cannot be cancelled; they can be deleted
     assert _error(client.post(f"/api/v1/jobs/{job_id}/cancel"))["code"] == "job_finished"
 
@@ -299,6 +299,8 @@ def test_variants_job_from_vcf_upload(trained, small_genome: Path) -> None:
     page = client.get(f"/jobs/{var_id}").text
     assert 'id="variants"' in page and "variant_effects.png" in page
     assert 'id="variants-vcf"' in page and "fig-variant-map" in page
+    cells = re.findall(r"<td>([^<]*)</td>", page.split('id="variants"')[1].split("</table>")[0])
+    assert cells and "0.000" not in cells  # Δscores with significant digits
 
 
 def test_web_variants_job_writes_what_the_cli_writes(trained, small_genome, tmp_path) -> None:
@@ -361,3 +363,195 @@ def test_new_job_page_pos_neg_upload_redirects_to_job(client: TestClient) -> Non
     # the page form reports bad numbers and bad inputs in the page, not as a crash
     bad = client.post("/", data={"action": "submit", "data": ">a|1|training\nACGZ\n"})
     assert bad.status_code == 422 and "problems" in bad.text
+
+
+# -- issue 15: bad seeds, no tracebacks, length limit (point 5); the page's keeps (point 12) ---
+
+
+def test_seed_numpy_cannot_take_is_a_422(client: TestClient, small_data: str) -> None:
+    from cislearn.config import MAX_SEED
+
+    assert MAX_SEED == 2**32 - 1
+    for seed in (2**32, 10**29, -1):
+        r = client.post("/api/v1/jobs", json={"data": small_data, "seed": seed})
+        assert r.status_code == 422, seed
+        err = _error(r)
+        assert err["code"] == "invalid_request" and err["message"].startswith("seed:"), err
+    page = client.post("/", data={"action": "submit", "data": small_data, "seed": str(2**32)})
+    assert page.status_code == 422 and "seed:" in page.text
+    assert small_data[1:40] in page.text  # the form keeps its input
+    assert client.get("/api/v1/jobs").json()["jobs"] == []  # nothing queued
+    r = client.post("/api/v1/jobs", json={"data": small_data, "seed": MAX_SEED, "name": "max"})
+    assert r.status_code == 201 and r.json()["params"]["seed"] == MAX_SEED
+
+
+def test_failed_job_shows_one_line_and_no_traceback(
+    tmp_path: Path, small_data: str, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    from cislearn.web import jobs
+
+    client, settings = _client(tmp_path)
+    job_id = client.post("/api/v1/jobs", json={"data": small_data}).json()["id"]
+
+    def crash(*args, **kwargs):
+        import numpy as np
+
+        np.random.default_rng(2**70).integers(2**64)  # numpy's own error deep in a call
+
+    monkeypatch.setitem(jobs._KINDS, "train", crash)
+    with caplog.at_level("ERROR"):
+        assert run_pending(settings) == 1
+    job = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "failed" and "\n" not in job["error"]
+    assert job["error"].startswith("internal error (") and "server's log" in job["error"]
+    page = client.get(f"/jobs/{job_id}").text
+    for text in (job["error"], "\n".join(job["log_tail"]), page):
+        assert "Traceback" not in text and 'File "' not in text and "site-packages" not in text
+    assert "Traceback" in caplog.text  # the details went to the server's log
+
+
+def test_sequence_length_limit(tmp_path: Path, small_data: str) -> None:
+    import contextlib
+    import io as stdio
+
+    from cislearn.cli.main import main
+
+    client, _ = _client(tmp_path, max_sequence_length=50)
+    r = client.post("/api/v1/check", json={"data": small_data})  # 60 bp sequences
+    assert r.status_code == 413
+    err = _error(r)
+    assert err["code"] == "sequence_too_long"
+    assert "60 bp" in err["message"] and "at most 50 bp" in err["message"]
+    assert "sequence 1 (" in err["message"] and "--" not in err["message"]
+    table = "sequence\tlabel\n" + "ACGT" * 20 + "\t1\n" + "ACGT" * 20 + "\t0\n"
+    r = client.post("/api/v1/jobs", json={"data": table})
+    assert r.status_code == 413 and "80 bp" in _error(r)["message"]
+    page = client.post("/", data={"action": "check", "data": small_data})
+    assert page.status_code == 413 and "at most 50 bp" in page.text
+    out = stdio.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.suppress(SystemExit):
+        main(["serve", "--help"])
+    assert "--max-length" in out.getvalue() and "Longest sequence" in out.getvalue()
+
+
+def test_long_sequences_refused_before_predicting(trained) -> None:
+    client, settings, job_id = trained
+    long = "A" * (settings.max_sequence_length + 1)
+    err = _error(client.post(f"/api/v1/jobs/{job_id}/predict", json={"sequences": [long]}))
+    assert (
+        err["code"] == "sequence_too_long" and f"{settings.max_sequence_length:,}" in err["message"]
+    )
+    err = _error(client.post(f"/api/v1/jobs/{job_id}/mutation-map", json={"sequence": long}))
+    assert err["code"] == "sequence_too_long"
+
+
+def test_messages_name_no_command_line_flags(tmp_path: Path) -> None:
+    from cislearn.web.errors import web_message
+
+    assert web_message("x: 'R'; allowed: A C G T N (use --iupac-to-n to map IUPAC codes)") == (
+        "x: 'R'; allowed: A C G T N"
+    )
+    assert "--" not in web_message("ragged; --fixed-length needs one length for all sequences")
+    assert web_message("bad split; use --split random") == "bad split"
+    client, _ = _client(tmp_path, max_upload_bytes=100)
+    messages = [_error(client.post("/api/v1/check", json={"data": ">a\n" + "A" * 200}))["message"]]
+    client, _ = _client(tmp_path / "b")
+    body = client.post("/api/v1/check", json={"data": ">a|1|training\nACRT\n"}).json()
+    messages += body["reports"][0]["problems"] + [body["reports"][0]["text"]]
+    ragged = ">a|1|training\nACGT\n>b|0|training\nACGTA\n"
+    messages += client.post("/api/v1/check", json={"data": ragged}).json()["reports"][0]["problems"]
+    assert len(messages) >= 3
+    for message in messages:
+        assert "--" not in message and "cislearn " not in message, message
+
+
+def test_check_keeps_uploaded_files_for_train(client: TestClient, small_data: str) -> None:
+    records = small_data.split(">")[1:]
+    pos = "".join(">" + r.replace("|1|", "_").replace("|0|", "_") for r in records if "|1|" in r)
+    neg = "".join(">" + r.replace("|1|", "_").replace("|0|", "_") for r in records if "|0|" in r)
+    files = {"pos_file": ("my_pos.fa", pos.encode()), "neg_file": ("my_neg.fa", neg.encode())}
+    page = client.post("/", data={"action": "check"}, files=files)
+    assert page.status_code == 200 and "Format check: OK" in page.text
+    staged = re.search(r'name="staged" value="([0-9a-f]{32})"', page.text)
+    assert staged and 'id="kept"' in page.text and "my_pos.fa" in page.text
+    # the browser sends no file the second time: the kept ones are used
+    form = {"action": "submit", "staged": staged[1], "name": "kept files", "max_epochs": "1"}
+    r = client.post("/", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    job = client.get(r.headers["location"].replace("/jobs/", "/api/v1/jobs/")).json()
+    assert job["params"]["inputs"] == {"pos": "pos", "neg": "neg"}
+    assert job["params"]["name"] == "kept files"
+    # a made-up or foreign id keeps nothing: the usual "no input" answer
+    bad = client.post("/", data={"action": "submit", "staged": "../../etc"})
+    assert bad.status_code == 422 and "no input" in bad.text
+
+
+def test_jobs_list_names_and_deletes(client: TestClient, small_data: str) -> None:
+    job_id = client.post("/api/v1/jobs", json={"data": small_data, "name": f"n {XSS}"}).json()["id"]
+    page = client.get("/jobs").text
+    assert "n &lt;script&gt;" in page and XSS not in page
+    assert f'id="delete-{job_id[:8]}"' not in page  # queued: cancel, not delete
+    assert f"/jobs/{job_id}/cancel" in page
+    client.post(f"/jobs/{job_id}/cancel")
+    page = client.get("/jobs").text
+    assert f'id="delete-{job_id[:8]}"' in page
+    r = client.post(f"/jobs/{job_id}/delete")
+    assert r.status_code == 200 and f"Job {job_id[:8]} deleted" in r.text
+    assert client.get(f"/api/v1/jobs/{job_id}").status_code == 404
+    r = client.post("/api/v1/jobs", json={"data": small_data, "name": "x" * 101})
+    assert r.status_code == 422 and _error(r)["message"].startswith("name:")
+
+
+def test_login_stylesheet_and_api_markup(tmp_path: Path) -> None:
+    client, _ = _client(tmp_path, token="s3cret")
+    css = client.get("/static/style.css", follow_redirects=False)
+    assert css.status_code == 200 and "text/css" in css.headers["content-type"]
+    assert client.get("/static/job.js", follow_redirects=False).status_code == 303
+    login = client.get("/login").text
+    assert '<link rel="stylesheet" href="/static/style.css">' in login and "style=" not in login
+    client.post("/login", data={"token": "s3cret"})
+    api = client.get("/api").text
+    assert "<code>Authorization: Bearer &lt;token&gt;</code>" in api
+    assert "`" not in re.sub(r"<code>.*?</code>", "", api)  # no markdown left unrendered
+
+
+def test_results_page_reads_well(trained) -> None:
+    client, settings, job_id = trained
+    res = client.get(f"/api/v1/jobs/{job_id}/results").json()
+    cnn = res["models"][0]
+    assert cnn["predictions"] == "runs/cnn/predictions.tsv"
+    assert cnn["figures"]["embedding"] == "runs/cnn/figures/embedding.png"
+    baseline = res["models"][1]
+    assert baseline["figures"]["importance"].endswith("figures/importance.png")
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'class="heldout-predictions"' in page and 'class="importance-link"' in page
+    assert 'class="fig-embedding"' in page
+    for name in (cnn["figures"]["embedding"], cnn["embedding_table"]):
+        assert client.get(f"/api/v1/jobs/{job_id}/files/{name}").status_code == 200
+    head = re.search(r'<table id="comparison-table">\s*<thead>(.*?)</thead>', page, re.S)[1]
+    assert ">AUROC<" in head and ">Composition-only AUROC<" in head
+    assert "auroc_lo" not in head and "shortcut_auroc<" not in head
+    status = re.search(r'id="status"[^>]*>(\w+)</strong>\s*<span id="stage">(.*?)</span>', page)
+    assert status[1] == "done" and status[2] == ""  # not "done done"
+    assert "--" not in re.sub(r"<!--.*?-->", "", page.split('id="variants-form"')[1])
+
+
+def test_predict_page_has_download_and_anchor(trained, small_data: str) -> None:
+    from urllib.parse import unquote
+
+    client, _, job_id = trained
+    seqs = [line for line in small_data.splitlines() if not line.startswith(">")][:3]
+    page = client.post(f"/jobs/{job_id}/predict", data={"sequences": "\n".join(seqs)}).text
+    assert f'action="/jobs/{job_id}/predict#predict-results"' in page
+    assert 'id="predict-results"' in page
+    href = re.search(r'id="predictions-download"[^>]*href="data:[^,]*,([^"]*)"', page, re.S)
+    tsv = unquote(href[1]).splitlines()
+    assert tsv[0] == "id\tprob_label\tlogit_label" and len(tsv) == 4
+    assert tsv[1].startswith("seq1\t")
+
+
+def test_variant_effects_keep_significant_digits() -> None:
+    assert present.significant(-0.000213) == "-0.000213"
+    assert present.significant(0.0123456) == "0.0123"
+    assert present.significant(1.5e-07) == "1.5e-07"
+    assert present.significant(0.0) == "0" and present.significant(12) == "12"

@@ -45,6 +45,13 @@ def serve(
     ] = None,
     max_upload_mb: Annotated[float, Opt(help="Largest upload per request, in MB.")] = 50.0,
     max_sequences: Annotated[int, Opt(help="Most sequences per training input.")] = 200_000,
+    max_length: Annotated[
+        int,
+        Opt(
+            help="Longest sequence accepted (bp) in training inputs, predictions and mutation "
+            "maps; longer ones are refused (a worker's memory grows with the length)."
+        ),
+    ] = 10_000,
 ) -> int:
     """Start the web app: pages and REST API (/api/v1, reference at /api) plus job workers."""
     import uvicorn
@@ -60,6 +67,7 @@ def serve(
         genomes=parse_genomes(genome),
         max_upload_bytes=int(max_upload_mb * 1_000_000),
         max_sequences=max_sequences,
+        max_sequence_length=max_length,
     )
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         echo(f"warning: listening on {host} without a token; anyone who can reach it can use it")

@@ -5,6 +5,7 @@ science, write the outputs, return a structured result.
 - :mod:`~cislearn.pipelines.panel`: baseline runs and the benchmark panel
 - :mod:`~cislearn.pipelines.variants`: ``score-variants`` (streamed TSV, annotated VCF, maps)
 - :mod:`~cislearn.pipelines.interpret`: attributions, mutation maps, learned motifs
+- :mod:`~cislearn.pipelines.embedding`: the learned-features embedding (PCA) of a run
 - :mod:`~cislearn.pipelines.prepare`: ``prepare`` (peaks → training set) and ``negatives``
 - :mod:`~cislearn.pipelines.demo`: ``simulate`` and ``demo``
 - :mod:`~cislearn.pipelines.prepare_tracks`: multi-experiment / bigWig-signal training sets

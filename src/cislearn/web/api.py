@@ -14,7 +14,14 @@ from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, check_inputs, decode_upload
 from cislearn.web.settings import Settings
 from cislearn.web.store import FINISHED, JobRecord, JobStore
-from cislearn.web.submit import create_train_job, create_variants_job, get_job, model_choices
+from cislearn.web.submit import (
+    TrainParams,
+    create_train_job,
+    create_variants_job,
+    get_job,
+    model_choices,
+    train_params,
+)
 
 __all__ = [
     "router",
@@ -50,17 +57,11 @@ class CheckRequest(BaseModel):
     neg: str | None = None
 
 
-class TrainRequest(CheckRequest):
-    """A training job: inputs, the models to train and compare, a few hyper-parameters."""
+class TrainRequest(CheckRequest, TrainParams):
+    """A training job: inputs, the models to train and compare, a few hyper-parameters
+    (``seed`` in 0..2**32-1, ``name`` shown on the jobs list)."""
 
-    models: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1, max_length=12)
-    max_epochs: int = Field(default=10, ge=1)
-    lr: float = Field(default=1e-3, gt=0, le=1)
-    batch_size: int = Field(default=32, ge=1, le=4096)
-    patience: int = Field(default=5, ge=0)
-    seed: int = Field(default=0, ge=0)
-    n_boot: int = Field(default=1000, ge=10, le=10_000)
-    motifs: bool = True
+    model_config = ConfigDict(extra="forbid")
 
 
 class PredictRequest(BaseModel):
@@ -119,7 +120,7 @@ def models() -> dict[str, Any]:
 
 @router.get("/genomes")
 def genomes(request: Request) -> dict[str, Any]:
-    """Genome names the server was started with (``--genome NAME=PATH``), for variants."""
+    """Genome names this server offers for scoring variants (set by its administrator)."""
     return {"genomes": sorted(_settings(request).genomes)}
 
 
@@ -143,7 +144,7 @@ def check(request: Request, body: CheckRequest) -> dict[str, Any]:
 def create_job(request: Request, body: TrainRequest) -> dict[str, Any]:
     """Queue a training job: train each model, compare them, find learned motifs."""
     settings = _settings(request)
-    params = body.model_dump(exclude={"data", "pos", "neg"})
+    params = train_params(body.model_dump(exclude={"data", "pos", "neg"}))
     job = create_train_job(
         settings,
         _store(request),

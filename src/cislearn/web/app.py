@@ -19,9 +19,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cislearn.errors import CislearnError
 from cislearn.web import pages
 from cislearn.web.auth import OPEN_PATHS, request_token_ok
-from cislearn.web.errors import ApiError, error_body
+from cislearn.web.errors import ApiError, error_body, web_message
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobStore
+from cislearn.web.submit import validation_message
 
 __all__ = ["create_app"]
 
@@ -186,20 +187,17 @@ def create_app(settings: Settings, *, start_workers: bool = True) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
-            for e in exc.errors()
-        ]
-        message = "; ".join(problems) or "invalid request"
+        message = validation_message(exc)
         if _is_api(request):
             return JSONResponse(error_body("invalid_request", message), status_code=422)
         return pages.error_page(request, 422, message)
 
     @app.exception_handler(CislearnError)
     async def _library_error(request: Request, exc: CislearnError) -> Response:
+        message = web_message(str(exc))
         if _is_api(request):
-            return JSONResponse(error_body("input_error", str(exc)), status_code=422)
-        return pages.error_page(request, 422, str(exc))
+            return JSONResponse(error_body("input_error", message), status_code=422)
+        return pages.error_page(request, 422, message)
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> Response:

@@ -10,8 +10,8 @@ __all__ = ["TOKEN_COOKIE", "OPEN_PATHS", "token_matches", "request_token_ok", "s
 
 #: Cookie set by the login form when the server has a token.
 TOKEN_COOKIE = "cislearn_token"
-#: Paths reachable without the token (the login form itself).
-OPEN_PATHS = ("/login",)
+#: Paths reachable without the token: the login form and its stylesheet (no data in either).
+OPEN_PATHS = ("/login", "/static/style.css")
 
 
 def token_matches(given: str, token: str) -> bool:

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
 from cislearn.web import present
+from cislearn.web.errors import web_message
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobRecord, JobStore
 
@@ -22,6 +22,7 @@ __all__ = [
     "JobCancelled",
     "JobProgress",
     "run_job",
+    "failure_reason",
     "job_dir",
     "out_dir",
     "run_dirs",
@@ -162,6 +163,7 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
                 n_boot=int(params.get("n_boot", 1000)),
                 progress=cb,
             )
+            _embedding(run, dataset, int(params.get("seed", 0)), cb)
         cb.check_cancel()
     cb.prefix = ""
     if len(models) > 1:
@@ -173,6 +175,18 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
         cb("learned motifs", 0, 1)
         _learned_motifs(runs[deep[0]], dataset, out / "motifs", cb)
         cb("learned motifs", 1, 1)
+
+
+def _embedding(run: Path, dataset: Any, seed: int, cb: JobProgress) -> None:
+    """The 2-D embedding of the learned features on the results page (skipped, with a log
+    line, for a model whose features cannot be embedded)."""
+    from cislearn.errors import CislearnError
+    from cislearn.pipelines.embedding import embedding_run
+
+    try:
+        embedding_run(run, dataset, seed=seed, device="cpu", progress=cb)
+    except CislearnError as exc:
+        cb.write_log(f"no embedding of the learned features: {web_message(str(exc))}")
 
 
 def _learned_motifs(run: Path, dataset: Any, out: Path, cb: JobProgress) -> None:
@@ -220,6 +234,27 @@ def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobPr
 _KINDS = {"train": _run_train, "variants": _run_variants}
 
 
+class _NoTraceback(logging.Formatter):
+    """Job-log lines: the first line of each message, never an exception's traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record = logging.makeLogRecord(record.__dict__)
+        record.exc_info = record.exc_text = record.stack_info = None
+        return super().format(record).splitlines()[0]
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The one line a failed job shows: a library error's message, else the error's kind and
+    first line (the traceback is in the server log)."""
+    from cislearn.errors import CislearnError
+
+    if isinstance(exc, CislearnError):
+        return web_message(str(exc))
+    first = web_message(str(exc))
+    kind = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+    return f"internal error ({kind}); the server's log has the details"
+
+
 def run_job(store: JobStore, job: JobRecord, settings: Settings) -> str:
     """Execute a claimed (running) job to the end; return its final status.
 
@@ -231,7 +266,7 @@ def run_job(store: JobStore, job: JobRecord, settings: Settings) -> str:
     out_dir(settings, job.id).mkdir(exist_ok=True)
     cb = JobProgress(store, job.id, root / LOG_NAME)
     handler = logging.FileHandler(root / LOG_NAME, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(_NoTraceback("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
     logging.getLogger().addHandler(handler)
     cb.write_log(f"job {job.id} ({job.kind}) started")
@@ -245,12 +280,12 @@ def run_job(store: JobStore, job: JobRecord, settings: Settings) -> str:
         store.finish(job.id, "cancelled", error="cancelled by the user")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - any failure ends the job, with its reason
-        from cislearn.errors import CislearnError
-
-        reason = str(exc) if isinstance(exc, CislearnError) else f"{type(exc).__name__}: {exc}"
+        reason = failure_reason(exc)
         cb.write_log(f"failed: {reason}")
-        with open(root / LOG_NAME, "a", encoding="utf-8") as fh:
-            fh.write(traceback.format_exc())
+        # the traceback (server paths, code) goes to the server's log only, never to the job
+        # log, the job page or the API
+        logging.getLogger().removeHandler(handler)
+        log.error("job %s failed", job.id, exc_info=True)
         store.finish(job.id, "failed", error=reason)
         return "failed"
     finally:

@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup, escape
 
 from cislearn.web import present, service
 from cislearn.web.auth import set_token_cookie, token_matches
 from cislearn.web.errors import ApiError
-from cislearn.web.inputs import check_inputs, decode_upload
+from cislearn.web.inputs import check_inputs, decode_upload, stage_uploads, staged_uploads
 from cislearn.web.settings import Settings
 from cislearn.web.store import FINISHED
-from cislearn.web.submit import create_train_job, create_variants_job, get_job, model_choices
+from cislearn.web.submit import (
+    create_train_job,
+    create_variants_job,
+    get_job,
+    model_choices,
+    train_params,
+)
 
 __all__ = ["router", "error_page", "render"]
 
@@ -39,7 +47,19 @@ def _fmt(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+_CODE = re.compile(r"``(.+?)``|`([^`]+)`")
+
+
+def _inline_code(text: Any) -> Markup:
+    """Docstring text with ``code`` / `code` spans as <code> (everything else escaped)."""
+    escaped = str(escape("" if text is None else str(text)))
+    return Markup(_CODE.sub(lambda m: f"<code>{m[1] or m[2]}</code>", escaped))
+
+
 _ENV.filters["fmt"] = _fmt
+_ENV.filters["sig"] = present.significant
+_ENV.filters["code"] = _inline_code
+_ENV.filters["label"] = present.column_label
 
 
 def render(request: Request, name: str, *, status: int = 200, **context: Any) -> HTMLResponse:
@@ -68,7 +88,8 @@ async def _upload(form: Any, text_field: str | None, file_field: str, settings: 
     upload = form.get(file_field)
     if upload is not None and not isinstance(upload, str) and upload.filename:
         content = await upload.read(settings.max_upload_bytes + 1)
-        return decode_upload(f"{file_field.removesuffix('_file')} file", content, settings)
+        label = f"{file_field.removesuffix('_file')} file"
+        return decode_upload(label, content, settings, filename=str(upload.filename))
     text = form.get(text_field) if text_field else None
     if isinstance(text, str) and text.strip():
         return decode_upload("pasted data", text.encode("utf-8"), settings)
@@ -76,20 +97,22 @@ async def _upload(form: Any, text_field: str | None, file_field: str, settings: 
 
 
 def _values(form: Any) -> dict[str, Any]:
-    def number(key: str, kind: type) -> Any:
+    """The form's fields as given (numbers checked later, by :func:`train_params`)."""
+
+    def field(key: str) -> Any:
         text = form.get(key)
-        try:
-            return kind(text) if text not in (None, "") else _DEFAULTS[key]
-        except ValueError:
-            raise ApiError(422, "invalid_request", f"{key}: not a number: {text!r}") from None
+        return _DEFAULTS[key] if text in (None, "") else str(text).strip()
 
     return {
         "data": form.get("data") or "",
+        "name": str(form.get("name") or "")[:200],
         "models": [m for m in form.getlist("models") if isinstance(m, str)] or _DEFAULTS["models"],
-        "max_epochs": number("max_epochs", int),
-        "lr": number("lr", float),
-        "batch_size": number("batch_size", int),
-        "seed": number("seed", int),
+        "max_epochs": field("max_epochs"),
+        "lr": field("lr"),
+        "batch_size": field("batch_size"),
+        "seed": field("seed"),
+        "staged": "",
+        "kept": [],
     }
 
 
@@ -100,13 +123,37 @@ def _new_page(request: Request, values: dict[str, Any], status: int = 200, **ext
         status=status,
         values=values,
         choices=model_choices(),
+        arch_help=present.ARCH_HELP,
         **extra,
     )
 
 
 @router.get("/", response_class=HTMLResponse)
 def new_job(request: Request) -> Response:
-    return _new_page(request, dict(_DEFAULTS, data=""))
+    return _new_page(request, dict(_DEFAULTS, data="", name="", staged="", kept=[]))
+
+
+async def _inputs(form: Any, settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
+    """This request's uploads and pasted data; when it brings none, the files kept by an
+    earlier "Check format" (``staged``). Files are kept again, and ``values`` told, so that
+    the page can show which files the next submit will use."""
+    uploads = {
+        "data": await _upload(form, "data", "data_file", settings),
+        "pos": await _upload(form, None, "pos_file", settings),
+        "neg": await _upload(form, None, "neg_file", settings),
+    }
+    files = {k: u for k, u in uploads.items() if u is not None and u.filename}
+    if files:
+        values["staged"] = stage_uploads(settings, files) or ""
+    elif not any(uploads.values()):
+        staged_id = str(form.get("staged") or "")
+        kept = staged_uploads(settings, staged_id)
+        if kept:
+            uploads.update(kept)
+            values["staged"] = staged_id
+            files = kept
+    values["kept"] = [f"{u.label}: {u.filename}" for u in files.values()]
+    return uploads
 
 
 @router.post("/", response_class=HTMLResponse)
@@ -122,16 +169,12 @@ async def new_job_action(request: Request) -> Response:
         values["data"] = example_fasta()
         return _new_page(request, values, notice="Example data loaded: simulated CTCF sites.")
     try:
-        uploads = {
-            "data": await _upload(form, "data", "data_file", settings),
-            "pos": await _upload(form, None, "pos_file", settings),
-            "neg": await _upload(form, None, "neg_file", settings),
-        }
+        uploads = await _inputs(form, settings, values)
         if action == "check":
             stored = check_inputs(settings, **uploads)
             return _new_page(request, values, reports=stored.reports, checked_ok=stored.ok)
-        params = {k: values[k] for k in ("models", "max_epochs", "lr", "batch_size", "seed")}
-        params.update(patience=5, motifs=True)
+        fields = ("name", "models", "max_epochs", "lr", "batch_size", "seed")
+        params = train_params({k: values[k] for k in fields} | {"patience": 5, "motifs": True})
         job = create_train_job(settings, request.app.state.store, uploads=uploads, params=params)
     except ApiError as exc:
         reports = (exc.details or {}).get("reports")
@@ -140,14 +183,31 @@ async def new_job_action(request: Request) -> Response:
 
 
 @router.get("/jobs", response_class=HTMLResponse)
-def jobs_page(request: Request) -> Response:
-    return render(request, "jobs.html", jobs=request.app.state.store.list(limit=200))
+def jobs_page(request: Request, deleted: str = "") -> Response:
+    return render(
+        request,
+        "jobs.html",
+        jobs=request.app.state.store.list(limit=200),
+        finished=FINISHED,
+        deleted=deleted[:8] if re.fullmatch(r"[0-9a-f]{1,32}", deleted) else "",
+    )
+
+
+@router.post("/jobs/{job_id}/delete")
+def delete(request: Request, job_id: str) -> Response:
+    """Delete a finished job and its files (the jobs list's Delete button)."""
+    job = get_job(request, job_id)
+    service.delete_job(request.app.state.settings, request.app.state.store, job)
+    return RedirectResponse(f"/jobs?deleted={job.id[:8]}", status_code=303)
 
 
 def _job_page(request: Request, job_id: str, status: int = 200, **extra: Any) -> Response:
     settings: Settings = request.app.state.settings
     job = get_job(request, job_id)
     results = service.job_results(settings, job)
+    if results.get("comparison"):
+        comparison = results["comparison"]
+        comparison["view"] = present.comparison_view(comparison["columns"], comparison["rows"])
     return render(
         request,
         "job.html",
@@ -196,7 +256,14 @@ async def predict_page(request: Request, job_id: str) -> Response:
         {"id": i, "values": [p for p in probs]}
         for i, probs in zip(ids, scores["probs"], strict=True)
     ]
-    return _job_page(request, job_id, predictions=scores, prediction_rows=rows, predict_text=text)
+    return _job_page(
+        request,
+        job_id,
+        predictions=scores,
+        prediction_rows=rows,
+        predictions_tsv=present.predictions_tsv(scores),
+        predict_text=text,
+    )
 
 
 def _map_cells(result: dict[str, Any]) -> list[dict[str, Any]]:

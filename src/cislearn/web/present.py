@@ -18,6 +18,11 @@ __all__ = [
     "mutation_map_figure",
     "read_variant_table",
     "read_motifs_dir",
+    "ARCH_HELP",
+    "significant",
+    "comparison_view",
+    "column_label",
+    "predictions_tsv",
 ]
 
 #: Baseline models appear in the model choice as ``baseline-<name>``.
@@ -153,3 +158,105 @@ def read_motifs_dir(folder: Path, files: dict[str, Path]) -> list[dict[str, Any]
             }
         )
     return shown
+
+
+#: One line per architecture for the model choice (what it is, when to pick it).
+ARCH_HELP = {
+    "cnn": "one convolution layer + global max pooling + a small dense head (DeepBind)",
+    "cnn-multi": "parallel convolutions of widths 8, 16 and 24, pooled and joined",
+    "cnn-deep": "three stacked convolution blocks (batch norm, max pooling), dense head",
+    "lstm": "a bidirectional LSTM read over the bases",
+    "cnn-lstm": "convolution, then a bidirectional LSTM (DanQ); the default model",
+    "basset": "Basset: three convolution blocks (300 × 19, 200 × 11, 200 × 7), a wide dense head",
+    "resnet": "a dilated residual tower, for long inputs",
+    "transformer": "self-attention over overlapping k-mer tokens",
+    "hybrid": "sequence plus extra per-base tracks (needs inputs with tracks)",
+    "layers": "a model written as a list of layers (Keras Sequential style); here its "
+    "default list, the workshop's CNN1: convolution 128 × 16, max pooling, dense 10",
+    "graph": "a model written as a graph of named layer blocks (Keras functional style); "
+    "here its default, the workshop's CNN2: two parallel convolutions (widths 8 and 16) "
+    "joined into a dense head",
+}
+
+
+def significant(value: Any, digits: int = 3) -> str:
+    """A number with ``digits`` significant digits (``-0.00213``, ``1.2e-05``); text as is."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value)
+    if isinstance(value, float):
+        return "0" if value == 0 else f"{value:.{digits}g}"
+    return str(value)
+
+
+#: Readable headers of the comparison table's columns.
+_HEADERS = {
+    "run": "Model",
+    "target": "Target",
+    "auroc": "AUROC",
+    "auprc": "AUPRC",
+    "accuracy": "Accuracy",
+    "f1": "F1",
+    "mcc": "MCC",
+    "pearson": "Pearson r",
+    "spearman": "Spearman ρ",
+    "r2": "R²",
+    "mse": "MSE",
+    "mae": "MAE",
+    "n": "Sequences",
+    "n_pos": "Positives",
+    "shortcut_auroc": "Composition-only AUROC",
+    "auprc_baseline": "Chance AUPRC",
+}
+_TITLES = {
+    "shortcut_auroc": "AUROC of a logistic regression on mono- and dinucleotide frequencies "
+    "on the same split: how far composition alone goes",
+    "auprc_baseline": "AUPRC of a random ranking: the fraction of positives",
+    "auroc": "Area under the ROC curve, with its bootstrap 95% confidence interval",
+    "auprc": "Area under the precision-recall curve, with its bootstrap 95% confidence interval",
+}
+
+
+def column_label(name: str) -> str:
+    """A metric or table column as a header: ``auroc`` → ``AUROC``."""
+    return _HEADERS.get(name, name.replace("_", " "))
+
+
+def comparison_view(columns: list[str], rows: list[list[Any]]) -> dict[str, Any]:
+    """The comparison table as the page shows it: readable headers, each metric's CI bounds
+    (``<metric>_lo``/``_hi``) folded into its cell, 3 decimals.
+
+    Returns ``{"headers": [{"label", "title"}], "rows": [[{"value", "ci"}]]}``.
+    """
+    folded = {c[: -len(s)] for c in columns for s in ("_lo", "_hi") if c.endswith(s)}
+    shown = [c for c in columns if not (c.endswith(("_lo", "_hi")) and c[:-3] in folded)]
+    headers = [{"label": column_label(c), "title": _TITLES.get(c, c)} for c in shown]
+    out = []
+    for row in rows:
+        cell = dict(zip(columns, row, strict=True))
+        line = []
+        for c in shown:
+            value, ci = cell.get(c), ""
+            lo, hi = cell.get(f"{c}_lo"), cell.get(f"{c}_hi")
+            if c in folded and lo is not None and hi is not None:
+                ci = f"[{lo:.3f}, {hi:.3f}]"
+            if isinstance(value, float):
+                value = (
+                    str(int(value)) if c.startswith("n") and value.is_integer() else f"{value:.3f}"
+                )
+            line.append({"value": "" if value is None else str(value), "ci": ci})
+        out.append(line)
+    return {"headers": headers, "rows": out}
+
+
+def predictions_tsv(scores: dict[str, Any]) -> str:
+    """Synchronous predictions (:func:`cislearn.web.service.predict`) as TSV text: ``id``, then
+    ``prob_<output>`` and ``logit_<output>`` per output, as a run's ``predictions.tsv``."""
+    outputs = [str(o) for o in scores["outputs"]]
+    head = ["id", *(f"prob_{o}" for o in outputs), *(f"logit_{o}" for o in outputs)]
+    lines = ["\t".join(head)]
+    for i, probs, logits in zip(scores["ids"], scores["probs"], scores["logits"], strict=True):
+        clean = str(i).replace("\t", " ")
+        lines.append(
+            "\t".join([clean, *(f"{p:.6g}" for p in probs), *(f"{v:.6g}" for v in logits)])
+        )
+    return "\n".join(lines) + "\n"

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cislearn.web import present
-from cislearn.web.errors import ApiError
+from cislearn.web.errors import ApiError, web_message
+from cislearn.web.inputs import check_lengths
 from cislearn.web.jobs import LOG_NAME, job_dir, out_dir, run_dirs
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobRecord
@@ -90,6 +91,10 @@ def _figures(files: dict[str, Path], prefix: str) -> dict[str, str]:
     }
 
 
+def _present(files: dict[str, Path], name: str) -> str | None:
+    return name if name in files else None
+
+
 def variant_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
     """What a variants job produced: the strongest variants, the figure, the files."""
     from cislearn.pipelines.variants import FIGURE, MAPS, TABLE, VCF
@@ -135,6 +140,8 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
                 entry["metrics"] = _clean(summary.metrics)
                 entry["shortcut_auroc"] = _clean(summary.shortcut_auroc)
         entry["figures"] = _figures(files, prefix + "figures/")
+        entry["predictions"] = _present(files, prefix + "predictions.tsv")
+        entry["embedding_table"] = _present(files, prefix + "embedding.tsv")
         entry["report"] = prefix + "report.html" if prefix + "report.html" in files else None
         entry["bundle"] = (run / "model.json").is_file() or (run / "baseline.json").is_file()
         models.append(entry)
@@ -255,7 +262,9 @@ def mutation_map(
     _, bad = check_dna(sequence)
     if bad is not None:
         raise ApiError(422, "bad_input", f"column {bad[0]}: {unexpected_character(bad[1])}")
+    check_lengths("sequence", [len(sequence)], settings)
     model, predictor = _loaded_model(settings, job, model)
+    _check_model_length(predictor, [sequence], ["sequence"])
     try:
         result = present.map_json(
             map_sequences(
@@ -263,8 +272,20 @@ def mutation_map(
             )
         )
     except InputError as exc:
-        raise ApiError(422, "bad_input", str(exc)) from None
+        raise ApiError(422, "bad_input", web_message(str(exc))) from None
     return {"model": model, "sequence": sequence, **result}
+
+
+def _check_model_length(predictor: Any, sequences: list[str], ids: list[str]) -> None:
+    """422 naming the first sequence whose length is not the model's."""
+    for i, seq in enumerate(sequences):
+        if len(seq) != predictor.length:
+            raise ApiError(
+                422,
+                "bad_input",
+                f"sequence {i + 1} ({ids[i]!r}): length {len(seq)}; this model takes "
+                f"{predictor.length} bp",
+            )
 
 
 def parse_sequences(text: str, settings: Settings) -> tuple[list[str], list[str]]:
@@ -282,7 +303,7 @@ def parse_sequences(text: str, settings: Settings) -> tuple[list[str], list[str]
             413,
             "too_many_sequences",
             f"more than {settings.max_predict_sequences:,} sequences in one request; "
-            "split them or use `cislearn predict`",
+            "split them into several requests",
         )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "sequences.fa"
@@ -317,6 +338,7 @@ def predict(
     ids = ids if ids is not None else [f"seq{i + 1}" for i in range(len(sequences))]
     if len(ids) != len(sequences):
         raise ApiError(422, "bad_input", f"{len(ids)} ids for {len(sequences)} sequences")
+    check_lengths("sequences", [len(seq) for seq in sequences], settings, ids=ids)
     for i, seq in enumerate(sequences):
         _, bad = check_dna(seq)
         if bad is not None:
@@ -325,10 +347,11 @@ def predict(
                 "bad_input",
                 f"sequence {i + 1} ({ids[i]!r}), column {bad[0]}: {unexpected_character(bad[1])}",
             )
+    _check_model_length(predictor, sequences, ids)
     try:
         result = predictor.predict(sequences)
     except InputError as exc:
-        raise ApiError(422, "bad_input", str(exc)) from None
+        raise ApiError(422, "bad_input", web_message(str(exc))) from None
     return {
         "model": model,
         "task": predictor.task,

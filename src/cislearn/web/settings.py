@@ -33,6 +33,9 @@ class Settings(BaseModel):
         Most sequences accepted in one training input or one prediction request.
     max_predict_sequences : int
         Most sequences in one synchronous prediction request.
+    max_sequence_length : int
+        Longest sequence accepted (bp) in training inputs, predictions and mutation maps: a
+        worker's memory grows with the input length.
     max_epochs : int
         Largest ``max_epochs`` a job may ask for.
     genomes : dict of str to Path
@@ -50,6 +53,7 @@ class Settings(BaseModel):
     max_upload_bytes: int = Field(default=50_000_000, gt=0)
     max_sequences: int = Field(default=200_000, gt=0)
     max_predict_sequences: int = Field(default=10_000, gt=0)
+    max_sequence_length: int = Field(default=10_000, gt=0)
     max_epochs: int = Field(default=100, gt=0)
     genomes: dict[str, Path] = Field(default_factory=dict)
     poll_seconds: float = Field(default=0.5, gt=0)

@@ -7,6 +7,9 @@ import re
 import shutil
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cislearn.config import Seed
 from cislearn.web import present, service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, decode_upload, store_training_inputs
@@ -14,9 +17,53 @@ from cislearn.web.jobs import INPUT_NAMES, job_dir
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobRecord, JobStore, new_job_id
 
-__all__ = ["get_job", "model_choices", "create_train_job", "create_variants_job"]
+__all__ = [
+    "TrainParams",
+    "train_params",
+    "get_job",
+    "model_choices",
+    "create_train_job",
+    "create_variants_job",
+]
 
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class TrainParams(BaseModel):
+    """What a training job may be told besides its inputs; the API and the page check their
+    values here, so a bad value is a 422 before any job is queued."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=100, description="A name for the job")
+    models: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1, max_length=12)
+    max_epochs: int = Field(default=10, ge=1)
+    lr: float = Field(default=1e-3, gt=0, le=1)
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    patience: int = Field(default=5, ge=0)
+    seed: Seed = 0
+    n_boot: int = Field(default=1000, ge=10, le=10_000)
+    motifs: bool = True
+
+
+def validation_message(exc: ValidationError) -> str:
+    """One line naming each bad field: ``seed: Input should be less than or equal to ...``."""
+    problems = [
+        f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body')}: {e.get('msg')}"
+        for e in exc.errors()
+    ]
+    return "; ".join(problems) or "invalid request"
+
+
+def train_params(values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` checked as :class:`TrainParams` (422 naming the field otherwise), as JSON."""
+    try:
+        params = TrainParams.model_validate(values)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid_request", validation_message(exc)) from None
+    body = params.model_dump()
+    body["name"] = (body["name"] or "").strip() or None
+    return body
 
 
 def get_job(request: Any, job_id: str) -> JobRecord:
@@ -117,7 +164,7 @@ def create_variants_job(
 ) -> JobRecord:
     """Store an uploaded VCF (or TSV) and queue the scoring of its variants with a model."""
     if genome not in settings.genomes:
-        have = ", ".join(sorted(settings.genomes)) or "none: start the server with --genome"
+        have = ", ".join(sorted(settings.genomes)) or "none (ask its administrator to add one)"
         raise ApiError(422, "unknown_genome", f"unknown genome {genome!r}; this server has: {have}")
     models = service.trained_models(settings, model_job)
     if not models:

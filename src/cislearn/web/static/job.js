@@ -15,7 +15,8 @@
         if (!job.status) return;
         set("status", job.status);
         document.getElementById("status").className = "status-" + job.status;
-        set("stage", job.progress.stage || "");
+        // the stage, unless it only repeats the status ("done done")
+        set("stage", job.progress.stage !== job.status ? job.progress.stage || "" : "");
         set("message", job.progress.message || "");
         set("log", (job.log_tail || []).join("\n"));
         var bar = document.getElementById("progress");
