@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars, metrics_line
+from cislearn.cli.app import VALID_HELP, Opt, app, echo, echo_notes, epoch_bars, metrics_line
 
 
 @app.command()
@@ -24,7 +24,7 @@ def baseline(
     model: Annotated[str, Opt(help="lasso|rf|svm")] = "lasso",
     task: Annotated[str, Opt(help="auto|binary|multilabel|regression")] = "auto",
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
-    valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
+    valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
 ) -> int:
@@ -49,8 +49,7 @@ def baseline(
     )
     bars.close()
     echo(metrics_line(result))
-    for note in result.notes:
-        echo(f"note: {note}")
+    echo_notes(result.notes)
     echo(f"report: {result.report}")
     return 0
 
@@ -70,7 +69,7 @@ def benchmark(
     ] = None,
     max_epochs: Annotated[int | None, Opt(help="Epoch limit of the deep models.")] = None,
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
-    valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
+    valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
 ) -> int:
@@ -97,5 +96,9 @@ def benchmark(
         c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in result.table
     ]
     echo(result.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    shared = set.intersection(*(set(r.notes) for r in result.runs.values()))
+    echo_notes([n for n in next(iter(result.runs.values())).notes if n in shared])
+    for name, run in result.runs.items():
+        echo_notes([f"{name}: {n}" for n in run.notes if n not in shared])
     echo(f"comparison: {result.comparison}")
     return 0

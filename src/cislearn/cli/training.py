@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import (
+    VALID_HELP,
     Opt,
     app,
     echo,
+    echo_notes,
     epoch_bars,
     metrics_line,
     parse_set,
@@ -53,7 +55,7 @@ def train(
     precision: Annotated[str | None, Opt(help="auto|32-true|16-mixed|bf16-mixed")] = None,
     num_threads: Annotated[int | None, Opt(help="CPU threads.")] = None,
     split: Annotated[str | None, Opt(help="random|chromosome|given")] = None,
-    valid_fraction: Annotated[float | None, Opt(help="Validation fraction.")] = None,
+    valid_fraction: Annotated[float | None, Opt(help=VALID_HELP)] = None,
     test_fraction: Annotated[float | None, Opt(help="Test fraction.")] = None,
     valid_chroms: Annotated[str | None, Opt(help="Comma-separated validation chroms.")] = None,
     test_chroms: Annotated[str | None, Opt(help="Comma-separated test chroms.")] = None,
@@ -75,8 +77,7 @@ def train(
     if not result.metrics:  # a DDP rank other than 0: rank 0 reports
         return 0
     echo(metrics_line(result))
-    for note in result.notes:
-        echo(f"note: {note}")
+    echo_notes(result.notes)
     if result.shortcut is not None and result.shortcut.warning:
         echo(f"warning: {result.shortcut.warning}")
     echo(f"report: {result.report}")

@@ -27,7 +27,7 @@ from cislearn.baseline import (
     spec_motifs,
 )
 from cislearn.config import TrainConfig
-from cislearn.data import SequenceDataset, assign_split
+from cislearn.data import SequenceDataset, assign_split, carve_note, carve_valid
 from cislearn.errors import ConfigError, InputError
 from cislearn.features import FeatureMatrix
 from cislearn.io.atomic import atomic_write
@@ -70,9 +70,10 @@ def split_for(
     seed: int = 0,
 ) -> SequenceDataset:
     """``dataset`` with the split a deep run would assign (same code, same defaults); a
-    dataset that already has a split keeps it."""
+    dataset that already has a split keeps it, with a validation part carved from its
+    training records when it has none (:func:`cislearn.data.carve_valid`)."""
     if dataset.split is not None:
-        return dataset
+        return carve_valid(dataset, fraction=valid_fraction, seed=seed)
     cfg = TrainConfig(
         split=split, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed
     )
@@ -115,7 +116,7 @@ def _fit_and_report(
     import yaml
 
     parts = ds.split
-    held_out, notes = "test", []
+    held_out, notes = "test", [n for n in (carve_note(ds),) if n]
     if not (parts == "test").any():
         held_out = "valid"
         notes.append("no test records: metrics are on the validation part")
@@ -315,7 +316,7 @@ def benchmark_panel(
         entry = PANEL[name]
         log.info("benchmark: %s", name)
         if isinstance(entry, str):
-            over: dict[str, Any] = {"arch": entry, "seed": seed}
+            over: dict[str, Any] = {"arch": entry, "seed": seed, "valid_fraction": valid_fraction}
             if max_epochs is not None:
                 over["max_epochs"] = max_epochs
             runs[name] = train_run(

@@ -111,6 +111,21 @@ def _write_predictions(
         frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
 
 
+def _validation_summary(meta: dict[str, Any], history: pd.DataFrame | None) -> dict[str, Any]:
+    """The validation part of a run for ``metrics.json``: its size, whether it was carved from
+    the training records, and (deep runs) the epochs run and the best epoch."""
+    counts = meta.get("split", {}).get("counts", {})
+    return {
+        "n_valid": int(counts.get("valid", 0)),
+        "carved_from_train": (meta.get("data") or {}).get("valid_carved"),
+        "monitor": meta.get("monitor"),
+        "best_epoch": meta.get("best_epoch"),
+        "best_score": meta.get("best_score"),
+        "epochs_run": None if history is None else len(history),
+        "max_epochs": (meta.get("config") or {}).get("max_epochs"),
+    }
+
+
 def evaluate_and_report(
     out: Path,
     predictor: Any,
@@ -171,6 +186,7 @@ def evaluate_and_report(
         shortcut = shortcut_check(
             train, dataset, model_auroc=_first_auroc(evaluation.metrics), seed=seed
         )
+    validation = _validation_summary(predictor.meta, history)
     write_json(
         out / "metrics.json",
         {
@@ -178,6 +194,7 @@ def evaluate_and_report(
             "n_test": len(dataset),
             "metrics": evaluation.metrics,
             "shortcut": None if shortcut is None else shortcut._asdict(),
+            "validation": validation,
             "notes": list(notes),
         },
     )
@@ -214,6 +231,8 @@ def evaluate_and_report(
             "data": predictor.meta.get("data", {}),
         },
         versions=_versions(),
+        notes=notes,
+        best_epoch=validation["best_epoch"],
     )
     return RunResult(out, evaluation.metrics, evaluation.table, shortcut, report, notes)
 
@@ -329,7 +348,8 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunSummary:
     y_true = preds[true_cols[0]].to_numpy() if true_cols else None
     y_score = preds[score_cols[0]].to_numpy() if score_cols else None
     shortcut = (metrics.get("shortcut") or {}).get("auroc")
-    return RunSummary(run.name, metrics.get("metrics", {}), y_true, y_score, shortcut)
+    notes = tuple(str(n) for n in metrics.get("notes", []))
+    return RunSummary(run.name, metrics.get("metrics", {}), y_true, y_score, shortcut, notes)
 
 
 def compare_runs_dir(

@@ -134,6 +134,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
                 entry["finished"] = True
                 entry["metrics"] = _clean(summary.metrics)
                 entry["shortcut_auroc"] = _clean(summary.shortcut_auroc)
+                entry["notes"] = list(summary.notes)
         entry["figures"] = _figures(files, prefix + "figures/")
         entry["report"] = prefix + "report.html" if prefix + "report.html" in files else None
         entry["bundle"] = (run / "model.json").is_file() or (run / "baseline.json").is_file()
