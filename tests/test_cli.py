@@ -361,3 +361,32 @@ def test_train_carves_validation_from_a_training_testing_file(capsys, tmp_path) 
     assert (
         json.loads((tmp_path / "blind" / "metrics.json").read_text())["validation"]["n_valid"] == 0
     )
+
+
+def test_check_and_train_report_a_train_test_duplicate(capsys, tmp_path) -> None:
+    data = _deepbio_train_test(tmp_path / "leaky.fa", n=120)
+    records = data.read_text().splitlines()
+    # r1 (training) is copied into the testing part under a new id
+    data.write_text("\n".join([*records, f">copy|1|testing\n{records[3].lower()}"]) + "\n")
+    assert records[2].startswith(">r1|1|training")
+    code, out, err = run(capsys, "check", data)
+    assert code == 0, err
+    assert "leakage      1 identical sequence shared between splits (2 records), e.g. " in out
+    assert "train r1 = test copy" in out
+    args = ("train", "--data", data, "--split", "given", "--arch", "cnn", "--max-epochs", "1",
+            "--set", "model.filters=4", "--set", "model.dense=4")  # fmt: skip
+    code, out, err = run(capsys, *args, "--out", tmp_path / "run")
+    assert code == 0, err
+    warning = (
+        "warning: leakage: 1 identical sequence shared between splits (2 records), "
+        "e.g. train r1 = test copy"
+    )
+    assert warning in out
+    assert warning in json.loads((tmp_path / "run" / "metrics.json").read_text())["notes"][1]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["n_test"] == 25
+    code, out, err = run(capsys, *args, "--drop-leaked", "--out", tmp_path / "dropped")
+    assert code == 0, err
+    assert "note: --drop-leaked: dropped 0 validation and 1 test records" in out
+    assert "warning: leakage" not in out
+    metrics = json.loads((tmp_path / "dropped" / "metrics.json").read_text())
+    assert metrics["n_test"] == 24

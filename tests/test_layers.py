@@ -31,6 +31,7 @@ LAYERS: dict[str, int] = {
     "features": 3,
     "motif_counts": 3,
     "validate": 3,
+    "leakage": 3,
     "models": 4,
     "losses": 4,
     "metrics": 4,

@@ -87,6 +87,11 @@ def test_check_reports_like_cli(client: TestClient, small_data: str) -> None:
     problem = body["reports"][0]["problems"][0]
     assert "line 4" in problem and "'X'" in problem
     assert "/jobs/" not in problem and "tmp" not in problem  # no server path shown
+    leaked = ">a|1|training\nACGTACGT\n>b|0|training\nTTGGCCAA\n>c|1|testing\nacgtacgt\n"
+    report = client.post("/api/v1/check", json={"data": leaked}).json()["reports"][0]
+    assert report["summary"]["leakage"]["n_shared"] == 1
+    assert "leakage      1 identical sequence shared between splits" in report["text"]
+    assert "e.g. train a = test c" in report["text"]
 
 
 def test_check_real_pos_neg_gzip_upload_page(client: TestClient) -> None:

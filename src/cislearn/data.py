@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,6 @@ from cislearn.types import SPLITS
 
 __all__ = [
     "SequenceDataset",
-    "LeakageReport",
     "load_dataset",
     "from_fasta_pair",
     "from_deepbio",
@@ -27,7 +26,6 @@ __all__ = [
     "assign_split",
     "carve_valid",
     "carve_note",
-    "leakage_report",
     "file_sha256",
     "OneHotDataset",
     "make_loader",
@@ -525,37 +523,6 @@ def carve_note(dataset: SequenceDataset) -> str | None:
         "for validation (early stopping and best epoch of deep models); --valid-fraction 0 "
         "trains without one"
     )
-
-
-class LeakageReport(NamedTuple):
-    """Identical sequences that occur in more than one split."""
-
-    n_shared: int
-    """Number of distinct sequences found in two or more splits."""
-    n_records: int
-    """Number of records carrying such a sequence."""
-    examples: list[dict[str, list[str]]]
-    """Up to 20 examples: split name → ids holding the same sequence."""
-
-
-def leakage_report(dataset: SequenceDataset, *, max_examples: int = 20) -> LeakageReport:
-    """Count (and name) identical sequences shared between splits (case-insensitive)."""
-    if dataset.split is None:
-        return LeakageReport(0, 0, [])
-    frame = pd.DataFrame(
-        {
-            "seq": [s.upper() for s in dataset.sequences],
-            "split": dataset.split,
-            "id": dataset.ids,
-        }
-    )
-    n_splits = frame.groupby("seq")["split"].nunique()
-    shared = n_splits.index[n_splits > 1]
-    rows = frame[frame["seq"].isin(set(shared))]
-    examples = []
-    for _, group in list(rows.groupby("seq", sort=False))[:max_examples]:
-        examples.append({k: g["id"].tolist() for k, g in group.groupby("split")})
-    return LeakageReport(int(len(shared)), int(len(rows)), examples)
 
 
 # -- torch side ----------------------------------------------------------------------------

@@ -29,7 +29,6 @@ from cislearn.data import (
     OneHotDataset,
     SequenceDataset,
     assign_split,
-    carve_note,
     carve_valid,
     make_loader,
 )
@@ -47,6 +46,7 @@ from cislearn.engine import (
 )
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle
+from cislearn.leakage import split_notes
 from cislearn.losses import class_weights, loss_fn
 from cislearn.metrics import classification_metrics, multiclass_metrics, regression_metrics
 from cislearn.models.layers import reverse_complement_batch
@@ -413,8 +413,7 @@ def fit(
         raise ConfigError(f"config key 'class_weights': only for classification; task is '{task}'")
     hardware = resolve_hardware(config)
     monitor, mode, notes = _resolve_monitor(config, task, valid_ds.targets)
-    if carve_note(ds):
-        notes.insert(0, carve_note(ds))
+    notes[:0] = split_notes(ds)
     init_state, init_meta = _read_init(config.init) if config.init else (None, None)
     resolved = config.model_copy(update={"task": task, "monitor": monitor, **hardware})
 

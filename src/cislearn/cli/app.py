@@ -109,6 +109,9 @@ VALID_HELP = (
     "0: none, with a warning)."
 )
 
+#: Help of ``--drop-leaked``.
+DROP_HELP = "Drop held-out records whose sequence also occurs in an earlier split."
+
 
 def echo_notes(notes: Sequence[str]) -> None:
     """Print a run's notes, one per line; warnings keep their own ``warning:`` prefix."""

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cislearn.cli.app import VALID_HELP, Opt, app, echo, echo_notes, epoch_bars, metrics_line
+from cislearn.cli.app import (
+    DROP_HELP,
+    VALID_HELP,
+    Opt,
+    app,
+    echo,
+    echo_notes,
+    epoch_bars,
+    metrics_line,
+)
 
 
 @app.command()
@@ -27,6 +36,7 @@ def baseline(
     valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+    drop_leaked: Annotated[bool, Opt("--drop-leaked", help=DROP_HELP)] = False,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
@@ -45,6 +55,7 @@ def baseline(
         valid_fraction=valid_fraction,
         test_fraction=test_fraction,
         seed=seed,
+        drop_leaked=drop_leaked,
         progress=bars,
     )
     bars.close()
@@ -72,6 +83,7 @@ def benchmark(
     valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    drop_leaked: Annotated[bool, Opt("--drop-leaked", help=DROP_HELP)] = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
@@ -89,6 +101,7 @@ def benchmark(
         valid_fraction=valid_fraction,
         test_fraction=test_fraction,
         seed=seed,
+        drop_leaked=drop_leaked,
         progress=bars,
     )
     bars.close()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import (
+    DROP_HELP,
     VALID_HELP,
     Opt,
     app,
@@ -59,6 +60,7 @@ def train(
     test_fraction: Annotated[float | None, Opt(help="Test fraction.")] = None,
     valid_chroms: Annotated[str | None, Opt(help="Comma-separated validation chroms.")] = None,
     test_chroms: Annotated[str | None, Opt(help="Comma-separated test chroms.")] = None,
+    drop_leaked: Annotated[bool | None, Opt(help=DROP_HELP)] = None,
     init: Annotated[str | None, Opt(help="Pretrained bundle to start from.")] = None,
     set_: Annotated[
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")

@@ -23,6 +23,7 @@ from cislearn.errors import InputError, ModelLoadError
 from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate, shortcut_check
 from cislearn.io.atomic import atomic_write
 from cislearn.io.datasets import write_json
+from cislearn.leakage import training_split
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
 __all__ = [
@@ -267,6 +268,7 @@ def train_run(
     progress = progress or no_progress
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    dataset = training_split(dataset, config)
     result = fit(dataset, config, workdir=out, resume=resume, progress=progress)
     if not _is_main_process():
         # under DDP every rank trains; only rank 0 writes the bundle, metrics and report
