@@ -32,6 +32,8 @@ __all__ = [
     "evaluate_run",
     "evaluate_and_report",
     "read_run",
+    "held_out_auroc",
+    "first_auroc",
     "compare_runs_dir",
     "PredictResult",
     "predict_run",
@@ -86,7 +88,8 @@ def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
     return predictor.predict(x)
 
 
-def _first_auroc(metrics: dict[str, Any]) -> float | None:
+def first_auroc(metrics: dict[str, Any]) -> float | None:
+    """The AUROC of the first target that has one (``metrics`` as in ``metrics.json``)."""
     for values in metrics.values():
         if isinstance(values, dict) and values.get("auroc") is not None:
             return float(values["auroc"])
@@ -185,7 +188,7 @@ def evaluate_and_report(
     shortcut = None
     if task == "binary" and train is not None:
         shortcut = shortcut_check(
-            train, dataset, model_auroc=_first_auroc(evaluation.metrics), seed=seed
+            train, dataset, model_auroc=first_auroc(evaluation.metrics), seed=seed
         )
     validation = _validation_summary(predictor.meta, history)
     write_json(
@@ -352,6 +355,18 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunSummary:
     shortcut = (metrics.get("shortcut") or {}).get("auroc")
     notes = tuple(str(n) for n in metrics.get("notes", []))
     return RunSummary(run.name, metrics.get("metrics", {}), y_true, y_score, shortcut, notes)
+
+
+def held_out_auroc(run_dir: str | os.PathLike[str]) -> float | None:
+    """A finished run's held-out AUROC (first target) from its ``metrics.json``; None when the
+    folder has none (a bare bundle) or the task has no AUROC."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        return first_auroc(json.loads(path.read_text()).get("metrics", {}))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return None
 
 
 def compare_runs_dir(

@@ -192,9 +192,7 @@ def _learned_motifs(run: Path, dataset: Any, out: Path, cb: JobProgress) -> None
     seqs = list(dataset.sequences)
     pos = [s for s, y in zip(seqs, labels, strict=True) if y == 1][:MOTIF_SEQUENCES]
     neg = [s for s, y in zip(seqs, labels, strict=True) if y == 0][:MOTIF_SEQUENCES]
-    motifs_run(
-        predictor, pos, out, negatives=neg or None, n_logos=present.MOTIFS_SHOWN, progress=cb
-    )
+    motifs_run(run, pos, out, negatives=neg or None, n_logos=present.MOTIFS_SHOWN, progress=cb)
 
 
 def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:

@@ -158,6 +158,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
         "models": models,
         "comparison": comparison,
         "motifs": motifs,
+        "motif_notes": present.read_motif_notes(out_dir(settings, job.id) / "motifs"),
         "files": sorted(files),
     }
 
