@@ -113,7 +113,9 @@ def stop_summary(history: pd.DataFrame, best_epoch: int, monitor: str, max_epoch
     max_epochs : int
     """
     n = len(history)
-    ran = f"stopped early at epoch {n}" if n < max_epochs else f"ran all {n} epochs"
+    ran = f"ran all {n} epochs" if n > 1 else "ran 1 epoch"
+    if n < max_epochs:
+        ran = f"stopped early at epoch {n}"
     if monitor not in history or not 1 <= best_epoch <= n:
         return f"{ran}; kept the last epoch (no validation part)"
     value = float(history[monitor].iloc[best_epoch - 1])

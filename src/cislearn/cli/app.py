@@ -116,7 +116,7 @@ DROP_HELP = "Drop held-out records whose sequence also occurs in an earlier spli
 def echo_notes(notes: Sequence[str]) -> None:
     """Print a run's notes, one per line; warnings keep their own ``warning:`` prefix."""
     for note in notes:
-        echo(note if note.startswith(("warning:", "stopped early", "ran all")) else f"note: {note}")
+        echo(note if note.startswith(("warning:", "stopped early", "ran ")) else f"note: {note}")
 
 
 def metrics_line(result) -> str:
