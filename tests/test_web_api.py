@@ -366,3 +366,36 @@ def test_new_job_page_pos_neg_upload_redirects_to_job(client: TestClient) -> Non
     # the page form reports bad numbers and bad inputs in the page, not as a crash
     bad = client.post("/", data={"action": "submit", "data": ">a|1|training\nACGZ\n"})
     assert bad.status_code == 422 and "problems" in bad.text
+
+
+def test_job_page_says_validation_was_carved_and_warns_on_motifs(tmp_path: Path) -> None:
+    import json
+
+    from cislearn.web.jobs import out_dir
+
+    client, settings = _client(tmp_path)
+    text = example_fasta(n=60, length=60, seed=2).replace("|validation", "|training")
+    assert "|testing" in text and "|validation" not in text
+    r = client.post("/api/v1/jobs", json={"data": text, "models": ["cnn"], "max_epochs": 2,
+                                          "n_boot": 20, "motifs": False})  # fmt: skip
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    assert run_pending(settings) == 1
+    notes = client.get(f"/api/v1/jobs/{job_id}/results").json()["models"][0]["notes"]
+    assert notes[0].startswith("the input's split has no validation part:")
+    assert notes[-1].startswith(("stopped early at epoch", "ran all 2 epochs; best epoch"))
+    page = client.get(f"/jobs/{job_id}").text
+    assert "has no validation part" in page and notes[-1] in page
+    # the learned-motif section shows the motifs' warning (files as motifs_run writes them)
+    folder = out_dir(settings, job_id) / "motifs"
+    folder.mkdir(parents=True)
+    (folder / "motifs.tsv").write_text(
+        "motif\tname\tinfluence\tinfluence_sd\nfilter1\tno match\t0.1\t0.02\n"
+    )
+    warning = (
+        "warning: the model's held-out AUROC is 0.560 (< 0.75); its filters are not interpretable"
+    )
+    (folder / "motifs.json").write_text(json.dumps({"notes": [warning]}))
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'class="warning motif-note">warning: the model&#39;s held-out AUROC is 0.560' in page
+    assert "filter1: no match" in page and "influence 0.1 ± 0.02 logit" in page
