@@ -12,6 +12,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from cislearn.cli.main import main
@@ -310,3 +312,81 @@ def test_train_ddp_two_processes_writes_one_run(tmp_path, small_ctcf) -> None:
     meta = json.loads((out / "model.json").read_text())
     assert meta["world_size"] == 2
     assert (out / "report.html").exists()
+
+
+def _deepbio_train_test(path: Path, n: int = 200) -> Path:
+    """A DeepBIO FASTA split into training/testing only (no validation part)."""
+    from synthetic import motif_data
+
+    ds = motif_data(n)
+    with open(path, "w") as fh:
+        for i, (seq, label) in enumerate(zip(ds.sequences, ds.labels, strict=True)):
+            part = "testing" if i % 5 == 0 else "training"
+            fh.write(f">r{i}|{label}|{part}\n{seq}\n")
+    return path
+
+
+def test_train_carves_validation_from_a_training_testing_file(capsys, tmp_path) -> None:
+    data = _deepbio_train_test(tmp_path / "deepbio.fa")
+    out = tmp_path / "run"
+    args = ("train", "--data", data, "--split", "given", "--arch", "cnn", "--out", out,
+            "--set", "model.filters=8", "--set", "model.dense=4", "--lr", "0.02",
+            "--batch-size", "16", "--max-epochs", "40", "--patience", "2")  # fmt: skip
+    code, out_text, err = run(capsys, *args)
+    assert code == 0, err
+    history = pd.read_csv(out / "history.csv")
+    assert np.isfinite(history["valid_auroc"]).all() and len(history) < 40
+    metrics = json.loads((out / "metrics.json").read_text())
+    validation = metrics["validation"]
+    # 160 training records, 10% carved per class: 8 + 8
+    assert validation["n_valid"] == 16 and validation["carved_from_train"]["n_valid"] == 16
+    assert validation["epochs_run"] == len(history)
+    best = validation["best_epoch"]
+    assert history["valid_auroc"].iloc[best - 1] == history["valid_auroc"].max()
+    ending = (
+        f"stopped early at epoch {len(history)}; best epoch {best} "
+        f"(valid_auroc {history['valid_auroc'].iloc[best - 1]:.4g})"
+    )
+    assert ending in out_text.splitlines()
+    assert "note: the input's split has no validation part: 16 of the training records" in out_text
+    assert f"epoch {best}/40 " in err and "*best valid_auroc*" in err
+    report = (out / "report.html").read_text()
+    assert "has no validation part" in report and ending in report and 'class="best"' in report
+    # --valid-fraction 0: no validation, explicitly, with a warning
+    code, out_text, err = run(capsys, *args[:-2], "--patience", "2", "--max-epochs", "2",
+                              "--valid-fraction", "0", "--out", tmp_path / "blind")  # fmt: skip
+    assert code == 0, err
+    assert "warning: no validation part (valid_fraction 0)" in out_text
+    assert "ran all 2 epochs; kept the last epoch (no validation part)" in out_text
+    assert (
+        json.loads((tmp_path / "blind" / "metrics.json").read_text())["validation"]["n_valid"] == 0
+    )
+
+
+def test_check_and_train_report_a_train_test_duplicate(capsys, tmp_path) -> None:
+    data = _deepbio_train_test(tmp_path / "leaky.fa", n=120)
+    records = data.read_text().splitlines()
+    # r1 (training) is copied into the testing part under a new id
+    data.write_text("\n".join([*records, f">copy|1|testing\n{records[3].lower()}"]) + "\n")
+    assert records[2].startswith(">r1|1|training")
+    code, out, err = run(capsys, "check", data)
+    assert code == 0, err
+    assert "leakage      1 identical sequence shared between splits (2 records), e.g. " in out
+    assert "train r1 = test copy" in out
+    args = ("train", "--data", data, "--split", "given", "--arch", "cnn", "--max-epochs", "1",
+            "--set", "model.filters=4", "--set", "model.dense=4")  # fmt: skip
+    code, out, err = run(capsys, *args, "--out", tmp_path / "run")
+    assert code == 0, err
+    warning = (
+        "warning: leakage: 1 identical sequence shared between splits (2 records), "
+        "e.g. train r1 = test copy"
+    )
+    assert warning in out
+    assert warning in json.loads((tmp_path / "run" / "metrics.json").read_text())["notes"][1]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["n_test"] == 25
+    code, out, err = run(capsys, *args, "--drop-leaked", "--out", tmp_path / "dropped")
+    assert code == 0, err
+    assert "note: --drop-leaked: dropped 0 validation and 1 test records" in out
+    assert "warning: leakage" not in out
+    metrics = json.loads((tmp_path / "dropped" / "metrics.json").read_text())
+    assert metrics["n_test"] == 24

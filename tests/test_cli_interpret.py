@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import numpy as np
@@ -21,30 +22,20 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory: pytest.TempPathFactory, ctcf: Path) -> tuple[Path, Path, Path]:
-    """A cnn (16 filters) trained 2 epochs on 300 + 300 CTCF sequences, and the FASTA files."""
+    """A cnn (16 filters of width 19) trained 4 epochs on 1,000 + 1,000 CTCF sequences (held-out
+    AUROC about 0.93), and FASTA files of the first 300 positives and negatives."""
     out = tmp_path_factory.mktemp("interp")
-    paths = []
+    paths, train = [], []
     for name in ("pos", "neg"):
-        records = list(read_fasta(ctcf / f"{name}.fa.gz"))[:300]
-        path = out / f"{name}.fa"
-        path.write_text("".join(f">{r.id}\n{r.sequence}\n" for r in records))
-        paths.append(path)
+        records = list(read_fasta(ctcf / f"{name}.fa.gz"))[:1000]
+        for path, n in ((out / f"{name}.fa", 300), (out / f"train_{name}.fa", 1000)):
+            path.write_text("".join(f">{r.id}\n{r.sequence}\n" for r in records[:n]))
+        paths.append(out / f"{name}.fa")
+        train.append(out / f"train_{name}.fa")
     run_dir = out / "run"
-    argv = [
-        "train",
-        "--pos",
-        paths[0],
-        "--neg",
-        paths[1],
-        "--arch",
-        "cnn",
-        "--max-epochs",
-        "2",
-        "--set",
-        "model.filters=16",
-        "--out",
-        run_dir,
-    ]
+    argv = ["train", "--pos", train[0], "--neg", train[1], "--arch", "cnn", "--max-epochs", "4",
+            "--lr", "0.005", "--set", "model.filters=16", "--set", "model.width=19",
+            "--set", "model.dense=0", "--out", run_dir]  # fmt: skip
     assert main([str(a) for a in argv]) == 0
     return run_dir, paths[0], paths[1]
 
@@ -149,3 +140,43 @@ def test_motifs(capsys, tmp_path, small_run) -> None:
     html = (tmp_path / "motifs.html").read_text()
     assert rows[0]["motif"] in html and "data:image/png;base64," in html
     assert len(list(csv.DictReader(open(tmp_path / "filters.tsv"), delimiter="\t"))) == 16
+    _names_only_when_significant(rows, out)
+    auroc = json.loads((run_dir / "metrics.json").read_text())["metrics"]["label"]["auroc"]
+    assert auroc >= 0.75  # trained: no warning, the top motif is CTCF
+    assert "warning" not in out and f"held-out AUROC {auroc:.3f}" in out
+    assert rows[0]["name"] in ("CTCF", "CTCFL") and float(rows[0]["match_q"]) < 0.05
+    assert f"  {rows[0]['motif']}: {rows[0]['name']} (q=" in out
+
+
+def _names_only_when_significant(rows: list[dict], out: str) -> None:
+    """A motif carries its best hit's name only when q < 0.05; the CLI prints that name."""
+    for r in rows:
+        significant = float(r["match_q"]) < 0.05
+        assert r["name"] == (r["match_name"] if significant else "no match"), r
+        assert float(r["influence_sd"]) >= 0
+    for r in rows[:5]:
+        hit = "" if r["name"] == r["match_name"] else f", best hit {r['match_name']}"
+        assert f"  {r['motif']}: {r['name']} (q={float(r['match_q']):.2g}{hit}); influence" in out
+
+
+def test_motifs_of_an_untrained_model_warn(capsys, tmp_path, small_run) -> None:
+    _, pos, neg = small_run
+    run_dir = tmp_path / "untrained"
+    args = ("train", "--pos", pos, "--neg", neg, "--arch", "cnn", "--max-epochs", "1",
+            "--lr", "1e-9", "--set", "model.filters=16", "--out", run_dir)  # fmt: skip
+    assert run(capsys, *args)[0] == 0
+    auroc = json.loads((run_dir / "metrics.json").read_text())["metrics"]["label"]["auroc"]
+    assert auroc < 0.75
+    code, out, err = run(capsys, "motifs", run_dir, "--data", pos, "--neg", neg,
+                         "--out", tmp_path / "m", "--min-sites", "5", "--min-ic", "1")  # fmt: skip
+    assert code == 0, err
+    warning = (
+        f"warning: the model's held-out AUROC is {auroc:.3f} (< 0.75); its filters are not "
+        "interpretable: motifs and their matches may be noise"
+    )
+    assert out.splitlines()[0] == warning
+    html = (tmp_path / "m" / "motifs.html").read_text()
+    assert "its filters are not" in html and 'class="box warn note"' in html
+    assert json.loads((tmp_path / "m" / "motifs.json").read_text())["held_out_auroc"] == auroc
+    rows = list(csv.DictReader(open(tmp_path / "m" / "motifs.tsv"), delimiter="\t"))
+    _names_only_when_significant(rows, out)

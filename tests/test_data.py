@@ -9,13 +9,14 @@ from cislearn.data import (
     OneHotDataset,
     SequenceDataset,
     assign_split,
+    carve_valid,
     from_fasta_pair,
-    leakage_report,
     load_dataset,
     make_loader,
     random_split,
 )
 from cislearn.errors import ConfigError, InputError
+from cislearn.leakage import describe_leakage, drop_leaked, leakage_report, split_notes
 
 
 def toy(n: int = 40, length: int = 20, seed: int = 0) -> SequenceDataset:
@@ -95,6 +96,34 @@ def test_leakage_report_names_shared_sequences() -> None:
     assert report.n_shared == 1 and report.n_records == 2
     assert report.examples == [{"test": ["b"], "train": ["a"]}]
     assert leakage_report(ds.with_split(["train"] * 4)).n_shared == 0
+    assert describe_leakage(report) == (
+        "1 identical sequence shared between splits (2 records), e.g. train a = test b"
+    )
+    dropped = drop_leaked(ds)
+    assert dropped.ids == ("a", "c", "d")
+    assert dropped.provenance["leaked_dropped"] == {"valid": 0, "test": 1}
+    assert leakage_report(dropped).n_shared == 0
+    notes = split_notes(ds)
+    assert len(notes) == 1 and notes[0].startswith("warning: leakage: 1 identical sequence")
+    assert split_notes(dropped) == [
+        "--drop-leaked: dropped 0 validation and 1 test records whose sequence also occurs "
+        "in an earlier split"
+    ]
+
+
+def test_carve_valid_takes_a_seeded_stratified_part_of_train_only() -> None:
+    labels = [0, 1] * 50
+    split = ["test" if i < 20 else "train" for i in range(100)]
+    ds = SequenceDataset.from_arrays([f"A{'C' * i}" for i in range(100)], labels, split=split)
+    carved = carve_valid(ds, fraction=0.25, seed=3)
+    assert carved.counts()["valid"] == {"0": 10, "1": 10}  # 25% of 40 per class
+    assert (carved.split[:20] == "test").all()  # test records are never moved
+    assert carved.provenance["valid_carved"]["n_valid"] == 20
+    assert (carve_valid(ds, fraction=0.25, seed=3).split == carved.split).all()
+    assert (carve_valid(ds, fraction=0.25, seed=4).split != carved.split).any()
+    # unchanged: no fraction, or a validation part already there
+    assert carve_valid(ds, fraction=0.0) is ds
+    assert carve_valid(carved, fraction=0.5) is carved
 
 
 def test_dataset_validation_messages() -> None:

@@ -47,8 +47,13 @@ def test_most_influential_motif_is_ctcf(ctcf_model) -> None:
     found = learned_motifs(model, pos, neg, device="cpu")
     top = found.table.iloc[0]
     assert str(top["match_id"]).startswith(CTCF_IDS), found.table.head()
-    assert top["match_name"] in ("CTCF", "CTCFL")
+    assert top["match_name"] in ("CTCF", "CTCFL") and top["name"] == top["match_name"]
     assert top["match_q"] < 0.05
+    # named only when significant; the influence is the positives' logit drop, not noise
+    significant = found.table["match_q"] < 0.05
+    assert (found.table["name"][~significant] == "no match").all()
+    assert (found.table["name"][significant] == found.table["match_name"][significant]).all()
+    assert top["influence"] > 2 * top["influence_se"] and top["frac_down"] > 0.5
     # Enriched in the positives, and the table is ordered by influence.
     assert top["pos_frac"] > 2 * top["neg_frac"] and top["fisher_p"] < 1e-10
     assert found.table["influence"].is_monotonic_decreasing

@@ -63,25 +63,35 @@ def test_filter_pfm_recovers_planted_motif(detector) -> None:
     assert [m.id for m in found.motifs] == list(table.index[table["kept"]])
 
 
-def test_influence_auroc_and_mean(detector) -> None:
+def test_influence_is_the_mean_logit_drop_on_positives(detector) -> None:
     x, y = planted(seed=1)
-    auroc = filter_influence(detector, x, y=y, device="cpu").set_index("filter")
-    assert auroc["metric"].iloc[0] == "auroc"
-    assert auroc["base"].iloc[0] > 0.95
-    assert auroc.loc["filter0", "influence"] > 0.3  # without the detector: near chance
-    assert abs(auroc.loc["filter2", "influence"]) < 1e-9  # a dead filter changes nothing
-    mean = filter_influence(detector, x, device="cpu")
-    assert mean["metric"].iloc[0] == "mean_output"
-    assert mean["influence"].iloc[0] == mean["influence"].max()
+    pos = x[y == 1]
+    infl = filter_influence(detector, pos, device="cpu").set_index("filter")
+    assert infl["metric"].iloc[0] == "logit_drop"
+    # output = 1.0 * max(filter0) + 0.1 * max(filter1): zeroing filter0 removes its pooled
+    # maximum from every positive's logit, exactly
+    maps = filters_mod.filter_activations(detector, pos, device="cpu")[0]
+    pooled0 = maps[:, 0].max(axis=1)
+    assert infl.loc["filter0", "influence"] == pytest.approx(pooled0.mean(), rel=1e-5)
+    assert infl.loc["filter0", "influence_sd"] == pytest.approx(pooled0.std(ddof=1), rel=1e-4)
+    assert infl.loc["filter0", "frac_down"] == pytest.approx((pooled0 > 0).mean()) and (
+        (pooled0 > 0).mean() > 0.9
+    )
+    assert infl.loc["filter0", "influence"] > 10 * abs(infl.loc["filter1", "influence"])
+    assert infl.loc["filter2", "influence"] == 0 and infl.loc["filter2", "influence_sd"] == 0
+    assert infl.loc["filter0", "base"] - infl.loc["filter0", "zeroed"] == pytest.approx(
+        infl.loc["filter0", "influence"], rel=1e-5
+    )
 
 
 def test_head_only_influence_equals_hooked_full_passes(detector, monkeypatch) -> None:
-    x, y = planted(seed=2)
-    fast = filter_influence(detector, x, y=y, device="cpu")
+    x, _ = planted(seed=2)
+    fast = filter_influence(detector, x, device="cpu")
     hooked = FilterSet((detector.conv.conv,), (detector.conv,), False)
     monkeypatch.setattr(filters_mod, "first_layer", lambda _m: hooked)
-    slow = filter_influence(detector, x, y=y, device="cpu")
-    np.testing.assert_allclose(fast["influence"], slow["influence"], atol=1e-6)
+    slow = filter_influence(detector, x, device="cpu")
+    for col in ("influence", "influence_sd"):
+        np.testing.assert_allclose(fast[col], slow[col], atol=1e-5)
 
 
 def test_filters_of_other_architectures() -> None:
@@ -94,7 +104,7 @@ def test_filters_of_other_architectures() -> None:
     x, y = planted(40)
     found = filter_motifs(model, x, min_sites=1, min_ic=0.0, device="cpu")
     assert len(found.table) == 4
-    assert len(filter_influence(model, x, y=y, device="cpu")) == 4
+    assert len(filter_influence(model, x, device="cpu")) == 4
 
 
 def test_match_motifs_finds_jaspar_ctcf_itself() -> None:

@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "validate": 3,
     "tracks": 3,
     "folds": 3,
+    "leakage": 3,
     "models": 4,
     "losses": 4,
     "metrics": 4,

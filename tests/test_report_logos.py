@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -111,12 +113,24 @@ def test_write_learned_motifs(tmp_path) -> None:
     matches = pd.DataFrame({"motif": ["filter3"], "target_id": ["MA0139.2"], "q_value": [1e-6]})
     found = LearnedMotifs(motifs, table, table[["motif", "influence"]], matches)
     calls = []
+    warning = "warning: the model's held-out AUROC is 0.560 (< 0.75); ..."
     out = write_learned_motifs(
-        tmp_path / "m", found, n_logos=1, progress=lambda *a: calls.append(a)
+        tmp_path / "m",
+        found,
+        n_logos=1,
+        notes=[warning],
+        held_out_auroc=0.56,
+        progress=lambda *a: calls.append(a),
     )
     assert out == tmp_path / "m"
     names = {"motifs.tsv", "filters.tsv", "matches.tsv", "motifs.meme", "motifs.jaspar"}
-    assert names | {"motifs.html", "logos"} == {p.name for p in out.iterdir()}
+    assert names | {"motifs.html", "motifs.json", "logos"} == {p.name for p in out.iterdir()}
+    summary = json.loads((out / "motifs.json").read_text())
+    assert summary == {"held_out_auroc": 0.56, "n_motifs": 2, "notes": [warning]}
+    assert (
+        'class="box warn note">warning: the model&#39;s held-out AUROC is 0.560'
+        in (out / "motifs.html").read_text()
+    )
     assert [p.name for p in (out / "logos").iterdir()] == ["filter3.png"]
     assert (out / "logos" / "filter3.png").read_bytes().startswith(PNG)
     assert pd.read_csv(out / "motifs.tsv", sep="\t")["motif"].tolist() == ["filter3", "filter1"]

@@ -103,11 +103,17 @@ def test_cnn_learns_a_motif(tmp_path: Path, monkeypatch, capsys) -> None:
     assert (result.config.monitor, result.config.accelerator) == ("valid_auroc", "cpu")
     assert result.config.precision == "32-true" and result.config.num_threads >= 1
     assert result.config.devices == 1
-    # progress: one call per epoch, bar name then metrics
-    assert len(calls) == len(result.history)
-    stage, done, total, detail = calls[-1]
+    # progress: one call per epoch, bar name then metrics (the best so far marked), then the end
+    assert len(calls) == len(result.history) + 1
+    stage, done, total, detail = calls[-2]
     assert stage == "epoch" and detail.startswith(f"epoch {done}/25 ") and "valid_auroc=" in detail
     assert total == 25
+    best_marked = [int(c[1]) for c in calls[:-1] if c[3].endswith("*best valid_auroc*")]
+    assert best_marked[0] == 1 and best_marked[-1] == result.best_epoch
+    assert calls[-1][3] == result.notes[-1]
+    assert calls[-1][3].endswith(
+        f"best epoch {result.best_epoch} (valid_auroc {result.best_score:.4g})"
+    )
     # quiet: nothing on stdout, no lightning_logs, checkpoints under workdir only
     assert capsys.readouterr().out == ""
     assert not (tmp_path / "lightning_logs").exists()
@@ -266,7 +272,11 @@ def test_no_validation_set(tmp_path: Path) -> None:
     result = fit(motif_data(60), cfg, workdir=tmp_path)
     assert len(result.history) == 2 and result.best_epoch == 2
     assert result.history["valid_loss"].isna().all() and np.isnan(result.best_score)
-    assert any("without early stopping" in note for note in result.notes)
+    assert any(
+        n.startswith("warning: no validation part") and "without early stopping" in n
+        for n in result.notes
+    )
+    assert result.notes[-1] == "ran all 2 epochs; kept the last epoch (no validation part)"
     assert result.history.attrs["notes"] == list(result.notes)
 
 

@@ -87,6 +87,11 @@ def test_check_reports_like_cli(client: TestClient, small_data: str) -> None:
     problem = body["reports"][0]["problems"][0]
     assert "line 4" in problem and "'X'" in problem
     assert "/jobs/" not in problem and "tmp" not in problem  # no server path shown
+    leaked = ">a|1|training\nACGTACGT\n>b|0|training\nTTGGCCAA\n>c|1|testing\nacgtacgt\n"
+    report = client.post("/api/v1/check", json={"data": leaked}).json()["reports"][0]
+    assert report["summary"]["leakage"]["n_shared"] == 1
+    assert "leakage      1 identical sequence shared between splits" in report["text"]
+    assert "e.g. train a = test c" in report["text"]
 
 
 def test_check_real_pos_neg_gzip_upload_page(client: TestClient) -> None:
@@ -555,3 +560,36 @@ def test_variant_effects_keep_significant_digits() -> None:
     assert present.significant(0.0123456) == "0.0123"
     assert present.significant(1.5e-07) == "1.5e-07"
     assert present.significant(0.0) == "0" and present.significant(12) == "12"
+
+
+def test_job_page_says_validation_was_carved_and_warns_on_motifs(tmp_path: Path) -> None:
+    import json
+
+    from cislearn.web.jobs import out_dir
+
+    client, settings = _client(tmp_path)
+    text = example_fasta(n=60, length=60, seed=2).replace("|validation", "|training")
+    assert "|testing" in text and "|validation" not in text
+    r = client.post("/api/v1/jobs", json={"data": text, "models": ["cnn"], "max_epochs": 2,
+                                          "n_boot": 20, "motifs": False})  # fmt: skip
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    assert run_pending(settings) == 1
+    notes = client.get(f"/api/v1/jobs/{job_id}/results").json()["models"][0]["notes"]
+    assert notes[0].startswith("the input's split has no validation part:")
+    assert notes[-1].startswith(("stopped early at epoch", "ran all 2 epochs; best epoch"))
+    page = client.get(f"/jobs/{job_id}").text
+    assert "has no validation part" in page and notes[-1] in page
+    # the learned-motif section shows the motifs' warning (files as motifs_run writes them)
+    folder = out_dir(settings, job_id) / "motifs"
+    folder.mkdir(parents=True)
+    (folder / "motifs.tsv").write_text(
+        "motif\tname\tinfluence\tinfluence_sd\nfilter1\tno match\t0.1\t0.02\n"
+    )
+    warning = (
+        "warning: the model's held-out AUROC is 0.560 (< 0.75); its filters are not interpretable"
+    )
+    (folder / "motifs.json").write_text(json.dumps({"notes": [warning]}))
+    page = client.get(f"/jobs/{job_id}").text
+    assert 'class="warning motif-note">warning: the model&#39;s held-out AUROC is 0.560' in page
+    assert "filter1: no match" in page and "influence 0.1 ± 0.02 logit" in page

@@ -49,7 +49,7 @@ _EXPORTS: dict[str, str] = {
     "SequenceDataset": "cislearn.data",
     "load_dataset": "cislearn.data",
     "assign_split": "cislearn.data",
-    "leakage_report": "cislearn.data",
+    "leakage_report": "cislearn.leakage",
     "make_loader": "cislearn.data",
     "kshuffle": "cislearn.negatives",
     "genomic_background": "cislearn.negatives",

@@ -124,7 +124,13 @@ class TrainConfig(BaseModel):
     num_threads : int or None
         Torch CPU threads; None → the engine's measured default.
     split, valid_fraction, test_fraction, valid_chroms, test_chroms
-        How :func:`cislearn.data.assign_split` splits a dataset that has no split yet.
+        How :func:`cislearn.data.assign_split` splits a dataset that has no split yet. When
+        the input's own split has no validation part (DeepBIO ``training``/``testing``), a
+        seeded, stratified ``valid_fraction`` of the training records is carved from it
+        (:func:`cislearn.data.carve_valid`); ``valid_fraction: 0`` trains without one (warned).
+    drop_leaked : bool
+        Drop held-out records whose sequence also occurs in an earlier split
+        (:func:`cislearn.leakage.drop_leaked`); shared sequences are reported either way.
     init : str or None
         A pretrained bundle whose encoder weights initialise the model (``transformer``).
 
@@ -172,6 +178,7 @@ class TrainConfig(BaseModel):
     test_fraction: Fraction = 0.2
     valid_chroms: tuple[str, ...] = ()
     test_chroms: tuple[str, ...] = ()
+    drop_leaked: bool = False
     init: str | None = None
 
     @model_validator(mode="before")

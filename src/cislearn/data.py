@@ -7,7 +7,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,6 @@ from cislearn.types import SPLITS
 
 __all__ = [
     "SequenceDataset",
-    "LeakageReport",
     "load_dataset",
     "from_fasta_pair",
     "from_deepbio",
@@ -25,7 +24,8 @@ __all__ = [
     "from_intervals",
     "random_split",
     "assign_split",
-    "leakage_report",
+    "carve_valid",
+    "carve_note",
     "file_sha256",
     "OneHotDataset",
     "make_loader",
@@ -398,6 +398,11 @@ def random_split(
     return out
 
 
+def _is_class_label(values: np.ndarray) -> bool:
+    """True when ``values`` look like class labels (integers, at most 50 of them)."""
+    return bool(np.all(values == np.round(values))) and len(np.unique(values)) <= 50
+
+
 SplitMethod = Literal["random", "chromosome", "given"]
 
 
@@ -428,7 +433,7 @@ def assign_split(
         return dataset
     if method == "random":
         first = dataset.targets[:, 0] if len(dataset) else np.zeros(0)
-        discrete = bool(np.all(first == np.round(first))) and len(np.unique(first)) <= 50
+        discrete = _is_class_label(first)
         split = random_split(
             first if discrete else np.zeros(len(dataset)),
             valid_fraction=valid_fraction,
@@ -458,35 +463,68 @@ def assign_split(
     raise ConfigError(f"split method must be one of random, chromosome, given; got '{method}'")
 
 
-class LeakageReport(NamedTuple):
-    """Identical sequences that occur in more than one split."""
+def carve_valid(
+    dataset: SequenceDataset, *, fraction: float = 0.1, seed: int = 0
+) -> SequenceDataset:
+    """Move a seeded, stratified ``fraction`` of the training records to ``valid`` when the
+    split has no validation part (DeepBIO ``training``/``testing`` files, train/test tables).
 
-    n_shared: int
-    """Number of distinct sequences found in two or more splits."""
-    n_records: int
-    """Number of records carrying such a sequence."""
-    examples: list[dict[str, list[str]]]
-    """Up to 20 examples: split name → ids holding the same sequence."""
+    A dataset without a split, one that already has ``valid`` records, or ``fraction == 0`` is
+    returned unchanged. The carved dataset records ``provenance["valid_carved"]`` (records
+    moved, fraction, seed), so every later step can say what happened.
 
+    Parameters
+    ----------
+    dataset : SequenceDataset
+        Records with a split of shape (n,).
+    fraction : float
+        Share of the training records moved to ``valid``, in [0, 1).
+    seed : int
+        Seed of the draw (stratified by the first target when it is a class label).
 
-def leakage_report(dataset: SequenceDataset, *, max_examples: int = 20) -> LeakageReport:
-    """Count (and name) identical sequences shared between splits (case-insensitive)."""
-    if dataset.split is None:
-        return LeakageReport(0, 0, [])
-    frame = pd.DataFrame(
-        {
-            "seq": [s.upper() for s in dataset.sequences],
-            "split": dataset.split,
-            "id": dataset.ids,
-        }
+    Examples
+    --------
+    >>> ds = SequenceDataset.from_arrays(["A"] * 10, [0, 1] * 5, split=["train"] * 8 + ["test"] * 2)
+    >>> carve_valid(ds, fraction=0.25).counts()["valid"]
+    {'0': 1, '1': 1}
+    """
+    if not 0.0 <= fraction < 1.0:
+        raise ConfigError(f"valid_fraction must be in [0, 1); got {fraction}")
+    if dataset.split is None or fraction == 0 or (dataset.split == "valid").any():
+        return dataset
+    train = np.flatnonzero(dataset.split == "train")
+    first = dataset.targets[train, 0]
+    discrete = _is_class_label(first)
+    inner = random_split(
+        first if discrete else np.zeros(len(train)),
+        valid_fraction=fraction,
+        test_fraction=0.0,
+        stratify=discrete,
+        seed=seed,
     )
-    n_splits = frame.groupby("seq")["split"].nunique()
-    shared = n_splits.index[n_splits > 1]
-    rows = frame[frame["seq"].isin(set(shared))]
-    examples = []
-    for _, group in list(rows.groupby("seq", sort=False))[:max_examples]:
-        examples.append({k: g["id"].tolist() for k, g in group.groupby("split")})
-    return LeakageReport(int(len(shared)), int(len(rows)), examples)
+    split = dataset.split.copy()
+    split[train[inner == "valid"]] = "valid"
+    n_valid = int((inner == "valid").sum())
+    carved = {
+        "n_valid": n_valid,
+        "n_train": len(train) - n_valid,
+        "fraction": fraction,
+        "seed": seed,
+    }
+    return dataset.with_split(split).with_provenance(valid_carved=carved)
+
+
+def carve_note(dataset: SequenceDataset) -> str | None:
+    """The sentence that says a validation part was carved (None when it was not)."""
+    carved = dataset.provenance.get("valid_carved")
+    if not carved:
+        return None
+    return (
+        f"the input's split has no validation part: {carved['n_valid']} of the training records "
+        f"({carved['fraction']:g}, seeded {carved['seed']}, stratified by label) were held out "
+        "for validation (early stopping and best epoch of deep models); --valid-fraction 0 "
+        "trains without one"
+    )
 
 
 # -- torch side ----------------------------------------------------------------------------

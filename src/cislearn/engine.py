@@ -259,7 +259,21 @@ class Engine(pl.LightningModule):
             )
             epoch = int(row["epoch"])
             detail = f"epoch {epoch}/{self.cfg.max_epochs} {shown}"
+            if self.has_valid and self._is_best(row):
+                detail += f" *best {self.cfg.monitor}*"
             self.progress("epoch", epoch, self.cfg.max_epochs, detail)
+
+    def _is_best(self, row: Mapping[str, float]) -> bool:
+        """Whether ``row`` beats every earlier epoch on the monitored metric (as the
+        checkpoint callback decides: the first epoch counts, NaN never improves)."""
+        key = self.cfg.monitor
+        value = row.get(key)
+        if value is None or value != value:
+            return len(self.history) == 1
+        earlier = [r[key] for r in self.history[:-1] if r.get(key) == r.get(key)]
+        if not earlier:
+            return True
+        return value < min(earlier) if key == "valid_loss" else value > max(earlier)
 
     # checkpoints carry the history (plain floats: loadable with weights_only=True)
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:

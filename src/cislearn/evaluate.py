@@ -100,6 +100,8 @@ class RunSummary(NamedTuple):
         Held-out labels and scores (``predictions.tsv``) for overlaid ROC/PR curves.
     shortcut_auroc : float, optional
         AUROC of the run's composition-only baseline, shown beside its own.
+    notes : tuple of str
+        The run's notes (validation part carved or missing, how training ended).
     """
 
     name: str
@@ -107,6 +109,7 @@ class RunSummary(NamedTuple):
     y_true: np.ndarray | None = None
     y_score: np.ndarray | None = None
     shortcut_auroc: float | None = None
+    notes: tuple[str, ...] = ()
 
 
 # -- evaluate -------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,13 @@ import torch
 from torch import Tensor, nn
 
 from cislearn.config import TrainConfig
-from cislearn.data import OneHotDataset, SequenceDataset, assign_split, make_loader
+from cislearn.data import (
+    OneHotDataset,
+    SequenceDataset,
+    assign_split,
+    carve_valid,
+    make_loader,
+)
 from cislearn.engine import (
     CKPT_DIR,
     Engine,
@@ -39,6 +46,7 @@ from cislearn.engine import (
 )
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.bundle import read_bundle
+from cislearn.leakage import split_notes
 from cislearn.losses import class_weights, loss_fn
 from cislearn.metrics import classification_metrics, multiclass_metrics, regression_metrics
 from cislearn.models.layers import reverse_complement_batch
@@ -52,6 +60,8 @@ __all__ = [
     "fit",
     "infer_task",
     "output_names",
+    "stop_summary",
+    "NO_VALID_WARNING",
 ]
 
 #: ``task: auto`` calls integer labels 0..K-1 multiclass up to this many classes.
@@ -78,6 +88,38 @@ class TrainResult(NamedTuple):
     """Bundle metadata for :func:`cislearn.io.bundle.save_bundle`."""
     notes: tuple[str, ...]
     """Things the user should know (e.g. no validation set, so no early stopping)."""
+
+
+#: The note (and warning) of a run that trains without a validation part.
+NO_VALID_WARNING = (
+    "warning: no validation part (valid_fraction 0): trained every epoch up to max_epochs "
+    "without early stopping and kept the last epoch, which may be over-fitted"
+)
+
+log = logging.getLogger(__name__)
+
+
+def stop_summary(history: pd.DataFrame, best_epoch: int, monitor: str, max_epochs: int) -> str:
+    """How training ended: ``stopped early at epoch N; best epoch M (valid_auroc X)``.
+
+    Parameters
+    ----------
+    history : DataFrame
+        One row per epoch run (:attr:`TrainResult.history`).
+    best_epoch : int
+        1-based epoch of the kept weights.
+    monitor : str
+        Monitored column of ``history``.
+    max_epochs : int
+    """
+    n = len(history)
+    ran = f"ran all {n} epochs" if n > 1 else "ran 1 epoch"
+    if n < max_epochs:
+        ran = f"stopped early at epoch {n}"
+    if monitor not in history or not 1 <= best_epoch <= n:
+        return f"{ran}; kept the last epoch (no validation part)"
+    value = float(history[monitor].iloc[best_epoch - 1])
+    return f"{ran}; best epoch {best_epoch} ({monitor} {value:.4g})"
 
 
 # -- tasks ---------------------------------------------------------------------------------
@@ -174,7 +216,8 @@ def _resolve_monitor(
         )
     notes: list[str] = []
     if len(valid_targets) == 0:
-        notes.append("no validation records: trained for max_epochs without early stopping")
+        notes.append(NO_VALID_WARNING)
+        log.warning(NO_VALID_WARNING)
     elif monitor in ("valid_auroc", "valid_auprc") and task != "multiclass":
         y = valid_targets[~np.isnan(valid_targets)]
         if y.size == 0 or y.min() == y.max():
@@ -352,6 +395,7 @@ def fit(
     if len(dataset) == 0:
         raise InputError("the dataset has no records")
     ds = dataset if dataset.split is not None else assign_split(dataset, **config.split_kwargs())
+    ds = carve_valid(ds, fraction=config.valid_fraction, seed=config.seed)
     train_ds, valid_ds = ds.part("train"), ds.part("valid")
     if len(train_ds) == 0:
         raise ConfigError("no training records after the split; lower valid/test fractions")
@@ -371,6 +415,7 @@ def fit(
         raise ConfigError(f"config key 'class_weights': only for classification; task is '{task}'")
     hardware = resolve_hardware(config)
     monitor, mode, notes = _resolve_monitor(config, task, valid_ds.targets)
+    notes[:0] = split_notes(ds)
     init_state, init_meta = _read_init(config.init) if config.init else (None, None)
     resolved = config.model_copy(update={"task": task, "monitor": monitor, **hardware})
 
@@ -427,6 +472,10 @@ def fit(
     best_score = float("nan")
     if has_valid and len(history) >= best_epoch:
         best_score = float(history[monitor].iloc[best_epoch - 1])
+    ending = stop_summary(history, best_epoch if has_valid else 0, monitor, config.max_epochs)
+    notes.append(ending)
+    history.attrs["notes"] = list(notes)
+    progress("epoch", len(history), len(history), ending)
     meta = _bundle_meta(model, ds, resolved, task=task, notes=notes)
     meta.update(
         best_epoch=int(best_epoch),

@@ -14,6 +14,7 @@ from cislearn.io.bed import check_chromosomes, read_bed
 from cislearn.io.fasta import DUPLICATE_ID, read_deepbio_fasta, read_fasta
 from cislearn.io.formats import detect_format
 from cislearn.io.tables import read_table
+from cislearn.leakage import describe_leakage, shared_across_splits
 
 if TYPE_CHECKING:
     from cislearn.io.genome import Genome
@@ -157,6 +158,11 @@ def _label_counts(values: np.ndarray) -> dict[str, Any]:
     return out
 
 
+def _leakage(sequences: list[str], split: list[str], ids: list[str]) -> dict[str, Any]:
+    report = shared_across_splits(sequences, split, ids)
+    return {**report._asdict(), "text": describe_leakage(report)}
+
+
 def _check_sequences(
     path: str, fmt: str, fixed_length: bool, iupac_to_n: bool
 ) -> tuple[int, dict[str, Any], _Collector]:
@@ -178,6 +184,7 @@ def _check_sequences(
             }
         if "split" in frame:
             summary["splits"] = dict(Counter(frame["split"].astype(str)))
+            summary["leakage"] = _leakage(sequences, frame["split"].astype(str).tolist(), ids)
     else:
         reader = read_deepbio_fasta if fmt == "deepbio" else read_fasta
         records = list(reader(path, iupac_to_n=iupac_to_n, on_error=collect))
@@ -192,6 +199,7 @@ def _check_sequences(
             labels = Counter(r.label for r in records)
             summary["labels"] = {"label": {str(k): labels[k] for k in sorted(labels)}}
             summary["splits"] = dict(Counter(r.split for r in records))
+            summary["leakage"] = _leakage(sequences, [r.split for r in records], ids)
     dup_ids = sum(1 for e in collect.errors if e.problem.startswith(DUPLICATE_ID))
     summary.update(_sequence_summary(sequences, ids, dup_ids))
     if fixed_length:
@@ -313,6 +321,8 @@ def format_report(report: CheckReport) -> str:
         lines.append(f"  {name:<12} {_counts(counts)}")
     if "splits" in s:
         lines.append(f"  {'splits':<12} {_counts(s['splits'])}")
+    if "leakage" in s:
+        lines.append(f"  {'leakage':<12} {s['leakage']['text']}")
     if "width" in s:
         width = s["width"]
         lines.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
@@ -100,6 +101,22 @@ def epoch_bars():
     from cislearn.cli.progress import ProgressBars
 
     return ProgressBars()
+
+
+#: Help of ``--valid-fraction`` (train, baseline, benchmark).
+VALID_HELP = (
+    "Validation fraction (carved from the training records when the split has none; "
+    "0: none, with a warning)."
+)
+
+#: Help of ``--drop-leaked``.
+DROP_HELP = "Drop held-out records whose sequence also occurs in an earlier split."
+
+
+def echo_notes(notes: Sequence[str]) -> None:
+    """Print a run's notes, one per line; warnings keep their own ``warning:`` prefix."""
+    for note in notes:
+        echo(note if note.startswith(("warning:", "stopped early", "ran ")) else f"note: {note}")
 
 
 def metrics_line(result) -> str:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cislearn.cli.app import Opt, app, chroms, echo, epoch_bars, metrics_line
+from cislearn.cli.app import (
+    DROP_HELP,
+    VALID_HELP,
+    Opt,
+    app,
+    chroms,
+    echo,
+    echo_notes,
+    epoch_bars,
+    metrics_line,
+)
 
 
 @app.command()
@@ -25,10 +35,11 @@ def baseline(
     model: Annotated[str, Opt(help="lasso|rf|svm")] = "lasso",
     task: Annotated[str, Opt(help="auto|binary|multilabel|regression")] = "auto",
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
-    valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
+    valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
     targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
+    drop_leaked: Annotated[bool, Opt("--drop-leaked", help=DROP_HELP)] = False,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
@@ -47,12 +58,12 @@ def baseline(
         valid_fraction=valid_fraction,
         test_fraction=test_fraction,
         seed=seed,
+        drop_leaked=drop_leaked,
         progress=bars,
     )
     bars.close()
     echo(metrics_line(result))
-    for note in result.notes:
-        echo(f"note: {note}")
+    echo_notes(result.notes)
     echo(f"report: {result.report}")
     return 0
 
@@ -72,7 +83,7 @@ def benchmark(
     ] = None,
     max_epochs: Annotated[int | None, Opt(help="Epoch limit of the deep models.")] = None,
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
-    valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
+    valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
@@ -80,6 +91,7 @@ def benchmark(
         int | None, Opt(help="K chromosome folds: the panel per fold and a mean ± sd summary.")
     ] = None,
     force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
+    drop_leaked: Annotated[bool, Opt("--drop-leaked", help=DROP_HELP)] = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
@@ -103,6 +115,7 @@ def benchmark(
         valid_fraction=valid_fraction,
         test_fraction=test_fraction,
         seed=seed,
+        drop_leaked=drop_leaked,
         progress=bars,
     )
     bars.close()
@@ -110,5 +123,9 @@ def benchmark(
         c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in result.table
     ]
     echo(result.table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    shared = set.intersection(*(set(r.notes) for r in result.runs.values()))
+    echo_notes([n for n in next(iter(result.runs.values())).notes if n in shared])
+    for name, run in result.runs.items():
+        echo_notes([f"{name}: {n}" for n in run.notes if n not in shared])
     echo(f"comparison: {result.comparison}")
     return 0

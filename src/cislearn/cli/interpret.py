@@ -117,9 +117,7 @@ def motifs(
     run: Annotated[Path, typer.Argument(help="Run folder (model bundle).")],
     data: Annotated[Path, Opt(help="FASTA of positive sequences (motifs are built from them).")],
     out: Annotated[Path, Opt(help="Output folder.")],
-    neg: Annotated[
-        Path | None, Opt(help="FASTA of negatives (AUROC influence, enrichment).")
-    ] = None,
+    neg: Annotated[Path | None, Opt(help="FASTA of negatives (enrichment).")] = None,
     target: Annotated[str | None, Opt(help="Output name or index (default: the first).")] = None,
     threshold: Annotated[float, Opt(help="Site threshold, fraction of the filter maximum.")] = 0.5,
     min_sites: Annotated[int, Opt(help="Drop filters with fewer sites.")] = 20,
@@ -133,7 +131,7 @@ def motifs(
     """
     from cislearn.pipelines.interpret import motifs_run
 
-    found = motifs_run(
+    res = motifs_run(
         run,
         data,
         out,
@@ -143,11 +141,20 @@ def motifs(
         min_sites=min_sites,
         min_ic=min_ic,
         release=release,
-    ).found
-    top = found.table.head(3)
-    best = ", ".join(f"{r.motif}→{r.match_name}" for r in top.itertuples()) or "none"
-    echo(
-        f"{len(found.motifs)} motifs (of {len(found.filters)} filters); top: {best}; "
-        f"written to {out}"
     )
+    found = res.found
+    for note in res.notes:
+        echo(note if note.startswith("warning:") else f"note: {note}")
+    auroc = "unknown" if res.held_out_auroc is None else f"{res.held_out_auroc:.3f}"
+    echo(
+        f"{len(found.motifs)} motifs (of {len(found.filters)} filters) of a model with "
+        f"held-out AUROC {auroc}; most influential first:"
+    )
+    for r in found.table.head(5).itertuples():
+        hit = "" if r.name == r.match_name else f", best hit {r.match_name}"
+        echo(
+            f"  {r.motif}: {r.name} (q={r.match_q:.2g}{hit}); influence {r.influence:.3g} "
+            f"± {r.influence_sd:.2g} logit on the positives"
+        )
+    echo(f"written to {out}")
     return 0

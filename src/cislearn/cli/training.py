@@ -8,10 +8,13 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import (
+    DROP_HELP,
+    VALID_HELP,
     Opt,
     app,
     chroms,
     echo,
+    echo_notes,
     epoch_bars,
     metrics_line,
     parse_set,
@@ -62,10 +65,11 @@ def train(
     precision: Annotated[str | None, Opt(help="auto|32-true|16-mixed|bf16-mixed")] = None,
     num_threads: Annotated[int | None, Opt(help="CPU threads.")] = None,
     split: Annotated[str | None, Opt(help="random|chromosome|given")] = None,
-    valid_fraction: Annotated[float | None, Opt(help="Validation fraction.")] = None,
+    valid_fraction: Annotated[float | None, Opt(help=VALID_HELP)] = None,
     test_fraction: Annotated[float | None, Opt(help="Test fraction.")] = None,
     valid_chroms: Annotated[str | None, Opt(help="Comma-separated validation chroms.")] = None,
     test_chroms: Annotated[str | None, Opt(help="Comma-separated test chroms.")] = None,
+    drop_leaked: Annotated[bool | None, Opt(help=DROP_HELP)] = None,
     init: Annotated[str | None, Opt(help="Pretrained bundle to start from.")] = None,
     set_: Annotated[
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
@@ -102,8 +106,7 @@ def train(
     if not result.metrics:  # a DDP rank other than 0: rank 0 reports
         return 0
     echo(metrics_line(result))
-    for note in result.notes:
-        echo(f"note: {note}")
+    echo_notes(result.notes)
     if result.shortcut is not None and result.shortcut.warning:
         echo(f"warning: {result.shortcut.warning}")
     echo(f"report: {result.report}")

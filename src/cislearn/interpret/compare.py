@@ -26,6 +26,10 @@ __all__ = [
     "cluster_motifs",
     "motif_enrichment",
     "learned_motifs",
+    "interpretability_warning",
+    "MATCH_Q",
+    "NO_MATCH",
+    "MIN_INTERPRETABLE_AUROC",
 ]
 
 
@@ -202,16 +206,37 @@ def motif_enrichment(
     )
 
 
+#: A learned motif carries the name of its best JASPAR match only below this Tomtom q-value.
+MATCH_Q = 0.05
+#: The name of a learned motif without a significant match (its best hit is still listed).
+NO_MATCH = "no match"
+#: Below this held-out AUROC a model's filters are not interpretable (and say so).
+MIN_INTERPRETABLE_AUROC = 0.75
+
+
+def interpretability_warning(auroc: float | None) -> str | None:
+    """The warning for motifs of a model whose held-out AUROC is below
+    :data:`MIN_INTERPRETABLE_AUROC` (None when it is not, or unknown)."""
+    if auroc is None or not np.isfinite(auroc) or auroc >= MIN_INTERPRETABLE_AUROC:
+        return None
+    return (
+        f"warning: the model's held-out AUROC is {auroc:.3f} (< {MIN_INTERPRETABLE_AUROC}); "
+        "its filters are not interpretable: motifs and their matches may be noise"
+    )
+
+
 class LearnedMotifs(NamedTuple):
     """Everything :func:`learned_motifs` finds."""
 
     motifs: list[Motif]
-    """Kept filter motifs ordered by influence (most influential first); names set to the best
-    JASPAR match."""
+    """Kept filter motifs ordered by influence (most influential first); named after the best
+    JASPAR match when its Tomtom q < :data:`MATCH_Q`, else :data:`NO_MATCH`."""
     table: pd.DataFrame
-    """One row per kept motif, same order: filter columns, ``influence``, ``cluster``,
-    ``representative``, best match (``match_id``, ``match_name``, ``match_p``, ``match_q``)
-    and enrichment columns."""
+    """One row per kept motif, same order: filter columns, ``influence`` (mean drop of the
+    target logit of the positives when the filter is zeroed) with ``influence_sd``,
+    ``influence_se`` and ``frac_down``, ``cluster``, ``representative``, ``name`` (the match
+    name when q < :data:`MATCH_Q`, else :data:`NO_MATCH`), best hit (``match_id``,
+    ``match_name``, ``match_p``, ``match_q``) and enrichment columns."""
     filters: pd.DataFrame
     """Every filter (kept or not) with its influence and the reason it was dropped."""
     matches: pd.DataFrame
@@ -243,10 +268,9 @@ def learned_motifs(
     x_pos : ndarray of shape (n, C, L)
         One-hot positives: motifs are built from them.
     x_neg : ndarray of shape (m, C, L), optional
-        One-hot negatives: influence is then the AUROC drop on positives + negatives, and
-        enrichment is tested.
+        One-hot negatives: enrichment is tested.
     task, target : str, int
-        Output explained by the influence.
+        Output explained by the influence (the mean drop of its logit on the positives).
     threshold, min_sites, min_ic : see :func:`~cislearn.interpret.filters.filter_motifs`
     targets : sequence of Motif, optional
         Known motifs to match (default: JASPAR CORE vertebrates, newest bundled release).
@@ -260,13 +284,9 @@ def learned_motifs(
     fm = filter_motifs(
         model, x_pos, threshold=threshold, min_sites=min_sites, min_ic=min_ic, device=device
     )
-    if x_neg is not None and len(x_neg):
-        x_all = np.concatenate([np.asarray(x_pos), np.asarray(x_neg)])
-        y = np.r_[np.ones(len(x_pos)), np.zeros(len(x_neg))]
-    else:
-        x_all, y = np.asarray(x_pos), None
-    infl = filter_influence(model, x_all, y=y, task=task, target=target, device=device)
-    filters = fm.table.merge(infl[["filter", "influence", "metric"]], on="filter", how="left")
+    infl = filter_influence(model, x_pos, target=target, device=device)
+    infl_cols = ["filter", "influence", "influence_sd", "influence_se", "frac_down", "metric"]
+    filters = fm.table.merge(infl[infl_cols], on="filter", how="left")
     kept = filters[filters["kept"]].sort_values("influence", ascending=False, kind="stable")
     by_id = {m.id: m for m in fm.motifs}
     motifs = [by_id[f] for f in kept["filter"]]
@@ -288,6 +308,12 @@ def learned_motifs(
         .merge(enrich, on="motif", how="left")
         .reset_index(drop=True)
     )
-    names = dict(zip(best["motif"], best["match_name"], strict=True))
-    named = [Motif(m.id, str(names.get(m.id, "") or ""), m.counts) for m in motifs]
+    significant = table["match_q"].lt(MATCH_Q).fillna(False).astype(bool)
+    table.insert(
+        table.columns.get_loc("match_id"),
+        "name",
+        table["match_name"].where(significant, NO_MATCH).fillna(NO_MATCH).astype(str),
+    )
+    names = dict(zip(table["motif"], table["name"], strict=True))
+    named = [Motif(m.id, names.get(m.id, NO_MATCH), m.counts) for m in motifs]
     return LearnedMotifs(named, table, filters, matches)

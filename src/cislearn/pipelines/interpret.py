@@ -15,6 +15,7 @@ from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
 from cislearn.io.fasta import read_fasta
 from cislearn.pipelines.base_tracks import write_base_track
+from cislearn.pipelines.train import held_out_auroc as read_held_out_auroc
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -74,6 +75,10 @@ class MotifsResult(NamedTuple):
     out: Path
     found: Any
     """:class:`cislearn.interpret.compare.LearnedMotifs`."""
+    held_out_auroc: float | None
+    """The model's held-out AUROC (from the run's ``metrics.json``; None when unknown)."""
+    notes: tuple[str, ...]
+    """Cautions shown with the motifs (``warning: ...`` below AUROC 0.75)."""
 
 
 def _safe(name: str) -> str:
@@ -298,6 +303,7 @@ def motifs_run(
     min_ic: float = 3.0,
     release: str | None = None,
     n_logos: int | None = None,
+    held_out_auroc: float | None = None,
     device: str | None = None,
     progress: Progress = no_progress,
 ) -> MotifsResult:
@@ -306,7 +312,10 @@ def motifs_run(
     ``run`` is a run folder or a loaded predictor; ``positives``/``negatives`` are FASTA
     paths or sequences. Writes the files of :func:`cislearn.report.logos.write_learned_motifs`
     (``motifs.tsv``, ``filters.tsv``, ``matches.tsv``, ``motifs.meme``, ``motifs.jaspar``,
-    ``logos/``, ``motifs.html``), logos for the ``n_logos`` most influential motifs (None: all).
+    ``logos/``, ``motifs.html``, ``motifs.json``), logos for the ``n_logos`` most influential
+    motifs (None: all). The model's held-out AUROC is read from the run folder's
+    ``metrics.json`` (or given as ``held_out_auroc``); below 0.75 every output warns that the
+    filters are not interpretable.
     """
     from cislearn.encode import one_hot
     from cislearn.interpret.compare import learned_motifs
@@ -315,6 +324,9 @@ def motifs_run(
 
     predictor = _predictor(run, device)
     n_value = predictor.meta.get("n_value", 0.25)
+    if held_out_auroc is None and isinstance(run, (str, os.PathLike)):
+        held_out_auroc = read_held_out_auroc(run)
+    notes = _motif_notes(held_out_auroc, predictor.task)
 
     def encoded(seqs: Any) -> np.ndarray:
         if isinstance(seqs, (str, os.PathLike)):
@@ -334,5 +346,29 @@ def motifs_run(
         targets=load_jaspar(release=release),
         device=predictor.device,
     )
-    write_learned_motifs(out, found, n_logos=n_logos, progress=progress)
-    return MotifsResult(Path(out), found)
+    write_learned_motifs(
+        out,
+        found,
+        n_logos=n_logos,
+        notes=notes,
+        held_out_auroc=held_out_auroc,
+        progress=progress,
+    )
+    return MotifsResult(Path(out), found, held_out_auroc, notes)
+
+
+def _motif_notes(auroc: float | None, task: str) -> tuple[str, ...]:
+    from cislearn.interpret.compare import MATCH_Q, NO_MATCH, interpretability_warning
+
+    warning = interpretability_warning(auroc)
+    notes = [warning] if warning else []
+    if auroc is None and task in ("binary", "multilabel", "multiclass"):
+        notes.append(
+            "the model's held-out AUROC is unknown (no metrics.json beside the bundle): "
+            "check it is accurate before reading its filters"
+        )
+    notes.append(
+        f"a motif is named after its best JASPAR match only when Tomtom q < {MATCH_Q:g} "
+        f"(else '{NO_MATCH}', with its best hit and q listed)"
+    )
+    return tuple(notes)

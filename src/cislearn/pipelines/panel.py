@@ -27,11 +27,12 @@ from cislearn.baseline import (
     spec_motifs,
 )
 from cislearn.config import TrainConfig
-from cislearn.data import SequenceDataset, assign_split
+from cislearn.data import SequenceDataset
 from cislearn.errors import ConfigError, InputError
 from cislearn.features import FeatureMatrix
 from cislearn.io.atomic import atomic_write
 from cislearn.io.motifs import Motif
+from cislearn.leakage import split_notes, training_split
 from cislearn.pipelines.train import RunResult, compare_runs_dir, evaluate_and_report, train_run
 from cislearn.types import Progress, no_progress
 
@@ -68,15 +69,19 @@ def split_for(
     valid_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
+    drop_leaked: bool = False,
 ) -> SequenceDataset:
-    """``dataset`` with the split a deep run would assign (same code, same defaults); a
-    dataset that already has a split keeps it."""
-    if dataset.split is not None:
-        return dataset
+    """``dataset`` with the split a deep run would assign (same code, same defaults:
+    :func:`cislearn.leakage.training_split`); a dataset that already has a split keeps it,
+    with a validation part carved from its training records when it has none."""
     cfg = TrainConfig(
-        split=split, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed
+        split=split,
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        drop_leaked=drop_leaked,
     )
-    return assign_split(dataset, **cfg.split_kwargs())
+    return training_split(dataset, cfg)
 
 
 def _task(task: str, targets: np.ndarray) -> tuple[str, list[str]]:
@@ -115,7 +120,7 @@ def _fit_and_report(
     import yaml
 
     parts = ds.split
-    held_out, notes = "test", []
+    held_out, notes = "test", split_notes(ds)
     if not (parts == "test").any():
         held_out = "valid"
         notes.append("no test records: metrics are on the validation part")
@@ -196,6 +201,7 @@ def baseline_run(
     valid_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
+    drop_leaked: bool = False,
     n_boot: int = 1000,
     n_jobs: int | None = None,
     progress: Progress | None = None,
@@ -218,6 +224,9 @@ def baseline_run(
         :func:`cislearn.baseline.parse_features`).
     model : {"lasso", "rf", "svm"}
     task : {"auto", "binary", "multilabel", "regression"}
+    drop_leaked : bool
+        Drop held-out records whose sequence is also in an earlier split
+        (:func:`cislearn.leakage.drop_leaked`); the notes say how many.
 
     Returns
     -------
@@ -241,6 +250,7 @@ def baseline_run(
         valid_fraction=valid_fraction,
         test_fraction=test_fraction,
         seed=seed,
+        drop_leaked=drop_leaked,
     )
     motifs = _resolve_motifs(specs)
     progress("features", 0, 1)
@@ -271,6 +281,7 @@ def benchmark_panel(
     valid_fraction: float = 0.1,
     test_fraction: float = 0.2,
     seed: int = 0,
+    drop_leaked: bool = False,
     n_boot: int = 1000,
     progress: Progress | None = None,
 ) -> PanelResult:
@@ -288,6 +299,8 @@ def benchmark_panel(
         ``lasso_motifs``, ``rf_motifs``, ``composition``, ``cnn``, ``default``.
     max_epochs : int, optional
         Epoch limit of the deep models (default: the training default).
+    drop_leaked : bool
+        Drop held-out records whose sequence is also in an earlier split, for every model.
 
     Returns
     -------
@@ -306,7 +319,12 @@ def benchmark_panel(
         )
     out = Path(out)
     ds = split_for(
-        dataset, split=split, valid_fraction=valid_fraction, test_fraction=test_fraction, seed=seed
+        dataset,
+        split=split,
+        valid_fraction=valid_fraction,
+        test_fraction=test_fraction,
+        seed=seed,
+        drop_leaked=drop_leaked,
     )
     matrices: dict[str, tuple[tuple[FeatureSpec, ...], FeatureMatrix, list[Motif]]] = {}
     runs: dict[str, RunResult] = {}
@@ -315,7 +333,12 @@ def benchmark_panel(
         entry = PANEL[name]
         log.info("benchmark: %s", name)
         if isinstance(entry, str):
-            over: dict[str, Any] = {"arch": entry, "seed": seed}
+            over: dict[str, Any] = {
+                "arch": entry,
+                "seed": seed,
+                "valid_fraction": valid_fraction,
+                "drop_leaked": drop_leaked,
+            }
             if max_epochs is not None:
                 over["max_epochs"] = max_epochs
             runs[name] = train_run(

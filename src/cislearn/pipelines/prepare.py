@@ -11,8 +11,9 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 
-from cislearn.data import SequenceDataset, assign_split, leakage_report
+from cislearn.data import SequenceDataset, assign_split
 from cislearn.errors import ConfigError, InputError
+from cislearn.leakage import leakage_report
 from cislearn.types import Progress, no_progress
 
 __all__ = [

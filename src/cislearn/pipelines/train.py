@@ -24,6 +24,7 @@ from cislearn.errors import InputError, ModelLoadError
 from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate, shortcut_check
 from cislearn.io.atomic import atomic_write
 from cislearn.io.datasets import write_json
+from cislearn.leakage import training_split
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "evaluate_run",
     "evaluate_and_report",
     "read_run",
+    "held_out_auroc",
+    "first_auroc",
     "compare_runs_dir",
     "PredictResult",
     "predict_run",
@@ -87,7 +90,8 @@ def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
     return predictor.predict(x)
 
 
-def _first_auroc(metrics: dict[str, Any]) -> float | None:
+def first_auroc(metrics: dict[str, Any]) -> float | None:
+    """The AUROC of the first target that has one (``metrics`` as in ``metrics.json``)."""
     for values in metrics.values():
         if isinstance(values, dict) and values.get("auroc") is not None:
             return float(values["auroc"])
@@ -111,6 +115,21 @@ def _write_predictions(
         )
     with atomic_write(path) as fh:
         frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+
+
+def _validation_summary(meta: dict[str, Any], history: pd.DataFrame | None) -> dict[str, Any]:
+    """The validation part of a run for ``metrics.json``: its size, whether it was carved from
+    the training records, and (deep runs) the epochs run and the best epoch."""
+    counts = meta.get("split", {}).get("counts", {})
+    return {
+        "n_valid": int(counts.get("valid", 0)),
+        "carved_from_train": (meta.get("data") or {}).get("valid_carved"),
+        "monitor": meta.get("monitor"),
+        "best_epoch": meta.get("best_epoch"),
+        "best_score": meta.get("best_score"),
+        "epochs_run": None if history is None else len(history),
+        "max_epochs": (meta.get("config") or {}).get("max_epochs"),
+    }
 
 
 def evaluate_and_report(
@@ -171,8 +190,9 @@ def evaluate_and_report(
     shortcut = None
     if task == "binary" and train is not None:
         shortcut = shortcut_check(
-            train, dataset, model_auroc=_first_auroc(evaluation.metrics), seed=seed
+            train, dataset, model_auroc=first_auroc(evaluation.metrics), seed=seed
         )
+    validation = _validation_summary(predictor.meta, history)
     write_json(
         out / "metrics.json",
         {
@@ -180,6 +200,7 @@ def evaluate_and_report(
             "n_test": len(dataset),
             "metrics": evaluation.metrics,
             "shortcut": None if shortcut is None else shortcut._asdict(),
+            "validation": validation,
             "notes": list(notes),
         },
     )
@@ -216,6 +237,8 @@ def evaluate_and_report(
             "data": predictor.meta.get("data", {}),
         },
         versions=_versions(),
+        notes=notes,
+        best_epoch=validation["best_epoch"],
     )
     return RunResult(out, evaluation.metrics, evaluation.table, shortcut, report, notes)
 
@@ -250,6 +273,7 @@ def train_run(
     progress = progress or no_progress
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    dataset = training_split(dataset, config)
     result = fit(dataset, config, workdir=out, resume=resume, progress=progress)
     if not _is_main_process():
         # under DDP every rank trains; only rank 0 writes the bundle, metrics and report
@@ -331,7 +355,20 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunSummary:
     y_true = preds[true_cols[0]].to_numpy() if true_cols else None
     y_score = preds[score_cols[0]].to_numpy() if score_cols else None
     shortcut = (metrics.get("shortcut") or {}).get("auroc")
-    return RunSummary(run.name, metrics.get("metrics", {}), y_true, y_score, shortcut)
+    notes = tuple(str(n) for n in metrics.get("notes", []))
+    return RunSummary(run.name, metrics.get("metrics", {}), y_true, y_score, shortcut, notes)
+
+
+def held_out_auroc(run_dir: str | os.PathLike[str]) -> float | None:
+    """A finished run's held-out AUROC (first target) from its ``metrics.json``; None when the
+    folder has none (a bare bundle) or the task has no AUROC."""
+    path = Path(run_dir) / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        return first_auroc(json.loads(path.read_text()).get("metrics", {}))
+    except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+        return None
 
 
 def compare_runs_dir(

@@ -7,7 +7,7 @@ import datetime as _dt
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -325,6 +325,8 @@ def render_run_report(
     figures: Mapping[str, str | os.PathLike[str]],
     data_summary: Mapping[str, Any],
     versions: Mapping[str, Any],
+    notes: Sequence[str] = (),
+    best_epoch: int | None = None,
 ) -> str:
     """The HTML text of one run's report: a single self-contained page.
 
@@ -352,6 +354,11 @@ def render_run_report(
         ``split_counts`` entry shaped like ``SequenceDataset.counts()`` is shown as a table.
     versions : mapping
         Provenance: package versions, seeds, input file hashes, command line, date.
+    notes : sequence of str
+        What the user should know (validation part carved or missing, how training ended);
+        notes starting with ``warning:`` are highlighted.
+    best_epoch : int, optional
+        1-based epoch of the kept weights, marked in the history table.
 
     Returns
     -------
@@ -377,6 +384,8 @@ def render_run_report(
         "shortcut": _shortcut(shortcut),
         "figures": _figures(figures),
         "history": _history(history),
+        "best_epoch": best_epoch,
+        "notes": list(notes),
         "config_yaml": _yaml(cfg),
         "provenance": _flatten(_plain(versions)),
     }

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,8 +136,11 @@ def render_motif_page(
         )
     columns = [
         ("motif", "filter"),
+        ("name", "name"),
         ("influence", "influence"),
-        ("match_name", "best JASPAR match"),
+        ("influence_sd", "± SD"),
+        ("frac_down", "pos. lowered"),
+        ("match_name", "best JASPAR hit"),
         ("match_id", "matrix"),
         ("match_p", "p"),
         ("match_q", "q"),
@@ -166,18 +170,32 @@ def write_motif_page(
     return Path(path)
 
 
+def _match_text(rec: Mapping[str, Any]) -> str:
+    """``CTCF (MA0139.2, q=1e-05)``, or ``no match (best hit X MA..., q=0.2)``."""
+    if not isinstance(rec.get("match_id"), str):
+        return "no match"
+    name = rec.get("name", rec["match_name"])
+    hit = f"{rec['match_id']}, q={rec['match_q']:.2g}"
+    if name == rec["match_name"]:
+        return f"{name} ({hit})"
+    return f"{name} (best hit {rec['match_name']} {hit})"
+
+
 def write_learned_motifs(
     out: str | os.PathLike[str],
     found: LearnedMotifs,
     *,
     n_logos: int | None = None,
+    notes: Sequence[str] = (),
+    held_out_auroc: float | None = None,
     progress: Progress = no_progress,
 ) -> Path:
     """Write the learned motifs of a model into the folder ``out``; return ``out``.
 
     Files: ``motifs.tsv``, ``filters.tsv``, ``matches.tsv`` (the tables of ``found``),
-    ``motifs.meme``, ``motifs.jaspar``, ``logos/<motif id>.png`` and ``motifs.html`` (the
-    motifs by influence, logos embedded).
+    ``motifs.meme``, ``motifs.jaspar``, ``logos/<motif id>.png``, ``motifs.html`` (the
+    motifs by influence, logos embedded, ``notes`` on top) and ``motifs.json`` (the model's
+    held-out AUROC and the notes, for the web page).
 
     Parameters
     ----------
@@ -187,6 +205,10 @@ def write_learned_motifs(
         What :func:`cislearn.interpret.compare.learned_motifs` returned.
     n_logos : int, optional
         Draw logos for this many motifs only, most influential first (default: all).
+    notes : sequence of str
+        Cautions shown on the page (``warning: ...`` highlighted).
+    held_out_auroc : float, optional
+        The model's held-out AUROC, recorded in ``motifs.json``.
     progress : Progress
         Called as ``progress("motif logos", done, total)``.
 
@@ -212,14 +234,16 @@ def write_learned_motifs(
     logos = {}
     for rank, (motif, rec) in enumerate(drawn, start=1):
         progress("motif logos", rank - 1, len(drawn))
-        match = (
-            f"{rec['match_name']} ({rec['match_id']}, q={rec['match_q']:.2g})"
-            if isinstance(rec.get("match_id"), str)
-            else "no match"
-        )
+        match = _match_text(rec)
         logos[motif.id] = plot_motif_logo(
             motif, folder / "logos" / f"{motif.id}.png", title=f"#{rank} {motif.id}: {match}"
         )
     progress("motif logos", len(drawn), len(drawn))
-    write_motif_page(folder / "motifs.html", found.table, logos)
+    write_motif_page(folder / "motifs.html", found.table, logos, notes=list(notes))
+    with atomic_write(folder / "motifs.json") as fh:
+        json.dump(
+            {"held_out_auroc": held_out_auroc, "n_motifs": len(found.motifs), "notes": list(notes)},
+            fh,
+            indent=2,
+        )
     return folder

@@ -130,13 +130,15 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
     out = out_dir(settings, job.id)
     cb("load data", 0, 1)
     dataset = _dataset(root, params["inputs"])
-    if dataset.split is None:
-        # one split for every model, so that their held-out metrics compare
-        from cislearn.data import assign_split
+    # one split for every model, so that their held-out metrics compare; a file split into
+    # training/testing only gets a validation part carved from its training records
+    from cislearn.data import assign_split, carve_note, carve_valid
 
-        split = _train_config(params, "auto").split_kwargs()
-        dataset = assign_split(dataset, **split)
-    cb("load data", 1, 1)
+    cfg = _train_config(params, "auto")
+    if dataset.split is None:
+        dataset = assign_split(dataset, **cfg.split_kwargs())
+    dataset = carve_valid(dataset, fraction=cfg.valid_fraction, seed=cfg.seed)
+    cb("load data", 1, 1, carve_note(dataset) or "")
     runs = run_dirs(settings, job)
     models = list(runs)
     for i, (name, run) in enumerate(runs.items()):
@@ -204,9 +206,7 @@ def _learned_motifs(run: Path, dataset: Any, out: Path, cb: JobProgress) -> None
     seqs = list(dataset.sequences)
     pos = [s for s, y in zip(seqs, labels, strict=True) if y == 1][:MOTIF_SEQUENCES]
     neg = [s for s, y in zip(seqs, labels, strict=True) if y == 0][:MOTIF_SEQUENCES]
-    motifs_run(
-        predictor, pos, out, negatives=neg or None, n_logos=present.MOTIFS_SHOWN, progress=cb
-    )
+    motifs_run(run, pos, out, negatives=neg or None, n_logos=present.MOTIFS_SHOWN, progress=cb)
 
 
 def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:

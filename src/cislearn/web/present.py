@@ -120,6 +120,19 @@ def read_variant_table(path: Path, *, top: int = 50) -> dict[str, Any] | None:
     }
 
 
+def read_motif_notes(folder: Path) -> list[str]:
+    """The cautions of a job's learned motifs (``motifs.json``: AUROC below 0.75, naming)."""
+    import json
+
+    path = folder / "motifs.json"
+    if not path.is_file():
+        return []
+    try:
+        return [str(n) for n in json.loads(path.read_text()).get("notes", [])]
+    except (json.JSONDecodeError, AttributeError):
+        return []
+
+
 def read_motifs_dir(folder: Path, files: dict[str, Path]) -> list[dict[str, Any]] | None:
     """Learned motifs of a training job (:func:`cislearn.pipelines.interpret.motifs_run`), for
     the results page (None: none)."""
@@ -144,14 +157,16 @@ def read_motifs_dir(folder: Path, files: dict[str, Path]) -> list[dict[str, Any]
                 found.append(f"{m.target_id} {m.target_name} (q = {m.q_value:.2g})")
         info = []
         if "influence" in table.columns and pd.notna(row.influence):
-            info.append(f"influence {row.influence:.3g}")
+            spread = f" ± {row.influence_sd:.2g}" if "influence_sd" in table.columns else ""
+            info.append(f"influence {row.influence:.3g}{spread} logit")
         if "n_sites" in table.columns:
             info.append(f"{int(row.n_sites)} sites")
         if "consensus" in table.columns:
             info.append(str(row.consensus))
+        label = str(row.name) if "name" in table.columns else ""
         shown.append(
             {
-                "name": motif_id,
+                "name": f"{motif_id}: {label}" if label else motif_id,
                 "logo": logo if logo in files else None,
                 "matches": found,
                 "info": ", ".join(info),

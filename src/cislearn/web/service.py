@@ -139,6 +139,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
                 entry["finished"] = True
                 entry["metrics"] = _clean(summary.metrics)
                 entry["shortcut_auroc"] = _clean(summary.shortcut_auroc)
+                entry["notes"] = list(summary.notes)
         entry["figures"] = _figures(files, prefix + "figures/")
         entry["predictions"] = _present(files, prefix + "predictions.tsv")
         entry["embedding_table"] = _present(files, prefix + "embedding.tsv")
@@ -164,6 +165,7 @@ def job_results(settings: Settings, job: JobRecord) -> dict[str, Any]:
         "models": models,
         "comparison": comparison,
         "motifs": motifs,
+        "motif_notes": present.read_motif_notes(out_dir(settings, job.id) / "motifs"),
         "files": sorted(files),
     }
 
