@@ -22,7 +22,7 @@ install: $(VENV)/.base
 dev: $(VENV)/.dev
 
 demo: $(VENV)/.base
-	$(VENV)/bin/cislearn demo --out demo_out
+	$(VENV)/bin/cislearn demo --out demo_out --force
 
 # The browser test drives Debian's chromium (Playwright cannot download browsers here).
 browser:

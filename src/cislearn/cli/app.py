@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -44,6 +45,19 @@ def chroms(text: str | None) -> tuple[str, ...]:
 
 
 Opt = typer.Option
+
+#: The ``--force`` flag of every command that writes results.
+Force = Annotated[
+    bool, Opt("--force", help="Write into a non-empty output folder (or over a file) anyway.")
+]
+
+
+def out_dir(out: Path, command: str, force: bool, resume: bool | None = None, keep=None):
+    """The output folder of a command (:func:`cislearn.io.atomic.output_dir`): refuses a
+    non-empty folder without ``--force``/``--resume``; removes it again if the command fails."""
+    from cislearn.io.atomic import output_dir
+
+    return output_dir(out, command, force=force, resume=resume, keep=keep)
 
 
 #: ``TrainConfig`` fields without a flag of their own (set with ``--set model.KEY=VALUE``).

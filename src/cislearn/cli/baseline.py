@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars, metrics_line
+from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, metrics_line, out_dir
 
 
 @app.command()
@@ -27,27 +27,31 @@ def baseline(
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+    force: Force = False,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.panel import baseline_run
 
-    dataset = load_dataset(data, pos=pos, neg=neg)
-    bars = epoch_bars()
-    result = baseline_run(
-        dataset,
-        out,
-        features=features,
-        model=model,
-        task=task,
-        split=split,
-        valid_fraction=valid_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        progress=bars,
-    )
-    bars.close()
+    with out_dir(out, "baseline", force):
+        dataset = load_dataset(data, pos=pos, neg=neg)
+        bars = epoch_bars()
+        try:
+            result = baseline_run(
+                dataset,
+                out,
+                features=features,
+                model=model,
+                task=task,
+                split=split,
+                valid_fraction=valid_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     echo(metrics_line(result))
     for note in result.notes:
         echo(f"note: {note}")
@@ -73,26 +77,30 @@ def benchmark(
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    force: Force = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.panel import benchmark_panel
 
-    dataset = load_dataset(data, pos=pos, neg=neg)
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    bars = epoch_bars()
-    result = benchmark_panel(
-        dataset,
-        out,
-        models=chosen,
-        max_epochs=max_epochs,
-        split=split,
-        valid_fraction=valid_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        progress=bars,
-    )
-    bars.close()
+    with out_dir(out, "benchmark", force):
+        dataset = load_dataset(data, pos=pos, neg=neg)
+        bars = epoch_bars()
+        try:
+            result = benchmark_panel(
+                dataset,
+                out,
+                models=chosen,
+                max_epochs=max_epochs,
+                split=split,
+                valid_fraction=valid_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     cols = [
         c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in result.table
     ]

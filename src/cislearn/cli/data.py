@@ -9,6 +9,7 @@ import typer
 
 from cislearn.cli.app import (
     Anchor,
+    Force,
     NegMethod,
     SplitMethod,
     app,
@@ -16,6 +17,7 @@ from cislearn.cli.app import (
     echo,
     epoch_bars,
     metrics_line,
+    out_dir,
 )
 
 
@@ -89,12 +91,13 @@ def prepare(
         str | None, typer.Option(help="Comma-separated test chromosomes.")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Force = False,
 ) -> int:
     """Peaks + genome → top-k windows, sequences, negatives, splits, written as FASTA + BED."""
     from cislearn.pipelines.prepare import prepare_run
 
     bars = epoch_bars()
-    try:
+    with out_dir(out, "prepare", force), bars:
         res = prepare_run(
             peaks,
             genome,
@@ -112,8 +115,6 @@ def prepare(
             seed=seed,
             progress=bars,
         )
-    finally:
-        bars.close()
     s = res.summary
     echo(
         f"{s['positives']} positives, {s['negatives']} negatives ({s['negative_method']}); "
@@ -137,11 +138,14 @@ def negatives(
     fold: Annotated[int, typer.Option(help="Negatives per input sequence.")] = 1,
     k: Annotated[int, typer.Option(help="k-let size preserved by the shuffle.")] = 2,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Force = False,
 ) -> int:
     """Negative controls: k-let shuffles, or GC/repeat-matched genomic background (+ QC)."""
     from cislearn.errors import ConfigError
+    from cislearn.io.atomic import output_file
     from cislearn.pipelines.prepare import negatives_run
 
+    output_file(out, force=force)
     if method is NegMethod.none:
         raise ConfigError("--method must be shuffle or genomic")
     bars = epoch_bars()
@@ -181,18 +185,20 @@ def simulate(
         list[str] | None, typer.Option(help="JASPAR ids to implant (repeatable).")
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    force: Force = False,
 ) -> int:
     """Simulated demo data: Markov background with real JASPAR motifs implanted in positives."""
     from cislearn.pipelines.demo import simulate_run
 
-    summary = simulate_run(
-        out,
-        n_positive=n_positive,
-        n_negative=n_negative,
-        length=length,
-        motifs=tuple(motif or ("MA0139",)),
-        seed=seed,
-    )
+    with out_dir(out, "simulate", force):
+        summary = simulate_run(
+            out,
+            n_positive=n_positive,
+            n_negative=n_negative,
+            length=length,
+            motifs=tuple(motif or ("MA0139",)),
+            seed=seed,
+        )
     echo(
         f"{summary['positives']} positives with {', '.join(summary['motifs'])} implants and "
         f"{summary['negatives']} negatives written to {out}/"
@@ -205,15 +211,14 @@ def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo_out"),
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
+    force: Force = False,
 ) -> int:
     """The main job end to end on simulated data: simulate → split → train → evaluate → report."""
     from cislearn.pipelines.demo import demo_run
 
     bars = epoch_bars()
-    try:
+    with out_dir(out, "demo", force), bars:
         res = demo_run(out, seed=seed, max_epochs=max_epochs, progress=bars)
-    finally:
-        bars.close()
     summary = res.data_summary
     echo(
         f"demo data: {summary['positives']} positives with {', '.join(summary['motifs'])} "

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars
+from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, out_dir
 
 
 class Method(StrEnum):
@@ -35,6 +35,7 @@ def interpret(
     top: Annotated[int, Opt(help="Attribution logos for this many top-scoring sequences.")] = 10,
     positions: Annotated[int, Opt(help="Top positions per sequence in the TSV.")] = 10,
     batch_size: Annotated[int, Opt(help="Sequences per batch.")] = 64,
+    force: Force = False,
 ) -> int:
     """Attributions (saliency, grad x input, integrated gradients, DeepLIFT/SHAP, occlusion).
 
@@ -43,17 +44,18 @@ def interpret(
     """
     from cislearn.pipelines.interpret import attributions_run
 
-    res = attributions_run(
-        run,
-        fasta,
-        out,
-        method=method.value,
-        output=output.value,
-        target=target,
-        top=top,
-        positions=positions,
-        batch_size=batch_size,
-    )
+    with out_dir(out, "interpret", force):
+        res = attributions_run(
+            run,
+            fasta,
+            out,
+            method=method.value,
+            output=output.value,
+            target=target,
+            top=top,
+            positions=positions,
+            batch_size=batch_size,
+        )
     echo(f"{method.value} attributions of {res.n_sequences} sequences written to {res.out}")
     return 0
 
@@ -70,28 +72,30 @@ def mutation_map(
     zoom: Annotated[int, Opt(help="Half-width (bp) of the zoomed panel at the centre.")] = 20,
     rc_average: Annotated[bool, Opt(help="Average over both strands.")] = False,
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
+    force: Force = False,
 ) -> int:
     """Effect of every substitution (logit, probability, delta score) as TSV and 4 x L heatmaps."""
     from cislearn.pipelines.interpret import mutation_maps_run
 
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
     bars = epoch_bars()
-    try:
-        res = mutation_maps_run(
-            run,
-            out,
-            fasta=fasta,
-            ids=wanted,
-            first=first,
-            sequence=sequence,
-            target=target,
-            zoom=zoom,
-            rc_average=rc_average,
-            method=method,
-            progress=bars,
-        )
-    finally:
-        bars.close()
+    with out_dir(out, "mutation-map", force):
+        try:
+            res = mutation_maps_run(
+                run,
+                out,
+                fasta=fasta,
+                ids=wanted,
+                first=first,
+                sequence=sequence,
+                target=target,
+                zoom=zoom,
+                rc_average=rc_average,
+                method=method,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     echo(f"mutation maps of {len(res.figures)} sequences ({res.method} path) written to {out}")
     return 0
 
@@ -109,6 +113,7 @@ def motifs(
     min_sites: Annotated[int, Opt(help="Drop filters with fewer sites.")] = 20,
     min_ic: Annotated[float, Opt(help="Drop motifs with less information (bits).")] = 3.0,
     release: Annotated[str | None, Opt(help="JASPAR release (default: newest bundled).")] = None,
+    force: Force = False,
 ) -> int:
     """First-layer filters -> motifs -> JASPAR (Tomtom), influence, FIMO enrichment, HTML page.
 
@@ -117,17 +122,18 @@ def motifs(
     """
     from cislearn.pipelines.interpret import motifs_run
 
-    found = motifs_run(
-        run,
-        data,
-        out,
-        negatives=neg,
-        target=target,
-        threshold=threshold,
-        min_sites=min_sites,
-        min_ic=min_ic,
-        release=release,
-    ).found
+    with out_dir(out, "motifs", force):
+        found = motifs_run(
+            run,
+            data,
+            out,
+            negatives=neg,
+            target=target,
+            threshold=threshold,
+            min_sites=min_sites,
+            min_ic=min_ic,
+            release=release,
+        ).found
     top = found.table.head(3)
     best = ", ".join(f"{r.motif}→{r.match_name}" for r in top.itertuples()) or "none"
     echo(

@@ -8,17 +8,19 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import (
+    Force,
     Opt,
     app,
     echo,
     epoch_bars,
     metrics_line,
+    out_dir,
     parse_set,
     train_config,
 )
 
 #: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
-TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume")
+TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume", "force")
 
 
 @app.command()
@@ -62,16 +64,20 @@ def train(
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
     ] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue an interrupted run.")] = False,
+    force: Force = False,
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.train import train_run
 
-    cfg = train_config(config, locals(), set_)
-    dataset = load_dataset(data, pos=pos, neg=neg)
-    bars = epoch_bars()
-    result = train_run(dataset, cfg, out, resume=resume, progress=bars)
-    bars.close()
+    with out_dir(out, "train", force, resume=resume, keep="checkpoints/last.ckpt"):
+        cfg = train_config(config, locals(), set_)
+        dataset = load_dataset(data, pos=pos, neg=neg)
+        bars = epoch_bars()
+        try:
+            result = train_run(dataset, cfg, out, resume=resume, progress=bars)
+        finally:
+            bars.close()
     if not result.metrics:  # a DDP rank other than 0: rank 0 reports
         return 0
     echo(metrics_line(result))
@@ -90,12 +96,14 @@ def evaluate(
     data: Annotated[Path | None, Opt(help="DeepBIO FASTA or table.")] = None,
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
+    force: Force = False,
 ) -> int:
     """Evaluate a trained run on labelled data (every record)."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.train import evaluate_run
 
-    result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
+    with out_dir(out, "evaluate", force):
+        result = evaluate_run(run, load_dataset(data, pos=pos, neg=neg), out)
     echo(metrics_line(result))
     echo(f"report: {result.report}")
     return 0
@@ -111,10 +119,13 @@ def predict(
     ] = None,
     output: Annotated[str, Opt(help="both|prob|logit")] = "both",
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
+    force: Force = False,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
+    from cislearn.io.atomic import output_file
     from cislearn.pipelines.train import predict_run
 
+    output_file(out, force=force)
     bars = epoch_bars()
     try:
         res = predict_run(
@@ -131,11 +142,13 @@ def predict(
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
     out: Annotated[Path, Opt(help="Folder for the table, figures and comparison.html.")],
+    force: Force = False,
 ) -> int:
     """Compare runs: one metrics table and overlaid ROC and PR figures."""
     from cislearn.pipelines.train import compare_runs_dir
 
-    table, html = compare_runs_dir(list(runs), out)
+    with out_dir(out, "compare", force):
+        table, html = compare_runs_dir(list(runs), out)
     cols = [c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in table]
     echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     echo(f"comparison: {html}")
@@ -189,6 +202,7 @@ def pretrain(
     seed: Annotated[int | None, Opt(help="Random seed.")] = None,
     mask_fraction: Annotated[float, Opt(help="Fraction of tokens masked.")] = 0.15,
     set_: Annotated[list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.k=4.")] = None,
+    force: Force = False,
 ) -> int:
     """Pretrain a k-mer transformer as a masked language model; fine-tune with train --init."""
     from cislearn.pipelines.train import pretrain_run
@@ -200,11 +214,12 @@ def pretrain(
         "seed": seed,
         "arch": "transformer",
     }
-    cfg = train_config(config, given, set_)
-    bars = epoch_bars()
-    try:
-        result = pretrain_run(fasta, cfg, out, mask_fraction=mask_fraction, progress=bars)
-    finally:
-        bars.close()
+    with out_dir(out, "pretrain", force):
+        cfg = train_config(config, given, set_)
+        bars = epoch_bars()
+        try:
+            result = pretrain_run(fasta, cfg, out, mask_fraction=mask_fraction, progress=bars)
+        finally:
+            bars.close()
     echo(f"pretrained transformer written to {out} (best epoch {result.best_epoch})")
     return 0

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars
+from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, out_dir
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -39,29 +39,31 @@ def score_variants_cmd(
     seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
+    force: Force = False,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
     from cislearn.pipelines.variants import score_variants_run
 
     bars = epoch_bars()
-    try:
-        res = score_variants_run(
-            run,
-            variants,
-            genome,
-            out,
-            top_maps=top_maps,
-            strict=strict,
-            rc_average=rc_average,
-            shifts=_shifts(shifts),
-            n_null=n_null,
-            seed=seed,
-            chunk_size=chunk_size,
-            batch_size=batch_size,
-            progress=bars,
-        )
-    finally:
-        bars.close()
+    with out_dir(out, "score-variants", force):
+        try:
+            res = score_variants_run(
+                run,
+                variants,
+                genome,
+                out,
+                top_maps=top_maps,
+                strict=strict,
+                rc_average=rc_average,
+                shifts=_shifts(shifts),
+                n_null=n_null,
+                seed=seed,
+                chunk_size=chunk_size,
+                batch_size=batch_size,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     summary = res.summary
     flags = ", ".join(f"{k} {v:,}" for k, v in summary.flags.items() if v) or "none"
     echo(f"scored {summary.n_scored:,} of {summary.n_variants:,} variants; flagged: {flags}")

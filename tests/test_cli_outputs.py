@@ -1,0 +1,183 @@
+"""What a new user trips on (issue 15): output folders are never clobbered nor left behind,
+stale genome indexes, unverifiable bundles, seeds out of range, honest help."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cislearn.cli.main import main
+from cislearn.io.atomic import RUN_MARKER
+
+MOTIF = "CCGCGAGGGCGC"  # CTCF-like core implanted into positives
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _random(rng: np.random.Generator, n: int) -> str:
+    return "".join(rng.choice(list("ACGT"), size=n))
+
+
+def write_fasta(path: Path, seqs: list[str], prefix: str) -> Path:
+    path.write_text("".join(f">{prefix}{i}\n{s}\n" for i, s in enumerate(seqs)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> tuple[Path, Path]:
+    """80 positives (with a motif) and 80 negatives of 60 bp."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path_factory.mktemp("tiny")
+    pos = []
+    for _ in range(80):
+        s = _random(rng, 60)
+        pos.append(s[:24] + MOTIF + s[36:])
+    neg = [_random(rng, 60) for _ in range(80)]
+    return write_fasta(folder / "pos.fa", pos, "p"), write_fasta(folder / "neg.fa", neg, "n")
+
+
+TRAIN = ("--arch", "cnn", "--set", "model.filters=8", "--max-epochs", "1", "--num-threads", "1")
+
+
+def train(capsys, tiny, out: Path, *extra: object) -> tuple[int, str, str]:
+    pos, neg = tiny
+    return run(capsys, "train", "--pos", pos, "--neg", neg, *TRAIN, "--out", out, *extra)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "tiny"
+    pos, neg = tiny
+    code = main(["train", "--pos", str(pos), "--neg", str(neg), *TRAIN, "--out", str(out)])
+    assert code == 0
+    return out
+
+
+# -- point 1: a non-empty output folder is refused without --force / --resume -------------------
+
+
+def test_train_refuses_to_replace_a_finished_run(capsys, tmp_path, tiny) -> None:
+    out = tmp_path / "run"
+    code, _, err = train(capsys, tiny, out)
+    assert code == 0, err
+    weights = (out / "model.safetensors").read_bytes()
+    code, _, err = train(capsys, tiny, out, "--seed", "7")
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "not empty" in err and "--force" in err and "--resume" in err
+    assert (out / "model.safetensors").read_bytes() == weights  # untouched
+    code, _, err = train(capsys, tiny, out, "--seed", "7", "--force")
+    assert code == 0, err
+    assert (out / "model.safetensors").read_bytes() != weights
+    assert not (out / RUN_MARKER).exists()
+
+
+@pytest.mark.parametrize("command", ["baseline", "benchmark", "evaluate", "score-variants"])
+def test_other_commands_refuse_a_non_empty_folder(capsys, tmp_path, tiny, command) -> None:
+    pos, neg = tiny
+    out = tmp_path / "results"
+    out.mkdir()
+    (out / "keep.txt").write_text("earlier work")
+    args = {
+        "baseline": ("baseline", "--pos", pos, "--neg", neg, "--features", "composition"),
+        "benchmark": ("benchmark", "--pos", pos, "--neg", neg, "--models", "composition"),
+        "evaluate": ("evaluate", tmp_path, "--pos", pos, "--neg", neg),
+        "score-variants": ("score-variants", tmp_path, pos, "--genome", pos),
+    }[command]
+    code, _, err = run(capsys, *args, "--out", out)
+    assert code == 2 and "not empty (keep.txt)" in err and "--force" in err, err
+    assert "--resume" not in err  # these commands cannot resume
+    assert (out / "keep.txt").read_text() == "earlier work"
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_an_interrupted_run_of_the_same_command_is_reused(capsys, tmp_path, tiny) -> None:
+    pos, neg = tiny
+    out = tmp_path / "b"
+    out.mkdir()
+    (out / RUN_MARKER).write_text("baseline\n")
+    (out / "partial.tsv").write_text("x")
+    code, _, err = run(
+        capsys, "baseline", "--pos", pos, "--neg", neg, "--features", "composition", "--out", out
+    )
+    assert code == 0, err
+    assert (out / "report.html").exists() and not (out / RUN_MARKER).exists()
+    (out / RUN_MARKER).write_text("train\n")  # another command's leftovers: refused
+    code, _, err = run(
+        capsys, "baseline", "--pos", pos, "--neg", neg, "--features", "composition", "--out", out
+    )
+    assert code == 2 and "--force" in err
+
+
+def test_predict_refuses_to_overwrite_a_file(capsys, tmp_path, tiny_run, tiny) -> None:
+    pos, _ = tiny
+    out = tmp_path / "p.tsv"
+    out.write_text("earlier\n")
+    code, _, err = run(capsys, "predict", tiny_run, pos, "--out", out)
+    assert code == 2 and "exists" in err and "--force" in err
+    assert out.read_text() == "earlier\n"
+    code, _, err = run(capsys, "predict", tiny_run, pos, "--out", out, "--force")
+    assert code == 0, err
+    assert out.read_text().startswith("id\t")
+
+
+# -- point 2: a failed command leaves no output folder behind ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ("--arch", "cnnn"),  # architecture typo
+        ("--set", "model.filterz=3"),  # unknown model key
+        ("--set", "lr"),  # malformed --set
+    ],
+)
+def test_failed_train_leaves_no_folder(capsys, tmp_path, tiny, extra) -> None:
+    out = tmp_path / "nested" / "run"
+    code, _, err = train(capsys, tiny, out, *extra)
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_failed_train_on_mixed_lengths_leaves_no_folder(capsys, tmp_path, tiny) -> None:
+    pos, _ = tiny
+    neg = write_fasta(tmp_path / "short.fa", ["ACGT" * 10] * 20, "s")
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "--pos", pos, "--neg", neg, *TRAIN, "--out", out)
+    assert code == 2, err
+    assert not out.exists()
+
+
+def test_failed_command_empties_a_folder_it_was_given_empty(capsys, tmp_path, tiny) -> None:
+    out = tmp_path / "given"
+    out.mkdir()
+    code, _, _ = train(capsys, tiny, out, "--arch", "cnnn")
+    assert code == 2
+    assert out.is_dir() and not any(out.iterdir())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "##fileformat=VCFv4.2\nchr1\t10\t.\tA\tC\t.\t.\t.\n",  # no #CHROM line
+        "chrom\tpos\tref\talt\nchr1\tten\tA\tC\n",  # bad TSV line
+    ],
+)
+def test_failed_score_variants_leaves_no_folder(capsys, tmp_path, tiny_run, text) -> None:
+    genome = write_fasta(tmp_path / "g.fa", ["ACGT" * 50], "chr")
+    suffix = ".vcf" if text.startswith("##") else ".tsv"
+    variants = tmp_path / f"v{suffix}"
+    variants.write_text(text)
+    out = tmp_path / "scores"
+    code, _, err = run(
+        capsys, "score-variants", tiny_run, variants, "--genome", genome, "--out", out
+    )
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
