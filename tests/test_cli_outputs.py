@@ -181,3 +181,45 @@ def test_failed_score_variants_leaves_no_folder(capsys, tmp_path, tiny_run, text
     )
     assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+# -- point 5 (CLI half): one seed range, checked in config.py ---------------------------------
+
+
+@pytest.mark.parametrize("seed", [2**32, 10**29, -1])
+@pytest.mark.parametrize("command", ["train", "simulate", "baseline", "score-variants"])
+def test_seed_out_of_range_is_one_line(capsys, tmp_path, tiny, command, seed) -> None:
+    pos, neg = tiny
+    out = tmp_path / "out"
+    args = {
+        "train": ("train", "--pos", pos, "--neg", neg, *TRAIN),
+        "simulate": ("simulate", "--n-positive", "5", "--n-negative", "5", "--length", "30"),
+        "baseline": ("baseline", "--pos", pos, "--neg", neg, "--features", "composition"),
+        "score-variants": ("score-variants", tmp_path, pos, "--genome", pos),
+    }[command]
+    code, _, err = run(capsys, *args, "--seed", seed, "--out", out)
+    assert code == 2
+    assert err.strip() == (
+        f"cislearn: error: --seed: must be an integer from 0 to 4294967295 (2**32 - 1); "
+        f"got {seed}"
+    )
+    assert not out.exists()
+
+
+def test_seed_range_is_shared_by_configs() -> None:
+    from pydantic import BaseModel
+
+    from cislearn.config import MAX_SEED, Seed, TrainConfig, check_seed
+    from cislearn.errors import ConfigError
+
+    class Form(BaseModel):  # how the web's request models use it
+        seed: Seed = 0
+
+    assert check_seed(MAX_SEED) == MAX_SEED and Form(seed=MAX_SEED).seed == MAX_SEED
+    for bad in (MAX_SEED + 1, -1, True):
+        with pytest.raises(ConfigError, match="0 to 4294967295"):
+            check_seed(bad)
+    with pytest.raises(ValueError):
+        Form(seed=MAX_SEED + 1)
+    with pytest.raises(ValueError):
+        TrainConfig(seed=2**32)

@@ -26,6 +26,9 @@ from cislearn.errors import ConfigError, where
 __all__ = [
     "DEFAULT_ARCH",
     "MONITORS",
+    "MAX_SEED",
+    "Seed",
+    "check_seed",
     "TrainConfig",
     "load_config",
     "resolve_config",
@@ -48,6 +51,30 @@ MONITORS: tuple[str, ...] = (
 )
 
 PosInt = typing.Annotated[int, Field(gt=0)]
+
+#: The largest seed: numpy's legacy and ``SeedSequence`` users, torch and Lightning all take
+#: 0 … 2**32 - 1. The one range check of every ``--seed`` and of the web forms and API.
+MAX_SEED = 2**32 - 1
+
+#: A seed as a pydantic field type (a value outside 0 … :data:`MAX_SEED` fails validation).
+Seed = typing.Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+
+def check_seed(value: int, *, name: str = "seed") -> int:
+    """``value`` if it is a usable seed, else :class:`ConfigError` naming ``name`` and the range.
+
+    Examples
+    --------
+    >>> check_seed(7)
+    7
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEED:
+        raise ConfigError(
+            f"{name}: must be an integer from 0 to {MAX_SEED} (2**32 - 1); got {value!r}"
+        )
+    return value
+
+
 Fraction = typing.Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
@@ -132,7 +159,7 @@ class TrainConfig(BaseModel):
     class_weights: bool = False
     rc_augment: bool = False
     rc_average: bool = False
-    seed: typing.Annotated[int, Field(ge=0)] = 0
+    seed: Seed = 0
     deterministic: bool = False
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     devices: PosInt | Literal["auto"] = "auto"

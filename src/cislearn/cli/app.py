@@ -52,6 +52,19 @@ Force = Annotated[
 ]
 
 
+def _seed(value: int | None) -> int | None:
+    if value is not None:
+        from cislearn.config import check_seed
+
+        check_seed(value, name="--seed")
+    return value
+
+
+def seed_opt(help: str = "Random seed.") -> typer.models.OptionInfo:
+    """The ``--seed`` option: range-checked by :func:`cislearn.config.check_seed`."""
+    return Opt(help=f"{help} (0 to 2**32 - 1)", callback=_seed)
+
+
 def out_dir(out: Path, command: str, force: bool, resume: bool | None = None, keep=None):
     """The output folder of a command (:func:`cislearn.io.atomic.output_dir`): refuses a
     non-empty folder without ``--force``/``--resume``; removes it again if the command fails."""

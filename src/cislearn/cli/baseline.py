@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, metrics_line, out_dir
+from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, metrics_line, out_dir, seed_opt
 
 
 @app.command()
@@ -26,7 +26,7 @@ def baseline(
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
-    seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+    seed: Annotated[int, seed_opt("Random seed (split, folds, forest).")] = 0,
     force: Force = False,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
@@ -76,7 +76,7 @@ def benchmark(
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
     valid_fraction: Annotated[float, Opt(help="Validation fraction.")] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
-    seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     force: Force = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""

@@ -18,6 +18,7 @@ from cislearn.cli.app import (
     epoch_bars,
     metrics_line,
     out_dir,
+    seed_opt,
 )
 
 
@@ -90,7 +91,7 @@ def prepare(
     test_chroms: Annotated[
         str | None, typer.Option(help="Comma-separated test chromosomes.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     force: Force = False,
 ) -> int:
     """Peaks + genome → top-k windows, sequences, negatives, splits, written as FASTA + BED."""
@@ -137,7 +138,7 @@ def negatives(
     exclude: Annotated[Path | None, typer.Option(help="BED of regions to avoid (genomic).")] = None,
     fold: Annotated[int, typer.Option(help="Negatives per input sequence.")] = 1,
     k: Annotated[int, typer.Option(help="k-let size preserved by the shuffle.")] = 2,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     force: Force = False,
 ) -> int:
     """Negative controls: k-let shuffles, or GC/repeat-matched genomic background (+ QC)."""
@@ -184,7 +185,7 @@ def simulate(
     motif: Annotated[
         list[str] | None, typer.Option(help="JASPAR ids to implant (repeatable).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     force: Force = False,
 ) -> int:
     """Simulated demo data: Markov background with real JASPAR motifs implanted in positives."""
@@ -209,7 +210,7 @@ def simulate(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo_out"),
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
     force: Force = False,
 ) -> int:

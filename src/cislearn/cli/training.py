@@ -16,6 +16,7 @@ from cislearn.cli.app import (
     metrics_line,
     out_dir,
     parse_set,
+    seed_opt,
     train_config,
 )
 
@@ -46,7 +47,7 @@ def train(
     class_weights: Annotated[bool | None, Opt(help="Weight classes by frequency.")] = None,
     rc_augment: Annotated[bool | None, Opt(help="Reverse-complement augmentation.")] = None,
     rc_average: Annotated[bool | None, Opt(help="Average predictions over both strands.")] = None,
-    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
+    seed: Annotated[int | None, seed_opt("Random seed.")] = None,
     deterministic: Annotated[bool | None, Opt(help="Deterministic algorithms.")] = None,
     accelerator: Annotated[str | None, Opt(help="auto|cpu|gpu")] = None,
     devices: Annotated[str | None, Opt(help="Number of devices, or 'auto'.")] = None,
@@ -199,7 +200,7 @@ def pretrain(
     max_epochs: Annotated[int | None, Opt(help="Maximum epochs.")] = None,
     batch_size: Annotated[int | None, Opt(help="Batch size.")] = None,
     lr: Annotated[float | None, Opt(help="Learning rate.")] = None,
-    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
+    seed: Annotated[int | None, seed_opt("Random seed.")] = None,
     mask_fraction: Annotated[float, Opt(help="Fraction of tokens masked.")] = 0.15,
     set_: Annotated[list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.k=4.")] = None,
     force: Force = False,

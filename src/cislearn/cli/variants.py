@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, out_dir
+from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, out_dir, seed_opt
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -36,7 +36,7 @@ def score_variants_cmd(
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
     shifts: Annotated[str, Opt(help="Window offsets (bp) to average, e.g. -5,0,5.")] = "0",
     n_null: Annotated[int, Opt(help="Random substitutions in the null (0: no p-values).")] = 10_000,
-    seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
+    seed: Annotated[int, seed_opt("Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
     force: Force = False,
