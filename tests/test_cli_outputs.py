@@ -223,3 +223,23 @@ def test_seed_range_is_shared_by_configs() -> None:
         Form(seed=MAX_SEED + 1)
     with pytest.raises(ValueError):
         TrainConfig(seed=2**32)
+
+
+# -- point 4: a bundle without its weights checksum is refused ---------------------------------
+
+
+def test_bundle_without_checksum_is_refused(capsys, tmp_path, tiny_run, tiny) -> None:
+    import shutil
+
+    run_dir = tmp_path / "tampered"
+    shutil.copytree(tiny_run, run_dir)
+    meta = json.loads((run_dir / "model.json").read_text())
+    del meta["weights_sha256"]
+    (run_dir / "model.json").write_text(json.dumps(meta))
+    weights = bytearray((run_dir / "model.safetensors").read_bytes())
+    weights[-3] ^= 0x40  # flip a bit of the last float
+    (run_dir / "model.safetensors").write_bytes(bytes(weights))
+    code, _, err = run(capsys, "predict", run_dir, tiny[0], "--out", tmp_path / "p.tsv")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "no 'weights_sha256'" in err and "cannot be verified" in err
+    assert not (tmp_path / "p.tsv").exists()
