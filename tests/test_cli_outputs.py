@@ -200,8 +200,7 @@ def test_seed_out_of_range_is_one_line(capsys, tmp_path, tiny, command, seed) ->
     code, _, err = run(capsys, *args, "--seed", seed, "--out", out)
     assert code == 2
     assert err.strip() == (
-        f"cislearn: error: --seed: must be an integer from 0 to 4294967295 (2**32 - 1); "
-        f"got {seed}"
+        f"cislearn: error: --seed: must be an integer from 0 to 4294967295 (2**32 - 1); got {seed}"
     )
     assert not out.exists()
 
@@ -243,3 +242,52 @@ def test_bundle_without_checksum_is_refused(capsys, tmp_path, tiny_run, tiny) ->
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "no 'weights_sha256'" in err and "cannot be verified" in err
     assert not (tmp_path / "p.tsv").exists()
+
+
+# -- point 3: a stale .fai is detected and rebuilt, whatever the file times say -----------------
+
+
+def _write_genome(path: Path, chroms: dict[str, str], width: int) -> Path:
+    with open(path, "w") as fh:
+        for name, seq in chroms.items():
+            fh.write(
+                f">{name}\n" + "".join(seq[i : i + width] + "\n" for i in range(0, len(seq), width))
+            )
+    return path
+
+
+@pytest.mark.parametrize("change", ["line width", "chromosome added"])
+def test_stale_fai_is_rebuilt_before_scoring(capsys, caplog, tmp_path, tiny_run, change) -> None:
+    import os
+
+    rng = np.random.default_rng(3)
+    chroms = {f"chr{i}": _random(rng, 400) for i in (1, 2)}
+    chroms["chr2"] = chroms["chr2"][:170] + MOTIF + chroms["chr2"][182:]
+    lines = ["chrom\tpos\tref\talt\tid"]
+    for k, pos in enumerate(range(150, 200, 5)):
+        ref = chroms["chr2"][pos - 1]
+        lines.append(f"chr2\t{pos}\t{ref}\t{'A' if ref != 'A' else 'C'}\tv{k}")
+    variants = tmp_path / "v.tsv"
+    variants.write_text("\n".join(lines) + "\n")
+    fresh = _write_genome(tmp_path / "fresh.fa", chroms, 60)
+    stale = _write_genome(tmp_path / "stale.fa", chroms, 60)
+    from cislearn.io.genome import Genome
+
+    Genome(stale).close()  # index the old layout ...
+    if change == "line width":  # ... then rewrite the FASTA under it
+        _write_genome(stale, chroms, 50)
+    else:
+        _write_genome(stale, {"chr0": _random(rng, 300), **chroms}, 60)
+    later = stale.stat().st_mtime + 60
+    os.utime(f"{stale}.fai", (later, later))  # an index newer than the FASTA: pyfaidx trusts it
+    tables = []
+    for genome in (fresh, stale):
+        out = tmp_path / f"scores_{genome.stem}"
+        code, _, err = run(
+            capsys, "score-variants", tiny_run, variants, "--genome", genome, "--out", out,
+            "--n-null", "50", "--top-maps", "0",
+        )  # fmt: skip
+        assert code == 0, err
+        tables.append((out / "variants.tsv").read_text())
+    assert "does not match the FASTA" in caplog.text and "re-indexing" in caplog.text
+    assert tables[0] == tables[1]
