@@ -291,3 +291,60 @@ def test_stale_fai_is_rebuilt_before_scoring(capsys, caplog, tmp_path, tiny_run,
         tables.append((out / "variants.tsv").read_text())
     assert tables[0] == tables[1]
     assert "does not match the FASTA" in caplog.text and "re-indexing" in caplog.text
+
+
+# -- point 6: honest help -----------------------------------------------------------------------
+
+
+def _commands() -> dict:
+    import typer
+
+    from cislearn.cli.main import app
+
+    return typer.main.get_command(app).commands
+
+
+def test_version(capsys) -> None:
+    import cislearn
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"cislearn {cislearn.__version__}"
+
+
+def test_train_help_shows_config_defaults_and_allowed_values() -> None:
+    import typing
+
+    from cislearn.cli.app import ARCHS, MONITORS, TASKS
+    from cislearn.config import MONITORS as CONFIG_MONITORS
+    from cislearn.config import TrainConfig
+    from cislearn.models.registry import ARCHITECTURES
+    from cislearn.types import TASKS as ALL_TASKS
+
+    assert (ARCHS, TASKS, MONITORS) == (ARCHITECTURES, ALL_TASKS, CONFIG_MONITORS)
+    params = {p.name: p for p in _commands()["train"].params}
+    for key, field in TrainConfig.model_fields.items():
+        if key == "model":
+            continue
+        text = params[key].help
+        default = field.default
+        if default not in (None, ()):
+            shown = str(default).lower() if isinstance(default, bool) else str(default)
+            assert f"Default: {shown}." in text, (key, text)
+        choices = [
+            a
+            for arg in (field.annotation, *typing.get_args(field.annotation))
+            if typing.get_origin(arg) is typing.Literal
+            for a in typing.get_args(arg)
+        ]
+        if len(choices) > 1:
+            assert f"One of: {', '.join(choices)}." in text, (key, text)
+    assert ", ".join(ARCHITECTURES) in params["arch"].help
+    assert ", ".join(CONFIG_MONITORS) in params["monitor"].help
+
+
+def test_every_option_with_a_default_shows_it() -> None:
+    for name, command in _commands().items():
+        for param in command.params:
+            if param.param_type_name != "option" or param.default in (None, False, ()):
+                continue
+            assert param.show_default or "Default:" in (param.help or ""), (name, param.name)

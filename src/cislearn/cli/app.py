@@ -20,6 +20,26 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from cislearn import __version__
+
+        typer.echo(f"cislearn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Deep learning on DNA sequences for regulatory genomics."""
+
+
 class NegMethod(StrEnum):
     genomic = "genomic"
     shuffle = "shuffle"
@@ -52,6 +72,28 @@ Force = Annotated[
 ]
 
 
+#: What ``--arch`` accepts, for help texts without importing torch (a test checks it against
+#: ``cislearn.models.registry.ARCHITECTURES``).
+ARCHS = (
+    "cnn", "cnn-multi", "cnn-deep", "lstm", "cnn-lstm", "basset", "resnet", "transformer",
+    "hybrid", "layers", "graph",
+)  # fmt: skip
+#: ``cislearn.types.TASKS`` and ``cislearn.config.MONITORS`` (checked by the same test).
+TASKS = ("binary", "multilabel", "multiclass", "regression", "counts")
+MONITORS = ("auto", "valid_loss", "valid_auroc", "valid_auprc", "valid_pearson", "valid_spearman")
+
+
+def key_opt(
+    help: str, default: object = None, choices: tuple[str, ...] = ()
+) -> typer.models.OptionInfo:
+    """An option of a config key, its help naming the allowed values and the config's default
+    (the flag itself defaults to None, "not given"; a test checks both against ``TrainConfig``)."""
+    text = help + (f" One of: {', '.join(choices)}." if choices else "")
+    if default not in (None, ()):
+        text += f" Default: {str(default).lower() if isinstance(default, bool) else default}."
+    return Opt(help=text, show_default=False)
+
+
 def _seed(value: int | None) -> int | None:
     if value is not None:
         from cislearn.config import check_seed
@@ -60,9 +102,10 @@ def _seed(value: int | None) -> int | None:
     return value
 
 
-def seed_opt(help: str = "Random seed.") -> typer.models.OptionInfo:
+def seed_opt(help: str = "Random seed.", default: int | None = None) -> typer.models.OptionInfo:
     """The ``--seed`` option: range-checked by :func:`cislearn.config.check_seed`."""
-    return Opt(help=f"{help} (0 to 2**32 - 1)", callback=_seed)
+    text = f"{help} 0 to 2**32 - 1." + ("" if default is None else f" Default: {default}.")
+    return Opt(help=text, callback=_seed, show_default=default is None)
 
 
 def out_dir(out: Path, command: str, force: bool, resume: bool | None = None, keep=None):

@@ -8,11 +8,15 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import (
+    ARCHS,
+    MONITORS,
+    TASKS,
     Force,
     Opt,
     app,
     echo,
     epoch_bars,
+    key_opt,
     metrics_line,
     out_dir,
     parse_set,
@@ -31,36 +35,70 @@ def train(
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
     config: Annotated[Path | None, Opt(help="YAML/JSON config; flags override it.")] = None,
-    arch: Annotated[str | None, Opt(help="Architecture, or 'auto' for the default.")] = None,
-    task: Annotated[str | None, Opt(help="binary|multilabel|multiclass|regression|counts")] = None,
-    loss: Annotated[str | None, Opt(help="Regression loss: mse|mae|huber.")] = None,
-    optimizer: Annotated[str | None, Opt(help="sgd|adam|adamw|rmsprop")] = None,
-    lr: Annotated[float | None, Opt(help="Learning rate.")] = None,
-    weight_decay: Annotated[float | None, Opt(help="Weight decay.")] = None,
-    momentum: Annotated[float | None, Opt(help="SGD momentum.")] = None,
-    batch_size: Annotated[int | None, Opt(help="Batch size.")] = None,
-    max_epochs: Annotated[int | None, Opt(help="Maximum epochs.")] = None,
-    patience: Annotated[int | None, Opt(help="Early-stopping patience (epochs).")] = None,
-    monitor: Annotated[str | None, Opt(help="Metric for early stopping/best model.")] = None,
-    scheduler: Annotated[str | None, Opt(help="none|plateau|cosine")] = None,
-    grad_clip: Annotated[float | None, Opt(help="Gradient-norm clip.")] = None,
-    class_weights: Annotated[bool | None, Opt(help="Weight classes by frequency.")] = None,
-    rc_augment: Annotated[bool | None, Opt(help="Reverse-complement augmentation.")] = None,
-    rc_average: Annotated[bool | None, Opt(help="Average predictions over both strands.")] = None,
-    seed: Annotated[int | None, seed_opt("Random seed.")] = None,
-    deterministic: Annotated[bool | None, Opt(help="Deterministic algorithms.")] = None,
-    accelerator: Annotated[str | None, Opt(help="auto|cpu|gpu")] = None,
-    devices: Annotated[str | None, Opt(help="Number of devices, or 'auto'.")] = None,
-    num_nodes: Annotated[int | None, Opt(help="Nodes for multi-node DDP.")] = None,
-    strategy: Annotated[str | None, Opt(help="auto|ddp")] = None,
-    precision: Annotated[str | None, Opt(help="auto|32-true|16-mixed|bf16-mixed")] = None,
-    num_threads: Annotated[int | None, Opt(help="CPU threads.")] = None,
-    split: Annotated[str | None, Opt(help="random|chromosome|given")] = None,
-    valid_fraction: Annotated[float | None, Opt(help="Validation fraction.")] = None,
-    test_fraction: Annotated[float | None, Opt(help="Test fraction.")] = None,
-    valid_chroms: Annotated[str | None, Opt(help="Comma-separated validation chroms.")] = None,
-    test_chroms: Annotated[str | None, Opt(help="Comma-separated test chroms.")] = None,
-    init: Annotated[str | None, Opt(help="Pretrained bundle to start from.")] = None,
+    arch: Annotated[
+        str | None,
+        key_opt("Architecture ('auto': the default, cnn-lstm).", "auto", ("auto", *ARCHS)),
+    ] = None,
+    task: Annotated[
+        str | None, key_opt("Task ('auto': inferred from the targets).", "auto", ("auto", *TASKS))
+    ] = None,
+    loss: Annotated[
+        str | None, key_opt("Regression loss (default: mse).", None, ("mse", "mae", "huber"))
+    ] = None,
+    optimizer: Annotated[
+        str | None, key_opt("Optimiser.", "adam", ("sgd", "adam", "adamw", "rmsprop"))
+    ] = None,
+    lr: Annotated[float | None, key_opt("Learning rate.", 0.001)] = None,
+    weight_decay: Annotated[float | None, key_opt("Weight decay.", 0.0)] = None,
+    momentum: Annotated[float | None, key_opt("Momentum of SGD and RMSprop.", 0.9)] = None,
+    batch_size: Annotated[int | None, key_opt("Batch size.", 32)] = None,
+    max_epochs: Annotated[int | None, key_opt("Maximum epochs.", 20)] = None,
+    patience: Annotated[
+        int | None, key_opt("Early-stopping patience (epochs; 0: never stop early).", 5)
+    ] = None,
+    monitor: Annotated[
+        str | None,
+        key_opt(
+            "Metric for early stopping and the best model ('auto': valid_auroc for "
+            "classification, valid_loss otherwise).",
+            "auto",
+            MONITORS,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None, key_opt("Learning-rate schedule.", "none", ("none", "plateau", "cosine"))
+    ] = None,
+    grad_clip: Annotated[float | None, key_opt("Gradient-norm clip (default: none).")] = None,
+    class_weights: Annotated[bool | None, key_opt("Weight classes by frequency.", False)] = None,
+    rc_augment: Annotated[bool | None, key_opt("Reverse-complement augmentation.", False)] = None,
+    rc_average: Annotated[
+        bool | None, key_opt("Average predictions over both strands.", False)
+    ] = None,
+    seed: Annotated[int | None, seed_opt("Random seed.", 0)] = None,
+    deterministic: Annotated[bool | None, key_opt("Deterministic algorithms.", False)] = None,
+    accelerator: Annotated[str | None, key_opt("Hardware.", "auto", ("auto", "cpu", "gpu"))] = None,
+    devices: Annotated[str | None, key_opt("Number of devices, or 'auto'.", "auto")] = None,
+    num_nodes: Annotated[int | None, key_opt("Nodes for multi-node DDP.", 1)] = None,
+    strategy: Annotated[
+        str | None, key_opt("Distribution strategy.", "auto", ("auto", "ddp"))
+    ] = None,
+    precision: Annotated[
+        str | None,
+        key_opt("Float precision.", "auto", ("auto", "32-true", "16-mixed", "bf16-mixed")),
+    ] = None,
+    num_threads: Annotated[int | None, key_opt("CPU threads (default: all cores).")] = None,
+    split: Annotated[
+        str | None, key_opt("How records are split.", "random", ("random", "chromosome", "given"))
+    ] = None,
+    valid_fraction: Annotated[float | None, key_opt("Validation fraction.", 0.1)] = None,
+    test_fraction: Annotated[float | None, key_opt("Test fraction.", 0.2)] = None,
+    valid_chroms: Annotated[
+        str | None, key_opt("Comma-separated validation chromosomes (split chromosome).")
+    ] = None,
+    test_chroms: Annotated[
+        str | None, key_opt("Comma-separated test chromosomes (split chromosome).")
+    ] = None,
+    init: Annotated[str | None, key_opt("Pretrained bundle to start from.")] = None,
     set_: Annotated[
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
     ] = None,
@@ -159,7 +197,11 @@ def compare(
 @app.command()
 def summary(
     arch_or_run: Annotated[
-        str, typer.Argument(help="Architecture name, run folder or config.yaml.")
+        str,
+        typer.Argument(
+            help=f"Architecture name ({', '.join(ARCHS)}; 'auto': the default), run folder or "
+            "config.yaml."
+        ),
     ],
     length: Annotated[int, Opt(help="Input length.")] = 201,
     n_outputs: Annotated[int, Opt(help="Outputs (for an architecture name).")] = 1,
