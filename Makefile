@@ -8,13 +8,16 @@ TORCH_PIN := torch==2.13.0
 .PHONY: demo test lint bench install dev clean browser
 
 $(VENV)/.base: pyproject.toml
+	@echo "make: creating the virtual environment $(VENV) (once; later runs reuse it)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "make: installing CPU-only $(TORCH_PIN) and cislearn's dependencies into $(VENV) (a few minutes the first time)"
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIN)
 	$(PY) -m pip install -q -e . $(TORCH_PIN)
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
+	@echo "make: installing the test and benchmark extras (pytest, ruff, playwright, ...) into $(VENV)"
 	$(PY) -m pip install -q -e '.[dev,bench]' $(TORCH_PIN)
 	touch $@
 

@@ -348,3 +348,44 @@ def test_every_option_with_a_default_shows_it() -> None:
             if param.param_type_name != "option" or param.default in (None, False, ()):
                 continue
             assert param.show_default or "Default:" in (param.help or ""), (name, param.name)
+
+
+# -- point 10: DeepLIFT/SHAP says one line about its convergence deltas --------------------------
+
+
+def test_deeplift_shap_reports_one_convergence_line(capsys, caplog, tmp_path, tiny_run, tiny):
+    import logging
+    import warnings
+
+    caplog.set_level(logging.INFO, logger="cislearn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code, out, err = run(
+            capsys, "interpret", tiny_run, tiny[0], "--method", "deeplift-shap",
+            "--out", tmp_path / "attr", "--top", "1",
+        )  # fmt: skip
+    assert code == 0, err
+    assert "tensor(" not in err + out + caplog.text
+    assert not [w for w in caught if "Convergence deltas" in str(w.message)]
+    lines = [r.getMessage() for r in caplog.records if "convergence deltas" in r.getMessage()]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    # the cnn's global max pool has no DeepLIFT rule: the deltas are large and IG is suggested
+    assert "% of the mean output change" in lines[0] and "integrated-gradients" in lines[0]
+
+
+def test_convergence_deltas_are_small_for_a_model_deeplift_handles_exactly() -> None:
+    import torch
+
+    from cislearn.interpret.attribution import convergence_deltas, log_convergence
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 20, 1))
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (6, 20)), 4).permute(0, 2, 1).float()
+    refs = x[torch.randperm(6)].unsqueeze(1).repeat(1, 3, 1, 1)
+    weight = net[1].weight.reshape(1, 4, 20)
+    exact = weight * (x - refs.mean(dim=1))  # a linear model's exact attributions
+    deltas, diff = convergence_deltas(net, x, exact, refs, 4, "cpu")
+    assert np.abs(diff).mean() > 0.01 and deltas.max() < 1e-5
+    assert log_convergence((deltas, diff)) < 1e-4
+    deltas, diff = convergence_deltas(net, x, exact * 2, refs, 4, "cpu")
+    assert log_convergence((deltas, diff)) > 0.5

@@ -427,6 +427,9 @@ def fit(
     best_score = float("nan")
     if has_valid and len(history) >= best_epoch:
         best_score = float(history[monitor].iloc[best_epoch - 1])
+    if has_valid:
+        notes.append(_stopping_note(len(history), best_epoch, best_score, resolved, monitor))
+        history.attrs["notes"] = list(notes)
     meta = _bundle_meta(model, ds, resolved, task=task, notes=notes)
     meta.update(
         best_epoch=int(best_epoch),
@@ -436,6 +439,19 @@ def fit(
     return TrainResult(
         model, history, best_epoch, best_score, resolved, task, ds.split, meta, tuple(notes)
     )
+
+
+def _stopping_note(
+    n_epochs: int, best_epoch: int, best_score: float, config: TrainConfig, monitor: str
+) -> str:
+    """One line saying whether training stopped early and which epoch's weights were kept."""
+    best = f"best epoch {best_epoch} ({monitor} {best_score:.4g}) kept"
+    if n_epochs < config.max_epochs:
+        return (
+            f"early stopping after epoch {n_epochs} of {config.max_epochs}: {monitor} did not "
+            f"improve for {config.patience} epochs; {best}"
+        )
+    return f"trained all {n_epochs} epochs; {best}"
 
 
 def _bundle_meta(

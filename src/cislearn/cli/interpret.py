@@ -42,8 +42,12 @@ def interpret(
     Writes attributions.npz (ids, x, attributions (n, C, L)), top_positions.tsv and
     logos/<id>.png for the top-scoring sequences.
     """
+    import logging
+
     from cislearn.pipelines.interpret import attributions_run
 
+    # DeepLIFT's one-line convergence summary is shown even when it is good news
+    logging.getLogger("cislearn.interpret.attribution").setLevel(logging.INFO)
     with out_dir(out, "interpret", force):
         res = attributions_run(
             run,
@@ -122,7 +126,7 @@ def motifs(
     """
     from cislearn.pipelines.interpret import motifs_run
 
-    with out_dir(out, "motifs", force):
+    with out_dir(out, "motifs", force), epoch_bars() as bars:
         found = motifs_run(
             run,
             data,
@@ -133,6 +137,7 @@ def motifs(
             min_sites=min_sites,
             min_ic=min_ic,
             release=release,
+            progress=bars,
         ).found
     top = found.table.head(3)
     best = ", ".join(f"{r.motif}→{r.match_name}" for r in top.itertuples()) or "none"

@@ -311,6 +311,7 @@ def motifs_run(
         min_ic=min_ic,
         targets=load_jaspar(release=release),
         device=predictor.device,
+        progress=progress,
     )
     write_learned_motifs(out, found, n_logos=n_logos, progress=progress)
     return MotifsResult(Path(out), found)
