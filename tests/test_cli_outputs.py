@@ -389,3 +389,47 @@ def test_convergence_deltas_are_small_for_a_model_deeplift_handles_exactly() -> 
     assert log_convergence((deltas, diff)) < 1e-4
     deltas, diff = convergence_deltas(net, x, exact * 2, refs, 4, "cpu")
     assert log_convergence((deltas, diff)) > 0.5
+
+
+# -- point 7: early stopping is announced; slow steps show progress ------------------------------
+
+
+def test_train_announces_the_best_epoch(capsys, tmp_path, tiny) -> None:
+    pos, neg = tiny
+    code, out, err = run(
+        capsys, "train", "--pos", pos, "--neg", neg, "--arch", "cnn", "--set", "model.filters=8",
+        "--max-epochs", "4", "--patience", "1", "--lr", "0.5", "--out", tmp_path / "r",
+    )  # fmt: skip
+    assert code == 0, err
+    notes = [line for line in out.splitlines() if "best epoch" in line]
+    assert len(notes) == 1 and notes[0].startswith("note: ")
+    history = (tmp_path / "r" / "history.csv").read_text().strip().splitlines()
+    n_epochs = len(history) - 1
+    if n_epochs < 4:
+        assert f"early stopping after epoch {n_epochs} of 4" in notes[0]
+    else:
+        assert "trained all 4 epochs" in notes[0]
+    best = json.loads((tmp_path / "r" / "model.json").read_text())["best_epoch"]
+    assert f"best epoch {best} (valid_auroc " in notes[0]
+
+
+def test_stopping_note_wording() -> None:
+    from cislearn.config import TrainConfig
+    from cislearn.train import _stopping_note
+
+    cfg = TrainConfig(max_epochs=20, patience=5)
+    assert _stopping_note(9, 4, 0.91234, cfg, "valid_auroc") == (
+        "early stopping after epoch 9 of 20: valid_auroc did not improve for 5 epochs; "
+        "best epoch 4 (valid_auroc 0.9123) kept"
+    )
+
+
+def test_motifs_shows_its_steps(capsys, tmp_path, tiny_run, tiny) -> None:
+    pos, neg = tiny
+    code, out, err = run(
+        capsys, "motifs", tiny_run, "--data", pos, "--neg", neg, "--min-sites", "2",
+        "--min-ic", "0", "--out", tmp_path / "m",
+    )  # fmt: skip
+    assert code == 0, err
+    for step in ("influence of 8 filters", "Tomtom", "FIMO enrichment"):
+        assert step in err, err
