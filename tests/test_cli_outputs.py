@@ -433,3 +433,48 @@ def test_motifs_shows_its_steps(capsys, tmp_path, tiny_run, tiny) -> None:
     assert code == 0, err
     for step in ("influence of 8 filters", "Tomtom", "FIMO enrichment"):
         assert step in err, err
+
+
+# -- point 8: length errors name the file and a fix that works; BED where FASTA is expected -----
+
+
+def test_length_error_names_the_file_and_resize_fixes_it(capsys, tmp_path, tiny) -> None:
+    pos, _ = tiny
+    rng = np.random.default_rng(5)
+    seqs = [_random(rng, 60) for _ in range(60)] + [_random(rng, 75), _random(rng, 41)]
+    neg = write_fasta(tmp_path / "neg.fa", seqs, "n")
+    code, _, err = train(capsys, (pos, neg), tmp_path / "r")
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{neg}: record 'n60' has 75 bp but most sequences have 60 bp" in err
+    assert f"cislearn resize {neg} --length 60" in err
+    fixed = tmp_path / "fixed.fa"
+    code, out, err = run(capsys, "resize", neg, "--length", "60", "--out", fixed)
+    assert code == 0 and "1 trimmed, 1 padded with N" in out, err
+    from cislearn.io.fasta import read_fasta
+
+    records = {r.id: r.sequence for r in read_fasta(fixed)}
+    assert {len(s) for s in records.values()} == {60}
+    assert records["n60"] == seqs[60][7:67]  # 15 extra bases: 7 off the left, 8 off the right
+    assert records["n61"] == "N" * 9 + seqs[61] + "N" * 10  # 19 missing: 9 left, 10 right
+    code, _, err = train(capsys, (pos, fixed), tmp_path / "r")
+    assert code == 0, err
+
+
+def test_predict_length_error_gives_the_resize_command(capsys, tmp_path, tiny_run) -> None:
+    fasta = write_fasta(tmp_path / "long.fa", ["ACGT" * 20], "x")
+    code, _, err = run(capsys, "predict", tiny_run, fasta, "--out", tmp_path / "p.tsv")
+    assert code == 2 and str(fasta) in err
+    assert "cislearn resize FASTA --length 60" in err
+
+
+@pytest.mark.parametrize("command", ["train", "predict"])
+def test_bed_where_fasta_is_expected(capsys, tmp_path, tiny, tiny_run, command) -> None:
+    bed = tmp_path / "peaks.bed"
+    bed.write_text("chr1\t100\t300\tpeak1\t0\t+\nchr1\t500\t700\tpeak2\t0\t+\n")
+    args = {
+        "train": ("train", "--pos", bed, "--neg", tiny[1], "--out", tmp_path / "r"),
+        "predict": ("predict", tiny_run, bed, "--out", tmp_path / "p.tsv"),
+    }[command]
+    code, _, err = run(capsys, *args)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert f"{bed}, line 1" in err and "this looks like BED" in err and "cislearn prepare" in err

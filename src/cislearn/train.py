@@ -24,7 +24,13 @@ import torch
 from torch import Tensor, nn
 
 from cislearn.config import TrainConfig
-from cislearn.data import OneHotDataset, SequenceDataset, assign_split, make_loader
+from cislearn.data import (
+    OneHotDataset,
+    SequenceDataset,
+    assign_split,
+    length_error,
+    make_loader,
+)
 from cislearn.engine import (
     CKPT_DIR,
     Engine,
@@ -357,11 +363,7 @@ def fit(
         raise ConfigError("no training records after the split; lower valid/test fractions")
     length = ds.fixed_length
     if length is None:
-        lengths = ds.lengths
-        raise InputError(
-            f"sequences must all have one length for training; found {int(lengths.min())}.."
-            f"{int(lengths.max())} (resize them, e.g. with `cislearn prepare --width`)"
-        )
+        raise length_error(ds)
     task = infer_task(train_ds.targets) if config.task == "auto" else config.task
     n_outputs = _check_targets(task, ds.targets, ds.target_names)
     n_tracks = 0 if ds.tracks is None else int(ds.tracks.shape[1])

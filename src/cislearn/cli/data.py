@@ -175,6 +175,26 @@ def negatives(
 
 
 @app.command()
+def resize(
+    fasta: Annotated[Path, typer.Argument(help="FASTA of sequences of several lengths.")],
+    length: Annotated[int, typer.Option(help="Length (bp) of every output sequence.")],
+    out: Annotated[Path, typer.Option(help="Output FASTA.")],
+    force: Force = False,
+) -> int:
+    """Make every sequence LENGTH bp around its centre: longer ones are trimmed and shorter ones
+    padded with N, the difference d split d // 2 on the left and the rest on the right."""
+    from cislearn.io.atomic import output_file
+    from cislearn.pipelines.prepare import resize_run
+
+    res = resize_run(fasta, output_file(out, force=force), length=length)
+    echo(
+        f"{res.n_records} sequences of {length} bp written to {out} ({res.n_trimmed} trimmed, "
+        f"{res.n_padded} padded with N)"
+    )
+    return 0
+
+
+@app.command()
 def simulate(
     out: Annotated[Path, typer.Option(help="Output folder.")],
     n_positive: Annotated[
