@@ -60,6 +60,11 @@ def echo(text: str) -> None:
     typer.echo(text)
 
 
+def count(n: int, noun: str) -> str:
+    """``1 sequence``, ``2 sequences``, ``1,000 variants``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def chroms(text: str | None) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip()) if text else ()
 

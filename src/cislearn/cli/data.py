@@ -14,6 +14,7 @@ from cislearn.cli.app import (
     SplitMethod,
     app,
     chroms,
+    count,
     echo,
     epoch_bars,
     metrics_line,
@@ -165,10 +166,13 @@ def negatives(
     finally:
         bars.close()
     if res.qc_figure is None:
-        echo(f"{res.n_negatives} {k}-let shuffles of {res.n_inputs} sequences written to {out}")
+        echo(
+            f"{count(res.n_negatives, f'{k}-let shuffle')} of "
+            f"{count(res.n_inputs, 'sequence')} written to {out}"
+        )
     else:
         echo(
-            f"{res.n_negatives} genomic negatives written to {out} "
+            f"{count(res.n_negatives, 'genomic negative')} written to {out} "
             f"({res.n_unmatched} positives not matched exactly); QC in {res.qc_figure}"
         )
     return 0
@@ -188,8 +192,8 @@ def resize(
 
     res = resize_run(fasta, output_file(out, force=force), length=length)
     echo(
-        f"{res.n_records} sequences of {length} bp written to {out} ({res.n_trimmed} trimmed, "
-        f"{res.n_padded} padded with N)"
+        f"{count(res.n_records, 'sequence')} of {length} bp written to {out} "
+        f"({res.n_trimmed} trimmed, {res.n_padded} padded with N)"
     )
     return 0
 

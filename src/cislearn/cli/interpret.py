@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, out_dir
+from cislearn.cli.app import Force, Opt, app, count, echo, epoch_bars, out_dir
 
 
 class Method(StrEnum):
@@ -60,8 +60,22 @@ def interpret(
             positions=positions,
             batch_size=batch_size,
         )
-    echo(f"{method.value} attributions of {res.n_sequences} sequences written to {res.out}")
+    echo(
+        f"{method.value} attributions of {count(res.n_sequences, 'sequence')} written to {res.out}"
+    )
     return 0
+
+
+def _zoom(text: str) -> int | tuple[int, int]:
+    from cislearn.errors import ConfigError
+
+    first, sep, last = text.strip().partition("-")
+    try:
+        return (int(first), int(last)) if sep else int(first)
+    except ValueError:
+        raise ConfigError(
+            f"--zoom expects a half-width (e.g. 20) or START-END (e.g. 120-150); got '{text}'"
+        ) from None
 
 
 @app.command("mutation-map")
@@ -73,7 +87,13 @@ def mutation_map(
     first: Annotated[int, Opt(help="Without --ids: the first N records.")] = 10,
     sequence: Annotated[str | None, Opt(help="One sequence instead of --fasta.")] = None,
     target: Annotated[str | None, Opt(help="Output name or index (default: the first).")] = None,
-    zoom: Annotated[int, Opt(help="Half-width (bp) of the zoomed panel at the centre.")] = 20,
+    zoom: Annotated[
+        str,
+        Opt(
+            help="Zoomed panel: a half-width in bp (centred on the strongest effects; 0: no "
+            "panel) or START-END (0-based positions, inclusive)."
+        ),
+    ] = "20",
     rc_average: Annotated[bool, Opt(help="Average over both strands.")] = False,
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
     force: Force = False,
@@ -93,14 +113,17 @@ def mutation_map(
                 first=first,
                 sequence=sequence,
                 target=target,
-                zoom=zoom,
+                zoom=_zoom(zoom),
                 rc_average=rc_average,
                 method=method,
                 progress=bars,
             )
         finally:
             bars.close()
-    echo(f"mutation maps of {len(res.figures)} sequences ({res.method} path) written to {out}")
+    echo(
+        f"mutation maps of {count(len(res.figures), 'sequence')} ({res.method} path) written to "
+        f"{out}"
+    )
     return 0
 
 
@@ -142,7 +165,8 @@ def motifs(
     top = found.table.head(3)
     best = ", ".join(f"{r.motif}→{r.match_name}" for r in top.itertuples()) or "none"
     echo(
-        f"{len(found.motifs)} motifs (of {len(found.filters)} filters); top: {best}; "
+        f"{count(len(found.motifs), 'motif')} (of {count(len(found.filters), 'filter')}); "
+        f"top: {best}; "
         f"written to {out}"
     )
     return 0

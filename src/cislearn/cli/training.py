@@ -14,6 +14,7 @@ from cislearn.cli.app import (
     Force,
     Opt,
     app,
+    count,
     echo,
     epoch_bars,
     key_opt,
@@ -173,7 +174,7 @@ def predict(
         )  # fmt: skip
     finally:
         bars.close()
-    echo(f"{res.n_predictions} predictions written to {out}")
+    echo(f"{count(res.n_predictions, 'prediction')} written to {out}")
     return 0
 
 

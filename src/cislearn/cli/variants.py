@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Force, Opt, app, echo, epoch_bars, out_dir, seed_opt
+from cislearn.cli.app import Force, Opt, app, count, echo, epoch_bars, out_dir, seed_opt
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -66,7 +66,7 @@ def score_variants_cmd(
             bars.close()
     summary = res.summary
     flags = ", ".join(f"{k} {v:,}" for k, v in summary.flags.items() if v) or "none"
-    echo(f"scored {summary.n_scored:,} of {summary.n_variants:,} variants; flagged: {flags}")
+    echo(f"scored {summary.n_scored:,} of {count(summary.n_variants, 'variant')}; flagged: {flags}")
     if summary.renamed_contigs:
         pairs = ", ".join(f"{a}→{b}" for a, b in list(summary.renamed_contigs.items())[:5])
         echo(f"warning: contig names matched to the genome: {pairs}")

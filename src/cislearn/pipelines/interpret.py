@@ -216,7 +216,7 @@ def mutation_maps_run(
     first: int = 10,
     sequence: str | None = None,
     target: str | None = None,
-    zoom: int = 20,
+    zoom: int | tuple[int, int] = 20,
     rc_average: bool = False,
     method: str = "auto",
     device: str | None = None,
@@ -224,7 +224,9 @@ def mutation_maps_run(
 ) -> MapsResult:
     """Mutation maps of FASTA records (``ids`` or the ``first`` N) or of one ``sequence``:
     ``mutation_map.tsv`` (every substitution's Δlogit, prob, Δprob, Δscore) and
-    ``maps/<name>.png`` (4 × L heatmaps with a ±``zoom`` bp panel at the centre)."""
+    ``maps/<name>.png`` (4 × L heatmaps with a ±``zoom`` bp panel on the strongest effects, or
+    on the positions ``zoom = (first, last)``); an ``out`` named ``maps`` gets the figures
+    itself (not ``maps/maps/``)."""
     from cislearn.report.maps import mutation_map_table, plot_mutation_map
 
     if (fasta is None) == (sequence is None):
@@ -251,11 +253,12 @@ def mutation_maps_run(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "mutation_map.tsv") as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+    folder = out if out.name == "maps" else out / "maps"
     figures = [
         plot_mutation_map(
             eff.delta_logit[i, :, :, k],
             seqs[i],
-            out / "maps" / f"{_safe(name)}.png",
+            folder / f"{_safe(name)}.png",
             title=f"{name}: Δ logit of {res.output} (ref logit {mm.ref_logits[i, k]:.2f})",
             zoom=zoom,
         )
