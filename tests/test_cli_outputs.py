@@ -478,3 +478,97 @@ def test_bed_where_fasta_is_expected(capsys, tmp_path, tiny, tiny_run, command) 
     code, _, err = run(capsys, *args)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"{bed}, line 1" in err and "this looks like BED" in err and "cislearn prepare" in err
+
+
+# -- point 9: one naming, plurals, check order and outliers, maps, summary, titles, figure ------
+
+
+def test_run_predictions_and_predict_name_columns_alike(capsys, tmp_path, tiny_run, tiny):
+    code, _, err = run(capsys, "predict", tiny_run, tiny[0], "--out", tmp_path / "p.tsv")
+    assert code == 0, err
+    predicted = (tmp_path / "p.tsv").read_text().splitlines()[0].split("\t")
+    held_out = (tiny_run / "predictions.tsv").read_text().splitlines()[0].split("\t")
+    assert predicted == ["id", "label_prob", "label_logit"]
+    assert held_out[-2:] == predicted[1:] and "label_true" in held_out
+
+
+def test_one_sequence_is_singular_and_maps_are_written_once(capsys, tmp_path, tiny_run):
+    out = tmp_path / "maps"
+    seq = "ACGT" * 6 + MOTIF + "TTGCA" * 4 + "ACGT"
+    code, stdout, err = run(capsys, "mutation-map", tiny_run, "--sequence", seq, "--out", out)
+    assert code == 0, err
+    assert "mutation maps of 1 sequence (" in stdout
+    assert (out / "sequence.png").exists() and not (out / "maps").exists()
+    code, _, err = run(
+        capsys, "mutation-map", tiny_run, "--sequence", seq, "--zoom", "20-35",
+        "--out", tmp_path / "z",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(
+        capsys, "mutation-map", tiny_run, "--sequence", seq, "--zoom", "20-99",
+        "--out", tmp_path / "bad",
+    )  # fmt: skip
+    assert code == 2 and "zoom: positions 20-99 are not within the sequence (0-59)" in err
+    assert not (tmp_path / "bad").exists()
+
+
+def test_zoom_centres_on_the_strongest_effects() -> None:
+    from cislearn.report.maps import zoom_window
+
+    d = np.zeros((4, 200))
+    d[2, 125:141] = -2.0  # a CTCF-like site at 125-140, off the centre
+    lo, hi = zoom_window(d, 20)
+    assert hi - lo == 41 and lo <= 125 and hi >= 141
+    assert zoom_window(np.zeros((4, 200)), 20) == (80, 121)  # nothing: the centre
+    assert zoom_window(d, (10, 19)) == (10, 20)
+
+
+def test_check_orders_chromosomes_naturally_and_flags_long_records(capsys, tmp_path):
+    bed = tmp_path / "p.bed"
+    bed.write_text("chr10\t1\t100\nchr2\t1\t100\nchrX\t5\t50\nchr1\t1\t100\n")
+    code, out, err = run(capsys, "check", bed)
+    assert code == 0, err
+    assert "chr1: 1  chr2: 1  chr10: 1  chrX: 1" in out
+    seqs = ["ACGTACGTAA", "ACGTACGTAA", "ACGTTTGCAA", "ACGTTTGCAC", "ACGTTTGCAG", "A" * 300]
+    fasta = write_fasta(tmp_path / "s.fa", seqs, "r")
+    code, out, err = run(capsys, "check", fasta)
+    assert code == 0, err
+    assert "long records 1 over 10x the median length (longest: 'r5', 300 bp)" in out
+    assert "duplicates   1 sequence, 0 ids" in out
+
+
+def test_summary_units_and_run_titles(capsys, tmp_path, tiny) -> None:
+    code, out, err = run(capsys, "summary", "cnn", "--length", "60")
+    assert code == 0, err
+    assert "Total mult-adds (M):" in out and "Units." not in out
+    from cislearn.pipelines.train import run_name
+
+    assert run_name(Path("demo_out/run")) == "demo_out/run"
+    assert run_name(Path("runs/ctcf")) == "ctcf"
+
+
+def test_history_figure_names_the_best_epoch_in_the_legend(monkeypatch, tmp_path) -> None:
+    import pandas as pd
+
+    from cislearn.report import figures
+
+    seen = {}
+
+    def keep(fig, path):  # noqa: ANN001, ANN202
+        seen["fig"] = fig
+        return Path(path)
+
+    monkeypatch.setattr(figures, "save_figure", keep)
+    history = pd.DataFrame(
+        {
+            "epoch": [1, 2, 3, 4],
+            "train_loss": [0.7, 0.5, 0.4, 0.3],
+            "valid_loss": [0.7, 0.6, 0.55, 0.6],
+            "valid_auroc": [0.6, 0.8, 0.9, 0.85],
+        }
+    )
+    figures.plot_history(history, tmp_path / "h.png", monitor="valid_auroc")
+    axes = seen["fig"].axes
+    assert all(not ax.texts for ax in axes)  # no label written over the curves
+    labels = [t.get_text() for ax in axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert "best epoch 3: valid_auroc 0.9" in labels

@@ -47,8 +47,8 @@ def _panel(
 
 def zoom_window(delta: np.ndarray, zoom: int | tuple[int, int]) -> tuple[int, int]:
     """The zoomed panel ``[lo, hi)`` of a (4, L) map: ``2 * zoom + 1`` positions around the
-    strongest effects (the window with the largest sum of per-position max |effect|; ties: the
-    one nearest the centre), or the given ``(first, last)`` positions (0-based, inclusive).
+    strongest effects (the window with the largest sum of per-position max |effect|; of tied
+    windows the middle one, so that the effects sit in the middle), or the given ``(first, last)`` positions (0-based, inclusive).
 
     Examples
     --------
@@ -69,9 +69,11 @@ def zoom_window(delta: np.ndarray, zoom: int | tuple[int, int]) -> tuple[int, in
     width = min(2 * zoom + 1, length)
     strength = np.nan_to_num(np.abs(delta)).max(axis=0)
     sums = np.convolve(strength, np.ones(width), mode="valid")  # window starting at each i
-    starts = np.flatnonzero(sums >= sums.max() - 1e-12 * max(1.0, sums.max()))
-    centre_start = (length - width) // 2
-    lo = int(starts[np.argmin(np.abs(starts - centre_start))])
+    if not sums.max() > 0:  # no effect anywhere: the centre
+        lo = max(0, min(length - width, length // 2 - width // 2))
+        return lo, lo + width
+    starts = np.flatnonzero(sums >= sums.max() * (1 - 1e-9))
+    lo = int(starts[len(starts) // 2])  # the middle of the tied windows centres the effects
     return lo, lo + width
 
 
