@@ -48,7 +48,8 @@ def _panel(
 def zoom_window(delta: np.ndarray, zoom: int | tuple[int, int]) -> tuple[int, int]:
     """The zoomed panel ``[lo, hi)`` of a (4, L) map: ``2 * zoom + 1`` positions around the
     strongest effects (the window with the largest sum of per-position max |effect|; of tied
-    windows the middle one, so that the effects sit in the middle), or the given ``(first, last)`` positions (0-based, inclusive).
+    windows the middle one, so that the effects sit in the middle), or the given
+    ``(first, last)`` positions (0-based, inclusive).
 
     Examples
     --------
