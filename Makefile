@@ -28,9 +28,16 @@ demo: $(VENV)/.base
 	$(VENV)/bin/cislearn demo --out demo_out --force
 
 # The browser test drives Debian's chromium (Playwright cannot download browsers here).
+# Say what is installed and why before apt-get runs; without root, say the test is skipped.
 browser:
-	@command -v chromium >/dev/null 2>&1 || (apt-get update && apt-get install -y chromium) \
-		|| echo "warning: chromium could not be installed; tests/test_web_browser.py will be skipped"
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" -ne 0 ]; then \
+		echo "make: chromium is missing and installing it needs root (apt-get install chromium, about 100 Debian packages); tests/test_web_browser.py will be skipped"; \
+	else \
+		echo "make: installing Debian's chromium (apt-get, about 100 packages, once) for the browser test tests/test_web_browser.py: Playwright cannot download its own browser here"; \
+		(apt-get update && apt-get install -y chromium) \
+			|| echo "make: warning: chromium could not be installed; tests/test_web_browser.py will be skipped"; \
+	fi
 
 test: $(VENV)/.dev browser
 	$(PY) -m pytest -q -n 2

@@ -72,12 +72,22 @@ def server(tmp_path: Path):
             proc.wait(timeout=10)
 
 
+def no_browser_reason() -> str:
+    """Why the browser test is skipped: `make test` installs chromium only as root."""
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return (
+            f"{CHROMIUM} missing, and installing it needs root: run `apt-get install chromium` "
+            "as root (about 100 Debian packages)"
+        )
+    return "chromium missing: `make test` installs it (apt-get install chromium)"
+
+
 @pytest.mark.slow
 def test_browser_example_check_train_results(server: str) -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CISLEARN_REQUIRE_BROWSER"):  # set by .ci/run: CI must run it
             pytest.fail(f"{CHROMIUM} missing: install it with apt-get install chromium")
-        pytest.skip("chromium missing: `make test` installs it (apt-get install chromium)")
+        pytest.skip(no_browser_reason())
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
