@@ -248,7 +248,7 @@ def resize_sequence(seq: str, length: int) -> str:
     Examples
     --------
     >>> resize_sequence("AACCGGT", 4), resize_sequence("acg", 6)
-    ('CCGG', 'NacgNN')
+    ('ACCG', 'NacgNN')
     """
     if not isinstance(length, int) or isinstance(length, bool) or length < 1:
         raise InputError(f"length must be an int >= 1, got {length!r}")
