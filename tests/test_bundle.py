@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import pickle
 from pathlib import Path
@@ -122,27 +123,41 @@ def test_bad_metadata(bundle: Path, change: dict, message: str) -> None:
     assert META_FILE in _one_line(info)
 
 
-def test_changed_weights_fail_the_hash_check(bundle: Path) -> None:
+def _flip_last_byte(bundle: Path) -> None:
     path = bundle / WEIGHTS_FILE
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xFF
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match="SHA-256 differs") as info:
+
+
+@pytest.mark.parametrize("drop_hash", [False, True])
+def test_changed_weights_fail_the_hash_check(bundle: Path, drop_hash: bool) -> None:
+    """Flipped weight bytes are caught, and so is a removed checksum (which would otherwise
+    load a silently wrong model)."""
+    message = "SHA-256 differs"
+    if drop_hash:
+        meta = json.loads((bundle / META_FILE).read_text())
+        del meta["weights_sha256"]
+        (bundle / META_FILE).write_text(json.dumps(meta))
+        message = "no 'weights_sha256'.*cannot be verified"
+    _flip_last_byte(bundle)
+    with pytest.raises(ModelLoadError, match=message) as info:
         read_bundle(bundle)
     _one_line(info)
 
 
-def _drop_hash(bundle: Path) -> None:
-    """Remove the recorded hash so the safetensors parser itself is exercised."""
+def _set_weights(bundle: Path, data: bytes) -> None:
+    """Write ``data`` as the weights and record its hash, so the safetensors parser itself is
+    exercised."""
+    (bundle / WEIGHTS_FILE).write_bytes(data)
     meta = json.loads((bundle / META_FILE).read_text())
-    del meta["weights_sha256"]
+    meta["weights_sha256"] = hashlib.sha256(data).hexdigest()
     (bundle / META_FILE).write_text(json.dumps(meta))
 
 
 def test_truncated_safetensors(bundle: Path) -> None:
-    _drop_hash(bundle)
     path = bundle / WEIGHTS_FILE
-    path.write_bytes(path.read_bytes()[:-10])
+    _set_weights(bundle, path.read_bytes()[:-10])
     with pytest.raises(ModelLoadError, match="not a valid safetensors file") as info:
         read_bundle(bundle)
     assert WEIGHTS_FILE in _one_line(info)
@@ -166,12 +181,12 @@ def test_pickle_renamed_to_safetensors_is_refused_and_never_run(
     pickle.loads(payload)  # proves the payload works when unpickled ...
     assert marker.exists()
     marker.unlink()
-    _drop_hash(bundle)
-    (bundle / WEIGHTS_FILE).write_bytes(payload)
+    _set_weights(bundle, payload)
     with pytest.raises(ModelLoadError, match="not a valid safetensors file"):
         read_bundle(bundle)
     assert not marker.exists()  # ... and read_bundle never unpickled it
     torch.save({"conv.weight": torch.zeros(1)}, bundle / WEIGHTS_FILE)  # a torch zip pickle
+    _set_weights(bundle, (bundle / WEIGHTS_FILE).read_bytes())
     with pytest.raises(ModelLoadError, match="not a valid safetensors file"):
         read_bundle(bundle)
 

@@ -125,7 +125,14 @@ def test_missing_genome_and_bad_shifts(capsys, tmp_path, bundle, ctcf_genome):
     genome, peaks = ctcf_genome
     vcf = write_vcf_text(tmp_path / "in.vcf", control_variants(genome, peaks, n=2))
     code, _, err = run(
-        capsys, "score-variants", bundle, vcf, "--genome", tmp_path / "no.fa", "--out", tmp_path
+        capsys,
+        "score-variants",
+        bundle,
+        vcf,
+        "--genome",
+        tmp_path / "no.fa",
+        "--out",
+        tmp_path / "o",
     )
     assert code == 2 and "no.fa" in err and len(err.strip().splitlines()) == 1
     code, _, err = run(

@@ -57,7 +57,7 @@ def test_predict_loads_a_baseline_run(run, ds) -> None:
     index = {k: i for i, k in enumerate(ds.ids)}
     seqs = [ds.sequences[index[i]] for i in preds["id"]]
     out = predictor.predict(seqs)
-    np.testing.assert_allclose(out.probs[:, 0], preds["prob_label"], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.probs[:, 0], preds["label_prob"], rtol=1e-5, atol=1e-6)
     # any length, streamed like a deep model's records
     records = [("short", "GGGCGGA"), ("long", "ACGT" * 100 + "GGGCGG")]
     frame = next(predict_records(predictor, records))

@@ -85,11 +85,21 @@ def token_server(tmp_path: Path):
     yield from _serve(tmp_path / "data", "--token", "s3cret")
 
 
+def no_browser_reason() -> str:
+    """Why the browser test is skipped: `make test` installs chromium only as root."""
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return (
+            f"{CHROMIUM} missing, and installing it needs root: run `apt-get install chromium` "
+            "as root (about 100 Debian packages)"
+        )
+    return "chromium missing: `make test` installs it (apt-get install chromium)"
+
+
 def _browser(pw):
     if not Path(CHROMIUM).exists():
         if os.environ.get("CISLEARN_REQUIRE_BROWSER"):  # set by .ci/run: CI must run it
             pytest.fail(f"{CHROMIUM} missing: install it with apt-get install chromium")
-        pytest.skip("chromium missing: `make test` installs it (apt-get install chromium)")
+        pytest.skip(no_browser_reason())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
 

@@ -29,6 +29,7 @@ __all__ = [
     "file_sha256",
     "OneHotDataset",
     "make_loader",
+    "length_error",
 ]
 
 
@@ -204,6 +205,29 @@ class SequenceDataset:
 
 
 # -- builders ------------------------------------------------------------------------------
+
+
+def length_error(dataset: SequenceDataset) -> InputError:
+    """The error for records of several lengths: names the file and record of the first one
+    that differs from the most common length, and the command that fixes it."""
+    lengths = np.asarray(dataset.lengths)
+    values, counts = np.unique(lengths, return_counts=True)
+    common = int(values[counts.argmax()])
+    i = int(np.flatnonzero(lengths != common)[0])
+    rid = str(dataset.ids[i])
+    files = list(dataset.provenance.get("files", {}))
+    file = files[0] if len(files) == 1 else None
+    if dataset.provenance.get("method") == "fasta-pair" and len(files) == 2:
+        file = files[0] if rid.startswith("pos:") else files[1]
+        rid = rid.split(":", 1)[1]
+    where_ = f"{file}: " if file else ""
+    target = file or "FASTA"
+    return InputError(
+        f"{where_}record '{rid}' has {int(lengths[i])} bp but most sequences have {common} bp "
+        f"({int(lengths.min())}..{int(lengths.max())} in all); training needs one length: "
+        f"`cislearn resize {target} --length {common} --out resized.fa` keeps the centre of "
+        "each sequence, trimming or padding with N equally on both sides"
+    )
 
 
 def _provenance(method: str, paths: Sequence[str | os.PathLike[str]], **extra: Any) -> dict:
@@ -551,12 +575,7 @@ class OneHotDataset:
         from cislearn.encode import one_hot
 
         if len(dataset) and dataset.fixed_length is None:
-            lengths = dataset.lengths
-            raise InputError(
-                f"sequences must all have one length for training; found lengths "
-                f"{int(lengths.min())}..{int(lengths.max())} (resize them, e.g. with "
-                "`cislearn prepare --width`)"
-            )
+            raise length_error(dataset)
         x = one_hot(list(dataset.sequences), n_value=n_value)
         if dataset.tracks is not None:
             x = np.concatenate([x, dataset.tracks], axis=1)

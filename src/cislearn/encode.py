@@ -16,6 +16,7 @@ from numpy.typing import DTypeLike
 from cislearn.errors import InputError
 
 __all__ = [
+    "resize_sequence",
     "ALPHABET",
     "N_CODE",
     "KMER_SPECIAL",
@@ -237,6 +238,25 @@ def to_codes(seqs: str | Sequence[str], *, length: int | None = None) -> np.ndar
     flat = np.append(flat, np.uint8(N_CODE))  # index len(flat) - 1 is the padding N
     codes = flat[np.where(valid, starts[:, None] + pos, len(flat) - 1)]
     return codes[0] if single else codes
+
+
+def resize_sequence(seq: str, length: int) -> str:
+    """``seq`` centred in ``length`` bp, by the rule of :func:`to_codes`: a longer sequence
+    loses ``d // 2`` bases on the left and the rest on the right; a shorter one gets ``d // 2``
+    N on the left and the rest on the right. Case is kept.
+
+    Examples
+    --------
+    >>> resize_sequence("AACCGGT", 4), resize_sequence("acg", 6)
+    ('ACCG', 'NacgNN')
+    """
+    if not isinstance(length, int) or isinstance(length, bool) or length < 1:
+        raise InputError(f"length must be an int >= 1, got {length!r}")
+    excess = len(seq) - length
+    if excess >= 0:
+        return seq[excess // 2 : excess // 2 + length]
+    left = -excess // 2
+    return "N" * left + seq + "N" * (-excess - left)
 
 
 def from_codes(codes: np.ndarray) -> str | list[str]:

@@ -124,8 +124,9 @@ class DeepPredictor:
                 )
             if len(seq) != self.length:
                 raise InputError(
-                    f"sequence length {len(seq)}; the model takes {self.length} bp "
-                    "(resize the inputs to the training length, e.g. `cislearn prepare --width`)",
+                    f"sequence length {len(seq)}; the model takes {self.length} bp; resize the "
+                    f"inputs with `cislearn resize FASTA --length {self.length} --out OUT.fa` "
+                    "(keeps the centre: trims or pads with N on both sides)",
                     path=path,
                     record=offset + i + 1,
                     record_id=None if ids is None else str(ids[i]),

@@ -30,6 +30,7 @@ from cislearn.data import (
     SequenceDataset,
     assign_split,
     carve_valid,
+    length_error,
     make_loader,
 )
 from cislearn.engine import (
@@ -401,11 +402,7 @@ def fit(
         raise ConfigError("no training records after the split; lower valid/test fractions")
     length = ds.fixed_length
     if length is None:
-        lengths = ds.lengths
-        raise InputError(
-            f"sequences must all have one length for training; found {int(lengths.min())}.."
-            f"{int(lengths.max())} (resize them, e.g. with `cislearn prepare --width`)"
-        )
+        raise length_error(ds)
     task = infer_task(train_ds.targets) if config.task == "auto" else config.task
     n_outputs = _check_targets(task, ds.targets, ds.target_names)
     n_tracks = 0 if ds.tracks is None else int(ds.tracks.shape[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -93,6 +94,36 @@ def _stats(values: np.ndarray) -> dict[str, int]:
     }
 
 
+#: A record this many times longer than the median is flagged (a whole chromosome in a peak
+#: file, a concatenation): it costs memory and is rarely meant.
+LONG_FACTOR = 10
+
+
+def _plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key putting chr2 before chr10 (digits compared as numbers)."""
+    return tuple(
+        (0, int(part), "") if part.isdigit() else (1, 0, part)
+        for part in re.split(r"(\d+)", name)
+        if part
+    )
+
+
+def _long_records(lengths: np.ndarray, ids: Sequence[str]) -> dict | None:
+    """The records over :data:`LONG_FACTOR` × the median length (None if there are none)."""
+    if len(lengths) < 2:
+        return None
+    median = float(np.median(lengths))
+    long = np.flatnonzero(lengths > LONG_FACTOR * max(median, 1.0))
+    if not len(long):
+        return None
+    top = int(long[np.argmax(lengths[long])])
+    return {"count": len(long), "longest_id": str(ids[top]), "longest": int(lengths[top])}
+
+
 def _sequence_summary(sequences: Sequence[str], ids: Sequence[str], dup_ids: int) -> dict:
     """Length, composition and duplicate counts, computed on one byte array (no base loop)."""
     lengths = np.fromiter(map(len, sequences), dtype=np.int64, count=len(sequences))
@@ -103,6 +134,7 @@ def _sequence_summary(sequences: Sequence[str], ids: Sequence[str], dup_ids: int
         "softmasked_fraction": 0.0,
         "duplicate_sequences": len(sequences) - len({s.upper() for s in sequences}),
         "duplicate_ids": dup_ids + len(ids) - len(set(ids)),
+        "long_records": _long_records(lengths, ids),
     }
     if not len(sequences) or not lengths.sum():
         return summary
@@ -219,7 +251,10 @@ def _check_intervals(path: str, genome: Genome | None) -> tuple[int, dict[str, A
     summary = {
         "intervals": len(frame),
         "per_chromosome": {
-            str(k): int(v) for k, v in frame["chrom"].value_counts(sort=False).items()
+            str(k): int(v)
+            for k, v in sorted(
+                frame["chrom"].value_counts(sort=False).items(), key=lambda kv: natural_key(kv[0])
+            )
         },
         "width": _stats(widths),
         "has_summits": bool((frame["summit"] >= 0).any()),
@@ -315,8 +350,15 @@ def format_report(report: CheckReport) -> str:
             f"soft-masked {_pct(s['softmasked_fraction'])}"
         )
         lines.append(
-            f"  duplicates   {s['duplicate_sequences']:,} sequences, {s['duplicate_ids']:,} ids"
+            f"  duplicates   {_plural(s['duplicate_sequences'], 'sequence')}, "
+            f"{_plural(s['duplicate_ids'], 'id')}"
         )
+        if s.get("long_records"):
+            long = s["long_records"]
+            lines.append(
+                f"  long records {long['count']:,} over {LONG_FACTOR}x the median length "
+                f"(longest: '{long['longest_id']}', {long['longest']:,} bp); check they belong"
+            )
     for name, counts in s.get("labels", {}).items():
         lines.append(f"  {name:<12} {_counts(counts)}")
     if "splits" in s:

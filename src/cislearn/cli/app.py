@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -18,6 +19,26 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from cislearn import __version__
+
+        typer.echo(f"cislearn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Deep learning on DNA sequences for regulatory genomics."""
 
 
 class NegMethod(StrEnum):
@@ -40,11 +61,65 @@ def echo(text: str) -> None:
     typer.echo(text)
 
 
+def count(n: int, noun: str) -> str:
+    """``1 sequence``, ``2 sequences``, ``1,000 variants``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def chroms(text: str | None) -> tuple[str, ...]:
     return tuple(c.strip() for c in text.split(",") if c.strip()) if text else ()
 
 
 Opt = typer.Option
+
+#: The ``--force`` flag of every command that writes results.
+Force = Annotated[
+    bool, Opt("--force", help="Write into a non-empty output folder (or over a file) anyway.")
+]
+
+
+#: What ``--arch`` accepts, for help texts without importing torch (a test checks it against
+#: ``cislearn.models.registry.ARCHITECTURES``).
+ARCHS = (
+    "cnn", "cnn-multi", "cnn-deep", "lstm", "cnn-lstm", "basset", "resnet", "transformer",
+    "hybrid", "layers", "graph",
+)  # fmt: skip
+#: ``cislearn.types.TASKS`` and ``cislearn.config.MONITORS`` (checked by the same test).
+TASKS = ("binary", "multilabel", "multiclass", "regression", "counts")
+MONITORS = ("auto", "valid_loss", "valid_auroc", "valid_auprc", "valid_pearson", "valid_spearman")
+
+
+def key_opt(
+    help: str, default: object = None, choices: tuple[str, ...] = ()
+) -> typer.models.OptionInfo:
+    """An option of a config key, its help naming the allowed values and the config's default
+    (the flag itself defaults to None, "not given"; a test checks both against ``TrainConfig``)."""
+    text = help + (f" One of: {', '.join(choices)}." if choices else "")
+    if default not in (None, ()):
+        text += f" Default: {str(default).lower() if isinstance(default, bool) else default}."
+    return Opt(help=text, show_default=False)
+
+
+def _seed(value: int | None) -> int | None:
+    if value is not None:
+        from cislearn.config import check_seed
+
+        check_seed(value, name="--seed")
+    return value
+
+
+def seed_opt(help: str = "Random seed.", default: int | None = None) -> typer.models.OptionInfo:
+    """The ``--seed`` option: range-checked by :func:`cislearn.config.check_seed`."""
+    text = f"{help} 0 to 2**32 - 1." + ("" if default is None else f" Default: {default}.")
+    return Opt(help=text, callback=_seed, show_default=default is None)
+
+
+def out_dir(out: Path, command: str, force: bool, resume: bool | None = None, keep=None):
+    """The output folder of a command (:func:`cislearn.io.atomic.output_dir`): refuses a
+    non-empty folder without ``--force``/``--resume``; removes it again if the command fails."""
+    from cislearn.io.atomic import output_dir
+
+    return output_dir(out, command, force=force, resume=resume, keep=keep)
 
 
 #: ``TrainConfig`` fields without a flag of their own (set with ``--set model.KEY=VALUE``).

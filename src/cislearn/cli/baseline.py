@@ -8,6 +8,7 @@ from typing import Annotated
 from cislearn.cli.app import (
     DROP_HELP,
     VALID_HELP,
+    Force,
     Opt,
     app,
     chroms,
@@ -15,6 +16,8 @@ from cislearn.cli.app import (
     echo_notes,
     epoch_bars,
     metrics_line,
+    out_dir,
+    seed_opt,
 )
 
 
@@ -37,31 +40,35 @@ def baseline(
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
     valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
-    seed: Annotated[int, Opt(help="Random seed (split, folds, forest).")] = 0,
+    seed: Annotated[int, seed_opt("Random seed (split, folds, forest).")] = 0,
     targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
     drop_leaked: Annotated[bool, Opt("--drop-leaked", help=DROP_HELP)] = False,
+    force: Force = False,
 ) -> int:
     """Fit a classical baseline (k-mer, gapped k-mer, composition, JASPAR-motif features with
     lasso, random forest or linear SVM) and write a run folder like `cislearn train`."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.panel import baseline_run
 
-    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
-    bars = epoch_bars()
-    result = baseline_run(
-        dataset,
-        out,
-        features=features,
-        model=model,
-        task=task,
-        split=split,
-        valid_fraction=valid_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        drop_leaked=drop_leaked,
-        progress=bars,
-    )
-    bars.close()
+    with out_dir(out, "baseline", force):
+        dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+        bars = epoch_bars()
+        try:
+            result = baseline_run(
+                dataset,
+                out,
+                features=features,
+                model=model,
+                task=task,
+                split=split,
+                valid_fraction=valid_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+                drop_leaked=drop_leaked,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     echo(metrics_line(result))
     echo_notes(result.notes)
     echo(f"report: {result.report}")
@@ -85,40 +92,44 @@ def benchmark(
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
     valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,
     test_fraction: Annotated[float, Opt(help="Test fraction.")] = 0.2,
-    seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
     folds: Annotated[
         int | None, Opt(help="K chromosome folds: the panel per fold and a mean ± sd summary.")
     ] = None,
-    force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
     drop_leaked: Annotated[bool, Opt("--drop-leaked", help=DROP_HELP)] = False,
+    force: Force = False,
 ) -> int:
     """Train the standard panel of baselines and deep models on one split and compare them."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.panel import benchmark_panel
 
-    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
     chosen = [m.strip() for m in models.split(",") if m.strip()] if models else None
     if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
         from cislearn.cli.folds import benchmark_with_folds
 
+        dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
         return benchmark_with_folds(
             dataset, out, k=folds, force=force, models=chosen, max_epochs=max_epochs, seed=seed
         )
-    bars = epoch_bars()
-    result = benchmark_panel(
-        dataset,
-        out,
-        models=chosen,
-        max_epochs=max_epochs,
-        split=split,
-        valid_fraction=valid_fraction,
-        test_fraction=test_fraction,
-        seed=seed,
-        drop_leaked=drop_leaked,
-        progress=bars,
-    )
-    bars.close()
+    with out_dir(out, "benchmark", force):
+        dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+        bars = epoch_bars()
+        try:
+            result = benchmark_panel(
+                dataset,
+                out,
+                models=chosen,
+                max_epochs=max_epochs,
+                split=split,
+                valid_fraction=valid_fraction,
+                test_fraction=test_fraction,
+                seed=seed,
+                drop_leaked=drop_leaked,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     cols = [
         c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in result.table
     ]

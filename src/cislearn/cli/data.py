@@ -9,13 +9,17 @@ import typer
 
 from cislearn.cli.app import (
     Anchor,
+    Force,
     NegMethod,
     SplitMethod,
     app,
     chroms,
+    count,
     echo,
     epoch_bars,
     metrics_line,
+    out_dir,
+    seed_opt,
 )
 
 
@@ -94,7 +98,7 @@ def prepare(
     test_chroms: Annotated[
         str | None, typer.Option(help="Comma-separated test chromosomes.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     # -- issue 16: experiments and bigWig signals (cli/tracks.py) ---------------------------
     signal: Annotated[
         list[str] | None, typer.Option(help="NAME=track.bw: a continuous target (repeatable).")
@@ -110,7 +114,7 @@ def prepare(
     profiles: Annotated[
         bool, typer.Option("--profiles", help="Also write base-resolution signal (profiles.npz).")
     ] = False,
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty out folder.")] = False,
+    force: Force = False,
 ) -> int:
     """Peaks + genome → top-k windows, sequences, negatives, splits, written as FASTA + BED."""
     if len(peaks) > 1 or signal or "=" in peaks[0]:  # issue 16: experiments, signals
@@ -120,7 +124,7 @@ def prepare(
     from cislearn.pipelines.prepare import prepare_run
 
     bars = epoch_bars()
-    try:
+    with out_dir(out, "prepare", force), bars:
         res = prepare_run(
             peaks[0],
             genome,
@@ -138,8 +142,6 @@ def prepare(
             seed=seed,
             progress=bars,
         )
-    finally:
-        bars.close()
     s = res.summary
     echo(
         f"{s['positives']} positives, {s['negatives']} negatives ({s['negative_method']}); "
@@ -162,12 +164,15 @@ def negatives(
     exclude: Annotated[Path | None, typer.Option(help="BED of regions to avoid (genomic).")] = None,
     fold: Annotated[int, typer.Option(help="Negatives per input sequence.")] = 1,
     k: Annotated[int, typer.Option(help="k-let size preserved by the shuffle.")] = 2,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
+    force: Force = False,
 ) -> int:
     """Negative controls: k-let shuffles, or GC/repeat-matched genomic background (+ QC)."""
     from cislearn.errors import ConfigError
+    from cislearn.io.atomic import output_file
     from cislearn.pipelines.prepare import negatives_run
 
+    output_file(out, force=force)
     if method is NegMethod.none:
         raise ConfigError("--method must be shuffle or genomic")
     bars = epoch_bars()
@@ -186,12 +191,35 @@ def negatives(
     finally:
         bars.close()
     if res.qc_figure is None:
-        echo(f"{res.n_negatives} {k}-let shuffles of {res.n_inputs} sequences written to {out}")
+        echo(
+            f"{count(res.n_negatives, f'{k}-let shuffle')} of "
+            f"{count(res.n_inputs, 'sequence')} written to {out}"
+        )
     else:
         echo(
-            f"{res.n_negatives} genomic negatives written to {out} "
+            f"{count(res.n_negatives, 'genomic negative')} written to {out} "
             f"({res.n_unmatched} positives not matched exactly); QC in {res.qc_figure}"
         )
+    return 0
+
+
+@app.command()
+def resize(
+    fasta: Annotated[Path, typer.Argument(help="FASTA of sequences of several lengths.")],
+    length: Annotated[int, typer.Option(help="Length (bp) of every output sequence.")],
+    out: Annotated[Path, typer.Option(help="Output FASTA.")],
+    force: Force = False,
+) -> int:
+    """Make every sequence LENGTH bp around its centre: longer ones are trimmed and shorter ones
+    padded with N, the difference d split d // 2 on the left and the rest on the right."""
+    from cislearn.io.atomic import output_file
+    from cislearn.pipelines.prepare import resize_run
+
+    res = resize_run(fasta, output_file(out, force=force), length=length)
+    echo(
+        f"{count(res.n_records, 'sequence')} of {length} bp written to {out} "
+        f"({res.n_trimmed} trimmed, {res.n_padded} padded with N)"
+    )
     return 0
 
 
@@ -206,19 +234,21 @@ def simulate(
     motif: Annotated[
         list[str] | None, typer.Option(help="JASPAR ids to implant (repeatable).")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
+    force: Force = False,
 ) -> int:
     """Simulated demo data: Markov background with real JASPAR motifs implanted in positives."""
     from cislearn.pipelines.demo import simulate_run
 
-    summary = simulate_run(
-        out,
-        n_positive=n_positive,
-        n_negative=n_negative,
-        length=length,
-        motifs=tuple(motif or ("MA0139",)),
-        seed=seed,
-    )
+    with out_dir(out, "simulate", force):
+        summary = simulate_run(
+            out,
+            n_positive=n_positive,
+            n_negative=n_negative,
+            length=length,
+            motifs=tuple(motif or ("MA0139",)),
+            seed=seed,
+        )
     echo(
         f"{summary['positives']} positives with {', '.join(summary['motifs'])} implants and "
         f"{summary['negatives']} negatives written to {out}/"
@@ -229,17 +259,16 @@ def simulate(
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("demo_out"),
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: Annotated[int, seed_opt("Random seed.")] = 0,
     max_epochs: Annotated[int, typer.Option(help="Training epochs.")] = 10,
+    force: Force = False,
 ) -> int:
     """The main job end to end on simulated data: simulate → split → train → evaluate → report."""
     from cislearn.pipelines.demo import demo_run
 
     bars = epoch_bars()
-    try:
+    with out_dir(out, "demo", force), bars:
         res = demo_run(out, seed=seed, max_epochs=max_epochs, progress=bars)
-    finally:
-        bars.close()
     summary = res.data_summary
     echo(
         f"demo data: {summary['positives']} positives with {', '.join(summary['motifs'])} "

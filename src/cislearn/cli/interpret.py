@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars
+from cislearn.cli.app import Force, Opt, app, count, echo, epoch_bars, out_dir
 
 
 class Method(StrEnum):
@@ -39,31 +39,51 @@ def interpret(
         Path | None, Opt(help="Also write the observed bases' attributions as a bigWig.")
     ] = None,
     genome: Annotated[Path | None, Opt(help="Genome FASTA for the bigWig header.")] = None,
+    force: Force = False,
 ) -> int:
     """Attributions (saliency, grad x input, integrated gradients, DeepLIFT/SHAP, occlusion).
 
     Writes attributions.npz (ids, x, attributions (n, C, L)), top_positions.tsv and
     logos/<id>.png for the top-scoring sequences.
     """
+    import logging
+
     from cislearn.pipelines.interpret import attributions_run
 
-    res = attributions_run(
-        run,
-        fasta,
-        out,
-        method=method.value,
-        output=output.value,
-        target=target,
-        top=top,
-        positions=positions,
-        batch_size=batch_size,
-        bigwig=bigwig,
-        genome=genome,
+    # DeepLIFT's one-line convergence summary is shown even when it is good news
+    logging.getLogger("cislearn.interpret.attribution").setLevel(logging.INFO)
+    with out_dir(out, "interpret", force):
+        res = attributions_run(
+            run,
+            fasta,
+            out,
+            method=method.value,
+            output=output.value,
+            target=target,
+            top=top,
+            positions=positions,
+            batch_size=batch_size,
+            bigwig=bigwig,
+            genome=genome,
+        )
+    echo(
+        f"{method.value} attributions of {count(res.n_sequences, 'sequence')} written to {res.out}"
     )
-    echo(f"{method.value} attributions of {res.n_sequences} sequences written to {res.out}")
     if res.track_bases:
         echo(f"{res.track_bases} bases written to {bigwig}")
     return 0
+
+
+def _zoom(text: str) -> int | tuple[int, int]:
+    from cislearn.errors import ConfigError
+
+    first, sep, last = text.strip().partition("-")
+    try:
+        return (int(first), int(last)) if sep else int(first)
+    except ValueError:
+        raise ConfigError(
+            f"--zoom expects a half-width (e.g. 20) or START-END (e.g. 120-150); got '{text}'"
+        ) from None
 
 
 @app.command("mutation-map")
@@ -75,38 +95,49 @@ def mutation_map(
     first: Annotated[int, Opt(help="Without --ids: the first N records.")] = 10,
     sequence: Annotated[str | None, Opt(help="One sequence instead of --fasta.")] = None,
     target: Annotated[str | None, Opt(help="Output name or index (default: the first).")] = None,
-    zoom: Annotated[int, Opt(help="Half-width (bp) of the zoomed panel at the centre.")] = 20,
+    zoom: Annotated[
+        str,
+        Opt(
+            help="Zoomed panel: a half-width in bp (centred on the strongest effects; 0: no "
+            "panel) or START-END (0-based positions, inclusive)."
+        ),
+    ] = "20",
     rc_average: Annotated[bool, Opt(help="Average over both strands.")] = False,
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
     bigwig: Annotated[
         Path | None, Opt(help="Also write the mean Δ logit of the 3 substitutions as a bigWig.")
     ] = None,
     genome: Annotated[Path | None, Opt(help="Genome FASTA for the bigWig header.")] = None,
+    force: Force = False,
 ) -> int:
     """Effect of every substitution (logit, probability, delta score) as TSV and 4 x L heatmaps."""
     from cislearn.pipelines.interpret import mutation_maps_run
 
     wanted = [i.strip() for i in ids.split(",") if i.strip()] if ids else None
     bars = epoch_bars()
-    try:
-        res = mutation_maps_run(
-            run,
-            out,
-            fasta=fasta,
-            ids=wanted,
-            first=first,
-            sequence=sequence,
-            target=target,
-            zoom=zoom,
-            rc_average=rc_average,
-            method=method,
-            bigwig=bigwig,
-            genome=genome,
-            progress=bars,
-        )
-    finally:
-        bars.close()
-    echo(f"mutation maps of {len(res.figures)} sequences ({res.method} path) written to {out}")
+    with out_dir(out, "mutation-map", force):
+        try:
+            res = mutation_maps_run(
+                run,
+                out,
+                fasta=fasta,
+                ids=wanted,
+                first=first,
+                sequence=sequence,
+                target=target,
+                zoom=_zoom(zoom),
+                rc_average=rc_average,
+                method=method,
+                bigwig=bigwig,
+                genome=genome,
+                progress=bars,
+            )
+        finally:
+            bars.close()
+    echo(
+        f"mutation maps of {count(len(res.figures), 'sequence')} ({res.method} path) written to "
+        f"{out}"
+    )
     if res.track_bases:
         echo(f"{res.track_bases} bases written to {bigwig}")
     return 0
@@ -123,6 +154,7 @@ def motifs(
     min_sites: Annotated[int, Opt(help="Drop filters with fewer sites.")] = 20,
     min_ic: Annotated[float, Opt(help="Drop motifs with less information (bits).")] = 3.0,
     release: Annotated[str | None, Opt(help="JASPAR release (default: newest bundled).")] = None,
+    force: Force = False,
 ) -> int:
     """First-layer filters -> motifs -> JASPAR (Tomtom), influence, FIMO enrichment, HTML page.
 
@@ -131,17 +163,19 @@ def motifs(
     """
     from cislearn.pipelines.interpret import motifs_run
 
-    res = motifs_run(
-        run,
-        data,
-        out,
-        negatives=neg,
-        target=target,
-        threshold=threshold,
-        min_sites=min_sites,
-        min_ic=min_ic,
-        release=release,
-    )
+    with out_dir(out, "motifs", force), epoch_bars() as bars:
+        res = motifs_run(
+            run,
+            data,
+            out,
+            negatives=neg,
+            target=target,
+            threshold=threshold,
+            min_sites=min_sites,
+            min_ic=min_ic,
+            release=release,
+            progress=bars,
+        )
     found = res.found
     for note in res.notes:
         echo(note if note.startswith("warning:") else f"note: {note}")

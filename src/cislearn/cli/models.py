@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo
+from cislearn.cli.app import Force, Opt, app, echo, out_dir
 
 
 @app.command("import-keras")
@@ -20,11 +20,13 @@ def import_keras(
     target: Annotated[
         list[str] | None, Opt(help="Name of each output (repeat); default 'label'.")
     ] = None,
+    force: Force = False,
 ) -> int:
     """Import a Keras HDF5 model (no TensorFlow needed) as a bundle for predict, mutation-map..."""
     from cislearn.pipelines.keras import import_keras_run
 
-    km = import_keras_run(model, out, length=length, targets=target).keras
+    with out_dir(out, "import-keras", force):
+        km = import_keras_run(model, out, length=length, targets=target).keras
     echo(
         f"imported {km.info.get('class_name')} model ({len(km.info.get('layers', []))} Keras "
         f"layers → arch '{km.arch}', task {km.task}, length {km.length}) into {out}"

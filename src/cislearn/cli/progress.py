@@ -47,3 +47,9 @@ class ProgressBars:
         for bar in self._bars.values():
             bar.close()
         self._bars.clear()
+
+    def __enter__(self) -> ProgressBars:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -8,18 +8,27 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import (
+    ARCHS,
     DROP_HELP,
+    MONITORS,
+    TASKS,
     VALID_HELP,
+    Force,
     Opt,
     app,
     chroms,
+    count,
     echo,
     echo_notes,
     epoch_bars,
+    key_opt,
     metrics_line,
+    out_dir,
     parse_set,
+    seed_opt,
     train_config,
 )
+from cislearn.config import DEFAULT_ARCH
 
 #: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
 TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume") + (
@@ -32,6 +41,27 @@ TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume") + (
 )
 
 
+def _train_data(
+    data: Path | None,
+    pos: Path | None,
+    neg: Path | None,
+    targets: str | None,
+    input_track: list[str] | None,
+    input_log1p: bool,
+):
+    """The training records, with issue 16's target columns and per-base input tracks."""
+    from cislearn.data import load_dataset
+
+    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+    if input_track:  # per-base inputs from bigWig
+        from cislearn.pipelines.input_tracks import attach_input_tracks
+        from cislearn.tracks import parse_named
+
+        paths = parse_named(input_track, what="--input-track")
+        dataset = attach_input_tracks(dataset, data, paths, log1p=input_log1p)
+    return dataset
+
+
 @app.command()
 def train(
     out: Annotated[Path, Opt(help="Run folder to write.")],
@@ -40,37 +70,71 @@ def train(
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
     targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
     config: Annotated[Path | None, Opt(help="YAML/JSON config; flags override it.")] = None,
-    arch: Annotated[str | None, Opt(help="Architecture, or 'auto' for the default.")] = None,
-    task: Annotated[str | None, Opt(help="binary|multilabel|multiclass|regression|counts")] = None,
-    loss: Annotated[str | None, Opt(help="Regression loss: mse|mae|huber.")] = None,
-    optimizer: Annotated[str | None, Opt(help="sgd|adam|adamw|rmsprop")] = None,
-    lr: Annotated[float | None, Opt(help="Learning rate.")] = None,
-    weight_decay: Annotated[float | None, Opt(help="Weight decay.")] = None,
-    momentum: Annotated[float | None, Opt(help="SGD momentum.")] = None,
-    batch_size: Annotated[int | None, Opt(help="Batch size.")] = None,
-    max_epochs: Annotated[int | None, Opt(help="Maximum epochs.")] = None,
-    patience: Annotated[int | None, Opt(help="Early-stopping patience (epochs).")] = None,
-    monitor: Annotated[str | None, Opt(help="Metric for early stopping/best model.")] = None,
-    scheduler: Annotated[str | None, Opt(help="none|plateau|cosine")] = None,
-    grad_clip: Annotated[float | None, Opt(help="Gradient-norm clip.")] = None,
-    class_weights: Annotated[bool | None, Opt(help="Weight classes by frequency.")] = None,
-    rc_augment: Annotated[bool | None, Opt(help="Reverse-complement augmentation.")] = None,
-    rc_average: Annotated[bool | None, Opt(help="Average predictions over both strands.")] = None,
-    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
-    deterministic: Annotated[bool | None, Opt(help="Deterministic algorithms.")] = None,
-    accelerator: Annotated[str | None, Opt(help="auto|cpu|gpu")] = None,
-    devices: Annotated[str | None, Opt(help="Number of devices, or 'auto'.")] = None,
-    num_nodes: Annotated[int | None, Opt(help="Nodes for multi-node DDP.")] = None,
-    strategy: Annotated[str | None, Opt(help="auto|ddp")] = None,
-    precision: Annotated[str | None, Opt(help="auto|32-true|16-mixed|bf16-mixed")] = None,
-    num_threads: Annotated[int | None, Opt(help="CPU threads.")] = None,
-    split: Annotated[str | None, Opt(help="random|chromosome|given")] = None,
-    valid_fraction: Annotated[float | None, Opt(help=VALID_HELP)] = None,
-    test_fraction: Annotated[float | None, Opt(help="Test fraction.")] = None,
-    valid_chroms: Annotated[str | None, Opt(help="Comma-separated validation chroms.")] = None,
-    test_chroms: Annotated[str | None, Opt(help="Comma-separated test chroms.")] = None,
-    drop_leaked: Annotated[bool | None, Opt(help=DROP_HELP)] = None,
-    init: Annotated[str | None, Opt(help="Pretrained bundle to start from.")] = None,
+    arch: Annotated[
+        str | None,
+        key_opt(f"Architecture ('auto': the default, {DEFAULT_ARCH}).", "auto", ("auto", *ARCHS)),
+    ] = None,
+    task: Annotated[
+        str | None, key_opt("Task ('auto': inferred from the targets).", "auto", ("auto", *TASKS))
+    ] = None,
+    loss: Annotated[
+        str | None, key_opt("Regression loss (default: mse).", None, ("mse", "mae", "huber"))
+    ] = None,
+    optimizer: Annotated[
+        str | None, key_opt("Optimiser.", "adam", ("sgd", "adam", "adamw", "rmsprop"))
+    ] = None,
+    lr: Annotated[float | None, key_opt("Learning rate.", 0.001)] = None,
+    weight_decay: Annotated[float | None, key_opt("Weight decay.", 0.0)] = None,
+    momentum: Annotated[float | None, key_opt("Momentum of SGD and RMSprop.", 0.9)] = None,
+    batch_size: Annotated[int | None, key_opt("Batch size.", 32)] = None,
+    max_epochs: Annotated[int | None, key_opt("Maximum epochs.", 20)] = None,
+    patience: Annotated[
+        int | None, key_opt("Early-stopping patience (epochs; 0: never stop early).", 5)
+    ] = None,
+    monitor: Annotated[
+        str | None,
+        key_opt(
+            "Metric for early stopping and the best model ('auto': valid_auroc for "
+            "classification, valid_loss otherwise).",
+            "auto",
+            MONITORS,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None, key_opt("Learning-rate schedule.", "none", ("none", "plateau", "cosine"))
+    ] = None,
+    grad_clip: Annotated[float | None, key_opt("Gradient-norm clip (default: none).")] = None,
+    class_weights: Annotated[bool | None, key_opt("Weight classes by frequency.", False)] = None,
+    rc_augment: Annotated[bool | None, key_opt("Reverse-complement augmentation.", False)] = None,
+    rc_average: Annotated[
+        bool | None, key_opt("Average predictions over both strands.", False)
+    ] = None,
+    seed: Annotated[int | None, seed_opt("Random seed.", 0)] = None,
+    deterministic: Annotated[bool | None, key_opt("Deterministic algorithms.", False)] = None,
+    accelerator: Annotated[str | None, key_opt("Hardware.", "auto", ("auto", "cpu", "gpu"))] = None,
+    devices: Annotated[str | None, key_opt("Number of devices, or 'auto'.", "auto")] = None,
+    num_nodes: Annotated[int | None, key_opt("Nodes for multi-node DDP.", 1)] = None,
+    strategy: Annotated[
+        str | None, key_opt("Distribution strategy.", "auto", ("auto", "ddp"))
+    ] = None,
+    precision: Annotated[
+        str | None,
+        key_opt("Float precision.", "auto", ("auto", "32-true", "16-mixed", "bf16-mixed")),
+    ] = None,
+    num_threads: Annotated[int | None, key_opt("CPU threads (default: all cores).")] = None,
+    split: Annotated[
+        str | None, key_opt("How records are split.", "random", ("random", "chromosome", "given"))
+    ] = None,
+    valid_fraction: Annotated[float | None, key_opt(VALID_HELP, 0.1)] = None,
+    test_fraction: Annotated[float | None, key_opt("Test fraction.", 0.2)] = None,
+    valid_chroms: Annotated[
+        str | None, key_opt("Comma-separated validation chromosomes (split chromosome).")
+    ] = None,
+    test_chroms: Annotated[
+        str | None, key_opt("Comma-separated test chromosomes (split chromosome).")
+    ] = None,
+    drop_leaked: Annotated[bool | None, key_opt(DROP_HELP, False)] = None,
+    init: Annotated[str | None, key_opt("Pretrained bundle to start from.")] = None,
     set_: Annotated[
         list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.filters=64.")
     ] = None,
@@ -82,27 +146,29 @@ def train(
         list[str] | None, Opt(help="NAME=track.bw: per-base input for hybrid (repeatable).")
     ] = None,
     input_log1p: Annotated[bool, Opt("--input-log1p", help="log(1 + x) input tracks.")] = False,
-    force: Annotated[bool, Opt("--force", help="Replace a non-empty --folds folder.")] = False,
+    force: Force = False,
 ) -> int:
     """Train a model and write a run folder: bundle, metrics, predictions, figures, report."""
-    from cislearn.data import load_dataset
     from cislearn.pipelines.train import train_run
 
     cfg = train_config(config, locals(), set_)
-    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
-    if input_track:  # issue 16: per-base inputs from bigWig
-        from cislearn.pipelines.input_tracks import attach_input_tracks
-        from cislearn.tracks import parse_named
-
-        paths = parse_named(input_track, what="--input-track")
-        dataset = attach_input_tracks(dataset, data, paths, log1p=input_log1p)
     if folds:  # issue 16: cross-validation by chromosome (cli/folds.py)
         from cislearn.cli.folds import train_with_folds
 
-        return train_with_folds(dataset, cfg, out, k=folds, force=force)
-    bars = epoch_bars()
-    result = train_run(dataset, cfg, out, resume=resume, progress=bars)
-    bars.close()
+        return train_with_folds(
+            _train_data(data, pos, neg, targets, input_track, input_log1p),
+            cfg,
+            out,
+            k=folds,
+            force=force,
+        )
+    with out_dir(out, "train", force, resume=resume, keep="checkpoints/last.ckpt"):
+        dataset = _train_data(data, pos, neg, targets, input_track, input_log1p)
+        bars = epoch_bars()
+        try:
+            result = train_run(dataset, cfg, out, resume=resume, progress=bars)
+        finally:
+            bars.close()
     if not result.metrics:  # a DDP rank other than 0: rank 0 reports
         return 0
     echo(metrics_line(result))
@@ -121,13 +187,15 @@ def evaluate(
     pos: Annotated[Path | None, Opt(help="Positive FASTA.")] = None,
     neg: Annotated[Path | None, Opt(help="Negative FASTA.")] = None,
     targets: Annotated[str | None, Opt(help="Comma-separated target columns of a table.")] = None,
+    force: Force = False,
 ) -> int:
     """Evaluate a trained run on labelled data (every record)."""
     from cislearn.data import load_dataset
     from cislearn.pipelines.train import evaluate_run
 
-    dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
-    result = evaluate_run(run, dataset, out)
+    with out_dir(out, "evaluate", force):
+        dataset = load_dataset(data, pos=pos, neg=neg, targets=chroms(targets) or None)
+        result = evaluate_run(run, dataset, out)
     echo(metrics_line(result))
     echo(f"report: {result.report}")
     return 0
@@ -146,11 +214,14 @@ def predict(
     input_track: Annotated[
         list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
     ] = None,
+    force: Force = False,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
+    from cislearn.io.atomic import output_file
     from cislearn.pipelines.train import predict_run
     from cislearn.tracks import parse_named
 
+    output_file(out, force=force)
     bars = epoch_bars()
     try:
         res = predict_run(
@@ -159,7 +230,7 @@ def predict(
         )  # fmt: skip
     finally:
         bars.close()
-    echo(f"{res.n_predictions} predictions written to {out}")
+    echo(f"{count(res.n_predictions, 'prediction')} written to {out}")
     return 0
 
 
@@ -167,11 +238,13 @@ def predict(
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders.")],
     out: Annotated[Path, Opt(help="Folder for the table, figures and comparison.html.")],
+    force: Force = False,
 ) -> int:
     """Compare runs: one metrics table and overlaid ROC and PR figures."""
     from cislearn.pipelines.train import compare_runs_dir
 
-    table, html = compare_runs_dir(list(runs), out)
+    with out_dir(out, "compare", force):
+        table, html = compare_runs_dir(list(runs), out)
     cols = [c for c in ("run", "target", "auroc", "auprc", "accuracy", "pearson") if c in table]
     echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     echo(f"comparison: {html}")
@@ -181,7 +254,11 @@ def compare(
 @app.command()
 def summary(
     arch_or_run: Annotated[
-        str, typer.Argument(help="Architecture name, run folder or config.yaml.")
+        str,
+        typer.Argument(
+            help=f"Architecture name ({', '.join(ARCHS)}; 'auto': the default), run folder or "
+            "config.yaml."
+        ),
     ],
     length: Annotated[int, Opt(help="Input length.")] = 201,
     n_outputs: Annotated[int, Opt(help="Outputs (for an architecture name).")] = 1,
@@ -222,9 +299,10 @@ def pretrain(
     max_epochs: Annotated[int | None, Opt(help="Maximum epochs.")] = None,
     batch_size: Annotated[int | None, Opt(help="Batch size.")] = None,
     lr: Annotated[float | None, Opt(help="Learning rate.")] = None,
-    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
+    seed: Annotated[int | None, seed_opt("Random seed.")] = None,
     mask_fraction: Annotated[float, Opt(help="Fraction of tokens masked.")] = 0.15,
     set_: Annotated[list[str] | None, Opt("--set", help="KEY=VALUE, e.g. model.k=4.")] = None,
+    force: Force = False,
 ) -> int:
     """Pretrain a k-mer transformer as a masked language model; fine-tune with train --init."""
     from cislearn.pipelines.train import pretrain_run
@@ -236,11 +314,12 @@ def pretrain(
         "seed": seed,
         "arch": "transformer",
     }
-    cfg = train_config(config, given, set_)
-    bars = epoch_bars()
-    try:
-        result = pretrain_run(fasta, cfg, out, mask_fraction=mask_fraction, progress=bars)
-    finally:
-        bars.close()
+    with out_dir(out, "pretrain", force):
+        cfg = train_config(config, given, set_)
+        bars = epoch_bars()
+        try:
+            result = pretrain_run(fasta, cfg, out, mask_fraction=mask_fraction, progress=bars)
+        finally:
+            bars.close()
     echo(f"pretrained transformer written to {out} (best epoch {result.best_epoch})")
     return 0

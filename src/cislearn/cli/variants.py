@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo, epoch_bars
+from cislearn.cli.app import Force, Opt, app, count, echo, epoch_bars, out_dir, seed_opt
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -36,40 +36,42 @@ def score_variants_cmd(
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
     shifts: Annotated[str, Opt(help="Window offsets (bp) to average, e.g. -5,0,5.")] = "0",
     n_null: Annotated[int, Opt(help="Random substitutions in the null (0: no p-values).")] = 10_000,
-    seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
+    seed: Annotated[int, seed_opt("Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
     input_track: Annotated[
         list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
     ] = None,
+    force: Force = False,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
     from cislearn.pipelines.variants import score_variants_run
     from cislearn.tracks import parse_named
 
     bars = epoch_bars()
-    try:
-        res = score_variants_run(
-            run,
-            variants,
-            genome,
-            out,
-            top_maps=top_maps,
-            strict=strict,
-            rc_average=rc_average,
-            shifts=_shifts(shifts),
-            n_null=n_null,
-            seed=seed,
-            chunk_size=chunk_size,
-            batch_size=batch_size,
-            input_tracks=parse_named(input_track or [], what="--input-track"),
-            progress=bars,
-        )
-    finally:
-        bars.close()
+    with out_dir(out, "score-variants", force):
+        try:
+            res = score_variants_run(
+                run,
+                variants,
+                genome,
+                out,
+                top_maps=top_maps,
+                strict=strict,
+                rc_average=rc_average,
+                shifts=_shifts(shifts),
+                n_null=n_null,
+                seed=seed,
+                chunk_size=chunk_size,
+                batch_size=batch_size,
+                input_tracks=parse_named(input_track or [], what="--input-track"),
+                progress=bars,
+            )
+        finally:
+            bars.close()
     summary = res.summary
     flags = ", ".join(f"{k} {v:,}" for k, v in summary.flags.items() if v) or "none"
-    echo(f"scored {summary.n_scored:,} of {summary.n_variants:,} variants; flagged: {flags}")
+    echo(f"scored {summary.n_scored:,} of {count(summary.n_variants, 'variant')}; flagged: {flags}")
     if summary.renamed_contigs:
         pairs = ", ".join(f"{a}→{b}" for a, b in list(summary.renamed_contigs.items())[:5])
         echo(f"warning: contig names matched to the genome: {pairs}")

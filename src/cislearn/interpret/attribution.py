@@ -8,6 +8,8 @@ output is the raw output (logit) or the task's activated output (probability), s
 
 from __future__ import annotations
 
+import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,13 @@ from cislearn.device import ModelSession
 from cislearn.errors import InputError
 from cislearn.interpret.session import as_input
 from cislearn.types import TASKS
+
+log = logging.getLogger(__name__)
+
+#: DeepLIFT convergence deltas above this share of the mean output difference mean that an
+#: operation of the model has no DeepLIFT rule (tangermeme's threshold): the attributions are
+#: then approximate, and integrated gradients are the better choice.
+DELTA_THRESHOLD = 0.01
 
 __all__ = ["ATTRIBUTION_METHODS", "OutputSelector", "attribute", "position_scores", "top_positions"]
 
@@ -206,18 +215,82 @@ def _deeplift_shap(
             "method='deeplift-shap' needs inputs of exactly 4 base channels (dinucleotide "
             f"shuffles); got {xt.shape[1]} channels; use integrated-gradients with tracks"
         )
-    attr = deep_lift_shap(
-        selector,
-        xt,
-        target=0,
-        batch_size=batch_size,
-        n_shuffles=n_shuffles,
-        random_state=seed,
-        device=dev,
-        warning_threshold=1e-3,
-        only_warn=True,
-    )
+    with warnings.catch_warnings():
+        # tangermeme warns with whole tensors of deltas; one summary line is logged instead
+        warnings.filterwarnings("ignore", message="Convergence deltas", category=RuntimeWarning)
+        attr, refs = deep_lift_shap(
+            selector,
+            xt,
+            target=0,
+            batch_size=batch_size,
+            n_shuffles=n_shuffles,
+            random_state=seed,
+            device=dev,
+            warning_threshold=float("inf"),
+            only_warn=True,
+            return_references=True,
+        )
+    log_convergence(convergence_deltas(selector, xt, attr, refs, batch_size, dev))
     return attr.detach().float().cpu().numpy()
+
+
+def convergence_deltas(
+    selector: nn.Module, xt: Tensor, attr: Tensor, refs: Tensor, batch_size: int, dev: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """DeepLIFT's summation check per sequence: |Σ attributions − (f(x) − mean f(reference))|.
+
+    Parameters
+    ----------
+    xt, attr : Tensor of shape (n, C, L)
+    refs : Tensor of shape (n, k, C, L)
+        The ``k`` shuffled references of each sequence.
+
+    Returns
+    -------
+    deltas, differences : ndarray of shape (n,)
+        The absolute deltas and the output differences ``f(x) − mean f(reference)``.
+    """
+    n, k = refs.shape[:2]
+
+    def outputs(t: Tensor) -> Tensor:
+        with torch.no_grad():
+            parts = [
+                selector(t[i : i + batch_size].to(dev)).reshape(-1).float().cpu()
+                for i in range(0, len(t), batch_size)
+            ]
+        return torch.cat(parts)
+
+    diff = outputs(xt.float()) - outputs(refs.reshape(n * k, *refs.shape[2:]).float()).reshape(
+        n, k
+    ).mean(dim=1)
+    total = attr.detach().float().cpu().reshape(n, -1).sum(dim=1)
+    return (total - diff).abs().numpy(), diff.numpy()
+
+
+def log_convergence(check: tuple[np.ndarray, np.ndarray]) -> float:
+    """Log one line summarising DeepLIFT's convergence deltas; return their share of the mean
+    absolute output difference (a warning above :data:`DELTA_THRESHOLD`)."""
+    deltas, diff = check
+    share = float(deltas.mean() / max(float(np.abs(diff).mean()), 1e-12))
+    summary = (
+        f"deeplift-shap convergence deltas (|sum of attributions - output change|): median "
+        f"{np.median(deltas):.3g}, max {deltas.max():.3g}, {share:.1%} of the mean output change"
+    )
+    if share > DELTA_THRESHOLD:
+        log.warning(
+            "%s (above %.0f%%): the model has an operation DeepLIFT has no rule for (e.g. a "
+            "global max pool), so these attributions are approximate; prefer "
+            "integrated-gradients",
+            summary,
+            DELTA_THRESHOLD * 100,
+        )
+    else:
+        log.info(
+            "%s (below %.0f%%): attributions add up to the output change",
+            summary,
+            DELTA_THRESHOLD * 100,
+        )
+    return share
 
 
 def position_scores(attributions: np.ndarray, x: np.ndarray) -> np.ndarray:

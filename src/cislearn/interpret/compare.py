@@ -19,6 +19,7 @@ from cislearn.errors import InputError
 from cislearn.interpret.filters import filter_influence, filter_motifs
 from cislearn.io.jaspar import load_jaspar
 from cislearn.io.motifs import Motif
+from cislearn.types import Progress, no_progress
 
 __all__ = [
     "LearnedMotifs",
@@ -258,6 +259,7 @@ def learned_motifs(
     fimo_threshold: float = 1e-4,
     cluster_p: float = 1e-3,
     device: Any = None,
+    progress: Progress = no_progress,
 ) -> LearnedMotifs:
     """First-layer filters → PFMs → trimmed/filtered → influence → clusters → JASPAR matches →
     FIMO enrichment, as tables ordered by influence.
@@ -276,23 +278,31 @@ def learned_motifs(
         Known motifs to match (default: JASPAR CORE vertebrates, newest bundled release).
     n_best, fimo_threshold, cluster_p : int, float, float
     device : optional
+    progress : Progress
+        Called as ``progress("motifs", step, 5, what_comes_next)`` before each step.
 
     Returns
     -------
     LearnedMotifs
     """
+    progress("motifs", 0, 5, "filter sites → PFMs")
     fm = filter_motifs(
         model, x_pos, threshold=threshold, min_sites=min_sites, min_ic=min_ic, device=device
     )
+    progress("motifs", 1, 5, f"influence of {len(fm.table)} filters")
     infl = filter_influence(model, x_pos, target=target, device=device)
     infl_cols = ["filter", "influence", "influence_sd", "influence_se", "frac_down", "metric"]
     filters = fm.table.merge(infl[infl_cols], on="filter", how="left")
     kept = filters[filters["kept"]].sort_values("influence", ascending=False, kind="stable")
     by_id = {m.id: m for m in fm.motifs}
     motifs = [by_id[f] for f in kept["filter"]]
+    progress("motifs", 2, 5, f"Tomtom: {len(motifs)} motifs against known motifs")
     matches = match_motifs(motifs, targets, n_best=n_best)
+    progress("motifs", 3, 5, "clustering")
     clusters = cluster_motifs(motifs, p_threshold=cluster_p, order=[m.id for m in motifs])
+    progress("motifs", 4, 5, "FIMO enrichment")
     enrich = motif_enrichment(motifs, x_pos, x_neg, threshold=fimo_threshold)
+    progress("motifs", 5, 5)
     best = matches[matches["rank"] == 1].rename(
         columns={
             "target_id": "match_id",

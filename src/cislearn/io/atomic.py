@@ -10,7 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_write", "atomic_dir", "atomic_path", "refuse_overwrite"]
+from cislearn.errors import InputError
+
+__all__ = [
+    "atomic_write",
+    "atomic_dir",
+    "atomic_path",
+    "refuse_overwrite",
+    "output_dir",
+    "output_file",
+    "RUN_MARKER",
+]
 
 
 def _default_mode() -> int:
@@ -99,3 +109,117 @@ def refuse_overwrite(path: str | os.PathLike[str], force: bool) -> None:
         return
     what = "output folder exists and is not empty" if path.is_dir() else "exists"
     raise ConfigError(f"{path}: {what}; add --force to replace it")
+
+
+#: Marker file of an output folder whose command has not finished yet (removed on success).
+RUN_MARKER = ".cislearn-running"
+
+
+def _listing(path: Path, limit: int = 3) -> str:
+    names = sorted(p.name for p in path.iterdir() if p.name != RUN_MARKER)
+    return ", ".join(names[:limit]) + (", …" if len(names) > limit else "")
+
+
+def _interrupted_by(path: Path) -> str | None:
+    """The command whose unfinished run ``path`` holds (its marker), or None."""
+    try:
+        return (path / RUN_MARKER).read_text().strip() or None
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+@contextlib.contextmanager
+def output_dir(
+    path: str | os.PathLike[str],
+    command: str,
+    *,
+    force: bool = False,
+    resume: bool | None = None,
+    keep: str | None = None,
+) -> Iterator[Path]:
+    """The output folder of one command: refuse to clobber results, leave nothing on failure.
+
+    The one rule every command that writes a folder follows:
+
+    * a new or empty folder is used as is;
+    * a non-empty folder is refused (:class:`~cislearn.errors.InputError`, one line naming
+      ``--force`` and, where the command has it, ``--resume``) unless ``force`` is set, ``resume``
+      is set, or the folder holds an unfinished run of the same ``command`` (its marker file
+      :data:`RUN_MARKER`, written on entry and removed on success);
+    * if the body fails, a folder this call created is removed and a folder that was empty is
+      emptied again; a folder that held files before is left as it was found, plus what the
+      body wrote. A run interrupted with Ctrl-C, or one whose ``keep`` file (relative path,
+      e.g. ``checkpoints``) exists, is kept for a rerun or ``--resume``.
+
+    Parameters
+    ----------
+    path : path
+        The output folder.
+    command : str
+        Name of the command (``train``, ``score-variants``, …), stored in the marker.
+    force : bool
+        Write into a non-empty folder anyway (files of the same names are replaced).
+    resume : bool or None
+        ``True``: continue in a non-empty folder; ``None``: the command has no ``--resume``.
+    keep : str, optional
+        Relative path whose presence after a failure means the partial run is worth keeping.
+
+    Examples
+    --------
+    >>> with output_dir("runs/a", "train") as out:  # doctest: +SKIP
+    ...     (out / "model.json").write_text("{}")
+    """
+    import shutil
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{path}: output folder expected, found a file; choose another --out")
+    created = not path.exists()
+    was_empty = created or not any(path.iterdir())
+    if not was_empty and not force and not resume and _interrupted_by(path) != command:
+        hint = "--force to overwrite it" + (
+            "" if resume is None else ", --resume to continue an interrupted run"
+        )
+        raise InputError(
+            f"{path}: output folder is not empty ({_listing(path)}); choose a new --out, "
+            f"or pass {hint}"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    marker = path / RUN_MARKER
+    had_marker = marker.exists()
+    marker.write_text(command + "\n")
+    try:
+        yield path
+    except BaseException as exc:
+        partial = isinstance(exc, KeyboardInterrupt) or (
+            keep is not None and (path / keep).exists()
+        )
+        if partial:
+            pass  # an interrupted run: keep it (and its marker) for a rerun or --resume
+        elif created:
+            shutil.rmtree(path, ignore_errors=True)
+        elif was_empty:
+            for item in path.iterdir():
+                if item.is_dir() and not item.is_symlink():
+                    shutil.rmtree(item, ignore_errors=True)
+                else:
+                    item.unlink(missing_ok=True)
+        elif not had_marker:
+            marker.unlink(missing_ok=True)
+        raise
+    marker.unlink(missing_ok=True)
+
+
+def output_file(path: str | os.PathLike[str], *, force: bool = False) -> Path:
+    """``path`` as a new output file: an existing file is refused unless ``force`` is set.
+
+    The file itself is then written with :func:`atomic_write`, so a failure leaves nothing.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: output file expected, found a folder; choose another --out")
+    if path.exists() and not force:
+        raise InputError(
+            f"{path}: file exists; choose a new --out, or pass --force to overwrite it"
+        )
+    return path

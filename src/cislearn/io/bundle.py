@@ -210,7 +210,8 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     ModelLoadError
         Any problem with either file: missing, invalid JSON, unknown format version,
         weights that do not parse as safetensors (e.g. a pickle renamed to
-        ``model.safetensors``), or weights whose SHA-256 differs from the one recorded.
+        ``model.safetensors``), weights whose SHA-256 differs from the one recorded, or no
+        recorded SHA-256 at all (the weights could not be verified).
 
     Examples
     --------
@@ -228,7 +229,13 @@ def read_bundle(path: str | os.PathLike[str]) -> Bundle:
     except OSError as exc:
         raise ModelLoadError(f"{file}: cannot read ({exc})") from None
     expected = meta.get("weights_sha256")
-    if expected is not None and _sha256(data) != expected:
+    if not isinstance(expected, str):
+        # without the hash, flipped weight bytes would load and predict silently wrong values
+        raise ModelLoadError(
+            f"{run / META_FILE}: no 'weights_sha256', so {WEIGHTS_FILE} cannot be verified; "
+            "re-save the bundle with cislearn (save_bundle records the hash)"
+        )
+    if _sha256(data) != expected:
         raise ModelLoadError(
             f"{file}: SHA-256 differs from the one in {META_FILE}; the weights were changed or "
             "belong to another model (re-export the bundle)"

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
-from cislearn.io.formats import DEEPBIO_SPLITS, open_text
+from cislearn.io.formats import DEEPBIO_SPLITS, bed_hint, open_text
 from cislearn.types import SPLITS
 
 __all__ = [
@@ -235,7 +235,7 @@ class _State:
                 self.report(
                     InputError(
                         f"text before the first '>' header ({content[:40]!r}); "
-                        "FASTA records start with a '>id' line",
+                        "FASTA records start with a '>id' line" + bed_hint(content),
                         path=self.path,
                         line=line + offset,
                     )

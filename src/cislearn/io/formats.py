@@ -13,6 +13,7 @@ from cislearn.errors import InputError
 
 __all__ = [
     "open_text",
+    "bed_hint",
     "detect_format",
     "is_gzip",
     "sniff_variant_bytes",
@@ -244,6 +245,16 @@ def _bed_fields(line: str) -> list[str]:
 def _is_bed_line(line: str) -> bool:
     fields = _bed_fields(line)
     return len(fields) >= 3 and _is_int(fields[1]) and _is_int(fields[2])
+
+
+def bed_hint(line: str) -> str:
+    """A hint for a BED/narrowPeak line found where sequences were expected ("" otherwise)."""
+    if not _is_bed_line(line.strip()):
+        return ""
+    return (
+        "; this looks like BED (chrom start end): regions, not sequences; extract their "
+        "sequences with `cislearn prepare PEAKS --genome GENOME.fa --out DIR`"
+    )
 
 
 def _is_table_header(line: str) -> bool:

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
 from cislearn.errors import GenomeError, InputError
 
-__all__ = ["Genome", "chrom_name_hint"]
+__all__ = ["Genome", "chrom_name_hint", "index_mismatch"]
+
+log = logging.getLogger(__name__)
+
+_SPACE = b" \t\r\n"
 
 
 def chrom_name_hint(name: str, known: Iterable[str]) -> str:
@@ -25,11 +31,96 @@ def chrom_name_hint(name: str, known: Iterable[str]) -> str:
     return ""
 
 
+def _read_fai(fai: Path) -> list[tuple[str, int, int, int, int]]:
+    rows = []
+    for line in fai.read_text().splitlines():
+        if line.strip():
+            name, length, offset, linebases, linewidth = line.split("\t")[:5]
+            rows.append((name, int(length), int(offset), int(linebases), int(linewidth)))
+    return sorted(rows, key=lambda r: r[2])
+
+
+def _check_record(fh, row, following: str | None, size: int) -> str | None:  # noqa: ANN001
+    """What is wrong with one ``.fai`` row (None: it matches the FASTA)."""
+    name, length, offset, linebases, linewidth = row
+    fh.seek(max(0, offset - len(name) - 2))
+    head = fh.read(offset - max(0, offset - len(name) - 2))
+    if not head.endswith(b"\n"):
+        return f"'{name}' does not start at byte {offset}"
+    if length == 0:
+        return None
+    if linebases <= 0 or linewidth <= linebases:
+        return f"'{name}' has an invalid line layout"
+    full, rem = divmod(length, linebases)
+    last = (
+        offset + full * linewidth + rem - 1
+        if rem
+        else offset + (full - 1) * linewidth + (linebases - 1)
+    )
+    if last >= size:
+        return f"'{name}' ends after the end of the file"
+    if length > linebases:  # the first line must end where the index says (line width)
+        fh.seek(offset + linebases - 1)
+        line_end = fh.read(1 + linewidth - linebases)
+        if line_end[:1] in (b"\r", b"\n", b">") or line_end[1:].strip(_SPACE):
+            return f"'{name}' has lines of another width than the index says"
+    fh.seek(last)
+    tail = fh.read(len(following or "") + 2 + 64)
+    if tail[:1] in (b"\r", b"\n", b">", b""):
+        return f"'{name}' is shorter than the index says"
+    rest = tail[1:].lstrip(_SPACE)
+    if following is None:
+        return None if rest == b"" else f"the FASTA holds more sequences after '{name}'"
+    want = b">" + following.encode()
+    if not rest.startswith(want) or rest[len(want) : len(want) + 1] not in (
+        b"",
+        b" ",
+        b"\t",
+        b"\r",
+        b"\n",
+    ):
+        return f"'{name}' does not end where the index says, or a sequence was added after it"
+    return None
+
+
+def index_mismatch(fasta: str | os.PathLike[str], fai: str | os.PathLike[str]) -> str | None:
+    """Why the ``.fai`` index ``fai`` does not describe the plain-text ``fasta`` (None: it does).
+
+    Checks, for every indexed record, that its header ends where its sequence starts, that its
+    first line has the indexed width, that its last base is where the index puts it, and that
+    the next record (or the end of the file) follows: so a sequence added, removed or changed
+    in length and a change of line width are all caught, whatever the files' times say.
+    Compressed (bgzip) FASTA is not checked (None).
+    """
+    fasta, fai = Path(fasta), Path(fai)
+    if fasta.suffix in (".gz", ".bgz", ".bgzf"):
+        return None
+    try:
+        rows = _read_fai(fai)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return "the index cannot be read"
+    if not rows:
+        return "the index is empty"
+    size = fasta.stat().st_size
+    with open(fasta, "rb") as fh:
+        first = b">" + rows[0][0].encode()
+        if fh.read(len(first) + 1).rstrip(_SPACE) != first:
+            return f"the FASTA does not start with '{rows[0][0]}'"
+        for i, row in enumerate(rows):
+            following = rows[i + 1][0] if i + 1 < len(rows) else None
+            problem = _check_record(fh, row, following, size)
+            if problem:
+                return problem
+    return None
+
+
 class Genome:
     """Random access to a reference genome FASTA (plain or bgzip) through pyfaidx.
 
     The ``.fai`` index is built beside the FASTA if missing; when that folder is read-only,
-    it is built in the system temporary folder instead.
+    it is built in the system temporary folder instead. An existing index that no longer
+    matches the FASTA (:func:`index_mismatch`: a sequence added, another line width, …) is
+    rebuilt, with a warning, rather than trusted.
 
     Parameters
     ----------
@@ -51,17 +142,34 @@ class Genome:
             raise GenomeError(f"{self.path}: genome FASTA not found")
         index = None
         fai = Path(f"{self.path}.fai")
-        if not fai.exists() and not os.access(self.path.parent, os.W_OK):
+        writable = os.access(self.path.parent, os.W_OK) and (
+            not fai.exists() or os.access(fai, os.W_OK)
+        )
+        if not writable:
             digest = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:12]
-            index = os.path.join(tempfile.gettempdir(), f"cislearn-{digest}.fai")
-        try:
-            self._fasta = pyfaidx.Fasta(
-                str(self.path),
-                indexname=index,
-                as_raw=True,
-                sequence_always_upper=False,
-                rebuild=False,
+            temp = Path(tempfile.gettempdir(), f"cislearn-{digest}.fai")
+            if not fai.exists() or index_mismatch(self.path, fai):
+                fai, index = temp, str(temp)
+        problem = index_mismatch(self.path, fai) if fai.exists() else None
+        if problem:
+            log.warning(
+                "%s: the index %s does not match the FASTA (%s); re-indexing",
+                self.path,
+                fai,
+                problem,
             )
+            fai.unlink()
+        try:
+            with warnings.catch_warnings():
+                # pyfaidx warns when the index is older than the FASTA; checked above instead
+                warnings.filterwarnings("ignore", message=".*older than.*", module="pyfaidx")
+                self._fasta = pyfaidx.Fasta(
+                    str(self.path),
+                    indexname=index,
+                    as_raw=True,
+                    sequence_always_upper=False,
+                    rebuild=False,
+                )
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as exc:
             raise GenomeError(f"{self.path}: cannot index genome FASTA: {exc}") from None
         except (OSError, ValueError, UnicodeDecodeError) as exc:

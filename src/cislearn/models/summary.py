@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from torch import nn
 
 __all__ = ["summarize"]
@@ -51,4 +53,7 @@ def summarize(model: nn.Module, *, length: int, n_tracks: int = 0) -> str:
         )
     finally:
         model.train(was_training)
-    return str(stats)
+    # torchinfo formats its unit enum as "(Units.MEGABYTES)" on Python >= 3.11; show "(M)"
+    from torchinfo.enums import Units
+
+    return re.sub(r"\(Units\.(\w+)\)", lambda m: f"({Units[m.group(1)].value})", str(stats))

@@ -235,7 +235,7 @@ def mutation_maps_run(
     first: int = 10,
     sequence: str | None = None,
     target: str | None = None,
-    zoom: int = 20,
+    zoom: int | tuple[int, int] = 20,
     rc_average: bool = False,
     method: str = "auto",
     device: str | None = None,
@@ -245,9 +245,11 @@ def mutation_maps_run(
 ) -> MapsResult:
     """Mutation maps of FASTA records (``ids`` or the ``first`` N) or of one ``sequence``:
     ``mutation_map.tsv`` (every substitution's Δlogit, prob, Δprob, Δscore) and
-    ``maps/<name>.png`` (4 × L heatmaps with a ±``zoom`` bp panel at the centre).
-    ``bigwig`` (issue 16): also write the mean Δlogit of the 3 substitutions per base of
-    windows whose ids are ``chrom:start-end`` (chromosome sizes from ``genome`` when given)."""
+    ``maps/<name>.png`` (4 × L heatmaps with a ±``zoom`` bp panel on the strongest effects, or
+    on the positions ``zoom = (first, last)``); an ``out`` named ``maps`` gets the figures
+    itself (not ``maps/maps/``). ``bigwig`` (issue 16): also write the mean Δlogit of the 3
+    substitutions per base of windows whose ids are ``chrom:start-end`` (chromosome sizes from
+    ``genome`` when given)."""
     from cislearn.report.maps import mutation_map_table, plot_mutation_map
 
     if (fasta is None) == (sequence is None):
@@ -274,11 +276,12 @@ def mutation_maps_run(
     out.mkdir(parents=True, exist_ok=True)
     with atomic_write(out / "mutation_map.tsv") as fh:
         table.to_csv(fh, sep="\t", index=False, float_format="%.6g")
+    folder = out if out.name == "maps" else out / "maps"
     figures = [
         plot_mutation_map(
             eff.delta_logit[i, :, :, k],
             seqs[i],
-            out / "maps" / f"{_safe(name)}.png",
+            folder / f"{_safe(name)}.png",
             title=f"{name}: Δ logit of {res.output} (ref logit {mm.ref_logits[i, k]:.2f})",
             zoom=zoom,
         )
@@ -345,6 +348,7 @@ def motifs_run(
         min_ic=min_ic,
         targets=load_jaspar(release=release),
         device=predictor.device,
+        progress=progress,
     )
     write_learned_motifs(
         out,

@@ -25,6 +25,8 @@ __all__ = [
     "negatives_run",
     "make_negatives",
     "dataset_summary",
+    "ResizeResult",
+    "resize_run",
 ]
 
 NegativeMethod = Literal["genomic", "shuffle", "none"]
@@ -385,3 +387,28 @@ def negatives_run(
     qc = stem.with_suffix(".qc.png")
     plot_background_qc(sequence_stats(seqs), sequence_stats(bg.sequences), qc)
     return NegativesResult(out, len(bg.sequences), len(seqs), int(bg.n_unmatched), qc)
+
+
+class ResizeResult(NamedTuple):
+    """What :func:`resize_run` wrote."""
+
+    out: Path
+    n_records: int
+    n_trimmed: int
+    n_padded: int
+
+
+def resize_run(
+    fasta: str | os.PathLike[str], out: str | os.PathLike[str], *, length: int
+) -> ResizeResult:
+    """The `resize` action: every record of ``fasta`` centred in ``length`` bp (longer ones
+    trimmed, shorter ones padded with N, the difference split ``d // 2`` left and the rest
+    right: :func:`cislearn.encode.resize_sequence`), headers kept, written atomically."""
+    from cislearn.encode import resize_sequence
+    from cislearn.io.fasta import read_fasta, write_fasta
+
+    records = list(read_fasta(fasta))
+    n = write_fasta(out, ((r.description, resize_sequence(r.sequence, length)) for r in records))
+    trimmed = sum(len(r.sequence) > length for r in records)
+    padded = sum(len(r.sequence) < length for r in records)
+    return ResizeResult(Path(out), n, trimmed, padded)

@@ -25,7 +25,7 @@ from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate
 from cislearn.io.atomic import atomic_write
 from cislearn.io.datasets import write_json
 from cislearn.leakage import training_split
-from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
+from cislearn.types import Progress, no_progress, prediction_columns
 
 __all__ = [
     "RunResult",
@@ -90,6 +90,13 @@ def _predict_dataset(predictor: Any, dataset: SequenceDataset) -> Any:
     return predictor.predict(x)
 
 
+def run_name(run_dir: Path) -> str:
+    """A run folder's name for titles: ``demo_out/run`` → ``demo_out/run``, not just ``run``
+    (which made "cislearn run run"); any other folder: its own name."""
+    path = Path(run_dir).absolute()
+    return f"{path.parent.name}/{path.name}" if path.name.lower() == "run" else path.name
+
+
 def first_auroc(metrics: dict[str, Any]) -> float | None:
     """The AUROC of the first target that has one (``metrics`` as in ``metrics.json``)."""
     for values in metrics.values():
@@ -105,14 +112,12 @@ def _write_predictions(
     if dataset.split is not None:
         frame["split"] = dataset.split
     for j, name in enumerate(dataset.target_names):
-        frame[f"true_{name}"] = dataset.targets[:, j]
-    score = "prob" if task in CLASSIFICATION_TASKS else "pred"
-    for j, name in enumerate(output_names):
-        frame[f"{score}_{name}"] = predictions.probs[:, j]
-    for j, name in enumerate(output_names):
-        frame[f"logit_{name}" if task in CLASSIFICATION_TASKS else f"raw_{name}"] = (
-            predictions.logits[:, j]
-        )
+        frame[f"{name}_true"] = dataset.targets[:, j]
+    # the same column names as `cislearn predict` (<name>_prob, <name>_logit, ...)
+    names = prediction_columns(task, output_names)
+    scores = np.concatenate([predictions.probs, predictions.logits], axis=1)
+    for j, column in enumerate(names):
+        frame[column] = scores[:, j]
     with atomic_write(path) as fh:
         frame.to_csv(fh, sep="\t", index=False, float_format="%.6g")
 
@@ -298,7 +303,7 @@ def train_run(
         out,
         predictor,
         test,
-        title=f"cislearn run {out.name}: {result.config.arch}",
+        title=f"cislearn run {run_name(out)}: {result.config.arch}",
         history=result.history,
         config=result.config.model_dump(mode="json"),
         train=ds.part("train"),
@@ -350,8 +355,13 @@ def read_run(run_dir: str | os.PathLike[str]) -> RunSummary:
         ) from None
     except (json.JSONDecodeError, pd.errors.ParserError) as exc:
         raise ModelLoadError(f"{run}: unreadable run files: {exc}") from None
-    true_cols = [c for c in preds.columns if c.startswith("true_")]
-    score_cols = [c for c in preds.columns if c.startswith(("prob_", "pred_"))]
+    # <name>_true / <name>_prob (older runs wrote true_<name> / prob_<name>)
+    true_cols = [c for c in preds.columns if c.endswith("_true") or c.startswith("true_")]
+    score_cols = [
+        c
+        for c in preds.columns
+        if c.endswith(("_prob", "_pred", "_rate")) or c.startswith(("prob_", "pred_"))
+    ]
     y_true = preds[true_cols[0]].to_numpy() if true_cols else None
     y_score = preds[score_cols[0]].to_numpy() if score_cols else None
     shortcut = (metrics.get("shortcut") or {}).get("auroc")

@@ -96,8 +96,6 @@ def plot_history(
         left.set_xlabel("Epoch")
         left.set_ylabel("Loss")
         left.set_title("Loss")
-        if losses:
-            left.legend()
         for i, col in enumerate(others):
             series = numeric[col].to_numpy(dtype=float)
             ok = np.isfinite(series)
@@ -114,21 +112,22 @@ def plot_history(
         if monitor is not None and monitor in numeric and numeric[monitor].notna().any():
             series = numeric[monitor].to_numpy(dtype=float)
             best = int(np.nanargmin(series) if "loss" in monitor else np.nanargmax(series))
-            for ax in (left, right):
-                ax.axvline(x[best], color=GREY, lw=1, ls=":")
             target = left if monitor in losses else right
-            right_half = best >= len(x) / 2  # keep the label inside the axes
-            target.annotate(
-                f"best {plain_text(monitor)}\n{series[best]:.4g} @ {x[best]:g}",
-                (x[best], series[best]),
-                xytext=(-6 if right_half else 6, -22),
-                textcoords="offset points",
-                ha="right" if right_half else "left",
-                fontsize=8,
-                color="#333333",
-            )
-        if others:
-            right.legend()
+            for ax in (left, right):
+                # the best epoch is named in the legend (placed clear of the curves), never
+                # written over them
+                ax.axvline(
+                    x[best],
+                    color=GREY,
+                    lw=1,
+                    ls=":",
+                    label=f"best epoch {x[best]:g}: {plain_text(monitor)} {series[best]:.4g}"
+                    if ax is target
+                    else None,
+                )
+        for ax in (left, right):
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(loc="best", fontsize=8)
         if len(x) <= 20:
             from matplotlib.ticker import MaxNLocator
 

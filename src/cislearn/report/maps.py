@@ -11,7 +11,7 @@ import pandas as pd
 from cislearn.errors import InputError
 from cislearn.report.style import figure_style, new_figure, save_figure
 
-__all__ = ["plot_mutation_map", "mutation_map_table"]
+__all__ = ["zoom_window", "plot_mutation_map", "mutation_map_table"]
 
 BASES = "ACGT"
 
@@ -45,16 +45,49 @@ def _panel(
     return im
 
 
+def zoom_window(delta: np.ndarray, zoom: int | tuple[int, int]) -> tuple[int, int]:
+    """The zoomed panel ``[lo, hi)`` of a (4, L) map: ``2 * zoom + 1`` positions around the
+    strongest effects (the window with the largest sum of per-position max |effect|; of tied
+    windows the middle one, so that the effects sit in the middle), or the given
+    ``(first, last)`` positions (0-based, inclusive).
+
+    Examples
+    --------
+    >>> d = np.zeros((4, 100)); d[1, 80] = -3.0
+    >>> zoom_window(d, 5), zoom_window(d, (10, 19))
+    ((75, 86), (10, 20))
+    """
+    length = delta.shape[1]
+    if isinstance(zoom, tuple):
+        first, last = zoom
+        if not 0 <= first <= last < length:
+            raise InputError(
+                f"zoom: positions {first}-{last} are not within the sequence (0-{length - 1})"
+            )
+        return first, last + 1
+    if zoom <= 0:
+        return 0, 0
+    width = min(2 * zoom + 1, length)
+    strength = np.nan_to_num(np.abs(delta)).max(axis=0)
+    sums = np.convolve(strength, np.ones(width), mode="valid")  # window starting at each i
+    if not sums.max() > 0:  # no effect anywhere: the centre
+        lo = max(0, min(length - width, length // 2 - width // 2))
+        return lo, lo + width
+    starts = np.flatnonzero(sums >= sums.max() * (1 - 1e-9))
+    lo = int(starts[len(starts) // 2])  # the middle of the tied windows centres the effects
+    return lo, lo + width
+
+
 def plot_mutation_map(
     delta: np.ndarray,
     sequence: str,
     path: str | os.PathLike[str],
     *,
     title: str = "",
-    zoom: int = 20,
+    zoom: int | tuple[int, int] = 20,
     label: str = "Δ logit",
 ) -> Path:
-    """A mutation map: the full 4 × L heatmap above a zoomed ±``zoom`` bp panel at the centre.
+    """A mutation map: the full 4 × L heatmap above a zoomed panel on its strongest effects.
 
     Parameters
     ----------
@@ -65,8 +98,9 @@ def plot_mutation_map(
     path : path
         Image file.
     title : str
-    zoom : int
-        Half-width of the zoomed panel around the centre (0: no zoomed panel).
+    zoom : int or (int, int)
+        Half-width of the zoomed panel (0: none), centred where the strongest effects are
+        (:func:`zoom_window`); or the panel's first and last position (0-based, inclusive).
     label : str
         Colour-bar label.
     """
@@ -77,9 +111,8 @@ def plot_mutation_map(
         )
     length = d.shape[1]
     vmax = float(np.nanmax(np.abs(d))) or 1.0
-    centre = length // 2
-    lo, hi = max(0, centre - zoom), min(length, centre + zoom + 1)
-    panels = 2 if zoom > 0 and hi - lo < length else 1
+    lo, hi = zoom_window(d, zoom)
+    panels = 2 if hi > lo and hi - lo < length else 1
     with figure_style():
         fig, axes = new_figure(
             (min(max(6.0, 0.05 * length), 18.0), 2.0 + 1.8 * panels),
@@ -94,7 +127,8 @@ def plot_mutation_map(
         axes[0][0].set_title(title, fontsize=9)
         if panels == 2:
             _panel(axes[1][0], d[:, lo:hi], sequence, lo, vmax, label_every=1)
-            axes[1][0].set_title(f"positions {lo}-{hi - 1} (centre ±{zoom} bp)", fontsize=8)
+            how = "chosen" if isinstance(zoom, tuple) else "strongest effects"
+            axes[1][0].set_title(f"positions {lo}-{hi - 1} ({how})", fontsize=8)
             axes[0][0].axvspan(lo - 0.5, hi - 0.5, fill=False, ec="0.3", lw=0.8)
         fig.colorbar(im, ax=[a[0] for a in axes], label=label, shrink=0.8)
         return save_figure(fig, path)

@@ -140,9 +140,15 @@ def write_variant_maps(
     for i, name in enumerate(names):
         stem = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)[:80]
         title = titles[i] if titles is not None else name
+        centre = len(windows[i]) // 2  # the variant
+        around = (max(0, centre - zoom), min(len(windows[i]) - 1, centre + zoom))
         paths.append(
             plot_mutation_map(
-                delta[i], windows[i], out / f"{stem}.png", title=plain_text(title), zoom=zoom
+                delta[i],
+                windows[i],
+                out / f"{stem}.png",
+                title=plain_text(title),
+                zoom=around if zoom > 0 else 0,
             )
         )
     return paths
