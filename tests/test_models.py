@@ -96,6 +96,11 @@ TWEAKS: dict[str, dict[str, Any]] = {
             ).nodes
         )
     },
+    "wide-deep": {
+        "deep": arch_config("cnn", {"filters": 6, "width": 5, "dense": 0}),
+        "k": 3,
+        "fit": "joint",
+    },
 }
 LENGTHS = (50, 201, 1000)
 
