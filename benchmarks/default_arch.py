@@ -48,8 +48,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "": {},
     "-cosine": {"lr": 3e-3, "scheduler": "cosine"},
     "-b128": {"batch_size": 128, "lr": 3e-3},
+    "-b128-e40": {"batch_size": 128, "lr": 3e-3, "max_epochs": 40},
     "-wd": {"optimizer": "adamw", "weight_decay": 0.01},
     "-drop": {"model": {"deep": {"dropout": 0.25, "dense": 32}}},
+    "-lstm": {"model": {"deep_arch": "cnn-lstm"}},
+    "-lstm-b128": {"model": {"deep_arch": "cnn-lstm"}, "batch_size": 128, "lr": 3e-3},
 }
 CANDIDATES: dict[str, dict[str, Any]] = {}
 for _tag, _keys in RECIPES.items():
@@ -58,6 +61,9 @@ for _tag in RECIPES:
     CANDIDATES[f"cnn-rc{_tag}"] = {"member_of": f"auto{_tag}", "member": "deep"}
 CANDIDATES.update(
     {
+        # whatever `arch: auto` resolves to in this version of cislearn (config.DEFAULT_ARCH
+        # with config.DEFAULT_RECIPE)
+        "default": {"deep": {"arch": "auto"}},
         "cnn": {"deep": {"arch": "cnn"}},
         "lasso_6mer": {"baseline": ("kmer:6:rc", "lasso")},
         "lasso_gapped": {"baseline": ("gapped:3:3", "lasso")},
@@ -69,7 +75,7 @@ CANDIDATES.update(
     }
 )
 SCREEN = list(CANDIDATES)
-FINAL = ["auto", "cnn", "lasso_6mer", "lasso_gapped", "lasso_motifs", "composition", "cnn-rc"]
+FINAL = ["default", "cnn", "lasso_6mer", "lasso_gapped", "lasso_motifs", "composition"]
 FINAL += ["cnn-lstm"]
 
 
@@ -120,20 +126,35 @@ def run_baseline(ds: cislearn.SequenceDataset, spec: tuple[str, str], seed: int)
     return {"test_auroc": auroc(test.targets[:, 0], score.logits[:, 0])}
 
 
+def deep_config(recipe: dict, seed: int, member: int, epochs: int, quick: bool) -> Any:
+    keys = {"max_epochs": epochs, **recipe["deep"]}
+    if quick:
+        keys["max_epochs"] = epochs
+    return cislearn.resolve_config(
+        {}, {**keys, "seed": seed * 100 + member, "split": "given", "num_threads": 1}
+    )
+
+
+def signature(recipe: dict, seed: int, epochs: int, quick: bool) -> str | None:
+    """The resolved configs of a deep recipe: two recipes with the same one train the same."""
+    if "deep" not in recipe:
+        return None
+    configs = [
+        deep_config(recipe, seed, m, epochs, quick).model_dump(mode="json")
+        for m in range(recipe.get("ensemble", 1))
+    ]
+    return json.dumps(configs, sort_keys=True)
+
+
 def run_deep(
-    ds: cislearn.SequenceDataset, recipe: dict, seed: int, work: Path, epochs: int
+    ds: cislearn.SequenceDataset, recipe: dict, seed: int, work: Path, epochs: int, quick: bool
 ) -> dict:
-    keys = dict(recipe["deep"])
     test = ds.part("test")
     y = test.targets[:, 0]
     logits = []
     extra: dict[str, Any] = {}
     for member in range(recipe.get("ensemble", 1)):
-        config = cislearn.resolve_config(
-            {},
-            {**keys, "max_epochs": epochs, "seed": seed * 100 + member, "split": "given",
-             "num_threads": 1},
-        )
+        config = deep_config(recipe, seed, member, epochs, quick)
         out = work / f"m{member}"
         res = cislearn.train_run(ds, config, out, n_boot=200)
         pred = cislearn.load(out)
@@ -159,7 +180,10 @@ def members(pred: Any, test: cislearn.SequenceDataset, rc: bool) -> dict:
             deep = 0.5 * (deep + net.deep(x.flip(1).flip(2)))
         wide = net.wide(x)
     return {
-        "member_test_auroc": {"deep": auroc(y, deep[:, 0].numpy()), "kmer": auroc(y, wide[:, 0].numpy())}
+        "member_test_auroc": {
+            "deep": auroc(y, deep[:, 0].numpy()),
+            "kmer": auroc(y, wide[:, 0].numpy()),
+        }
     }
 
 
@@ -213,6 +237,12 @@ def main() -> None:
     path = RESULTS / ("default_arch_quick.json" if args.quick else args.results)
     doc = json.loads(path.read_text()) if path.exists() else {}
     runs: dict[str, dict] = doc.get("runs", {}) if doc.get("epochs") == epochs else {}
+    for key, row in runs.items():  # runs cached before signatures were recorded
+        name, seed_text = key.split("|")[1:]
+        if "config_signature" not in row and "same_config_as" not in row and name in CANDIDATES:
+            row["config_signature"] = signature(
+                CANDIDATES[name], int(seed_text), epochs, args.quick
+            )
 
     def save() -> None:
         doc.update(
@@ -252,17 +282,33 @@ def main() -> None:
                     if parent is None:
                         continue
                     auc = parent["member_test_auroc"][recipe["member"]]
-                    row = {"test_auroc": auc, "from": f"member '{recipe['member']}' of "
-                           f"{recipe['member_of']}"}
+                    row = {
+                        "test_auroc": auc,
+                        "from": f"member '{recipe['member']}' of {recipe['member_of']}",
+                    }
                 elif "baseline" in recipe:
                     row = run_baseline(ds, recipe["baseline"], seed)
                 else:
-                    row = run_deep(ds, recipe, seed, Path(args.work) / s / c / str(seed), epochs)
+                    sig = signature(recipe, seed, epochs, args.quick)
+                    twin = next(
+                        (k for k, v in runs.items()
+                         if k.startswith(f"{s}|") and k.endswith(f"|{seed}")
+                         and v.get("config_signature") == sig),
+                        None,
+                    )  # fmt: skip
+                    if twin is not None:  # same data, split, config and seed: same training
+                        row = {**runs[twin], "same_config_as": twin}
+                    else:
+                        work = Path(args.work) / s / c / str(seed)
+                        row = run_deep(ds, recipe, seed, work, epochs, args.quick)
+                        row["config_signature"] = sig
                 row["seconds"] = time.perf_counter() - start
                 runs[key] = row
                 save()
-                print(f"{key:32s} test AUROC {row['test_auroc']:.4f}  {row['seconds']:6.0f} s",
-                      flush=True)
+                print(
+                    f"{key:32s} test AUROC {row['test_auroc']:.4f}  {row['seconds']:6.0f} s",
+                    flush=True,
+                )
     save()
     summary = doc["screen" if screen else "final"]
     print(json.dumps({"mean_rank": summary["mean_rank"], "winner": summary["winner"]}, indent=1))

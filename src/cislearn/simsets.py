@@ -77,8 +77,8 @@ def gc_shifted(gc_factor: float, transitions: np.ndarray | None = None) -> np.nd
 
 def weak_gc_set(
     *,
-    n_positive: int = 3000,
-    n_negative: int = 3000,
+    n_positive: int = 2000,
+    n_negative: int = 2000,
     length: int = 201,
     motifs: Sequence[str] = WEAK_MOTIFS,
     positive_prob: float = 0.2,
@@ -114,7 +114,9 @@ def weak_gc_set(
     ids += [f"neg_{i}" for i in range(1, n_negative + 1)]
     implants = pd.concat(
         [
-            pos.implants.assign(id=pos.implants["id"].map(dict(zip(pos.ids, ids[:n_positive], strict=True)))),
+            pos.implants.assign(
+                id=pos.implants["id"].map(dict(zip(pos.ids, ids[:n_positive], strict=True)))
+            ),
             neg.implants.assign(
                 id=neg.implants["id"].map(dict(zip(neg.ids, ids[n_positive:], strict=True)))
             ),
@@ -127,8 +129,8 @@ def weak_gc_set(
 
 def grammar_set(
     *,
-    n_positive: int = 3000,
-    n_negative: int = 3000,
+    n_positive: int = 2000,
+    n_negative: int = 2000,
     length: int = 201,
     motifs: Sequence[str] = GRAMMAR_MOTIFS,
     spacing: int = 3,
@@ -170,7 +172,8 @@ def grammar_set(
 
 
 class LogisticModel(NamedTuple):
-    """The label model of :func:`logistic_set`: ``logit = beta * Σ_m max(0, best_m) + intercept``."""
+    """The label model of :func:`logistic_set`:
+    ``logit = beta * Σ_m max(0, best_m) + intercept``."""
 
     motifs: list[Motif]
     log_odds: list[np.ndarray]

@@ -23,12 +23,11 @@ import torch
 from cislearn.baseline import fit_baseline, parse_features
 from cislearn.config import TrainConfig
 from cislearn.data import OneHotDataset, SequenceDataset, assign_split, make_loader
-from cislearn.errors import ConfigError
 from cislearn.features import kmer_counts
 from cislearn.models.layers import RCAverage, reverse_complement_batch
 from cislearn.models.registry import arch_config, build_model
 from cislearn.models.widedeep import WideDeepConfig
-from cislearn.train import TrainResult, fit
+from cislearn.train import TrainResult, fit, infer_task
 from cislearn.types import Progress, no_progress
 
 __all__ = ["STACK_TASKS", "is_stacked", "fit_stack"]
@@ -85,6 +84,7 @@ def fit_stack(
         none, with a note); ``test`` is never looked at.
     config : TrainConfig
         ``arch: wide-deep``; ``model.deep`` holds the CNN options, ``model.k`` the k-mer length.
+        Tasks other than binary and multilabel train the same model jointly (with a note).
 
     Returns
     -------
@@ -103,15 +103,17 @@ def fit_stack(
     progress = progress or no_progress
     wd: WideDeepConfig = arch_config("wide-deep", config.model)  # type: ignore[assignment]
     ds = dataset if dataset.split is not None else assign_split(dataset, **config.split_kwargs())
-    deep_config = config.model_copy(
-        update={"arch": "cnn", "model": wd.deep.model_dump(mode="json")}
-    )
-    deep = fit(ds, deep_config, workdir=workdir, resume=resume, progress=progress)
-    if deep.task not in STACK_TASKS:
-        raise ConfigError(
-            f"arch 'wide-deep' (fit: stack) handles tasks {', '.join(STACK_TASKS)}; the task "
-            f"is '{deep.task}' (use model.fit: joint, or another arch)"
+    task = infer_task(ds.part("train").targets) if config.task == "auto" else config.task
+    if task not in STACK_TASKS:
+        # the lasso member is a classifier: other tasks train the same model in one piece
+        joint = config.model_copy(update={"model": {**wd.model_dump(mode="json"), "fit": "joint"}})
+        result = fit(ds, joint, workdir=workdir, resume=resume, progress=progress)
+        note = f"task '{task}': wide-deep trained jointly (the stacked fit is for classification)"
+        return result._replace(
+            notes=(*result.notes, note), meta={**result.meta, "notes": [*result.notes, note]}
         )
+    deep_config = config.model_copy(update={"arch": wd.deep_arch, "model": dict(wd.deep)})
+    deep = fit(ds, deep_config, workdir=workdir, resume=resume, progress=progress)
     progress("stack", 0, 2)
     train = ds.part("train")
     spec = parse_features(f"kmer:{wd.k}:rc")
@@ -133,7 +135,11 @@ def fit_stack(
         notes.append("no validation records: stacking weights learned on the training part")
     length = int(deep.model.length)
     model = build_model(
-        "wide-deep", wd, length=length, n_outputs=int(deep.model.n_outputs), n_tracks=0
+        "wide-deep",
+        wd,
+        length=length,
+        n_outputs=int(deep.model.n_outputs),
+        n_tracks=int(deep.model.n_tracks),
     )
     inner = model.model if isinstance(model, RCAverage) else model
     inner.deep.load_state_dict(deep.model.state_dict())

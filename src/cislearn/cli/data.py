@@ -316,7 +316,10 @@ def _write_variants(out: Path, sim: object, truth: object, *, n: int, seed: int)
     pads = markov_background(2 * len(seqs), flank, seed=seed + 7)
     write_fasta(
         out / "genome.fa",
-        ((i, pads[2 * k] + s + pads[2 * k + 1]) for k, (i, s) in enumerate(zip(ids, seqs))),
+        (
+            (i, pads[2 * k] + s + pads[2 * k + 1])
+            for k, (i, s) in enumerate(zip(ids, seqs, strict=True))
+        ),
     )
     table = table.assign(pos=table["pos"] + flank)
     info = [
@@ -324,11 +327,17 @@ def _write_variants(out: Path, sim: object, truth: object, *, n: int, seed: int)
         InfoField("IN_MOTIF", "0", "Flag", "Inside an implanted motif instance"),
     ]
     rows = [
-        (r.chrom, int(r.pos), r.id, r.ref, r.alt,
-         {"TRUE_EFFECT": float(r.true_effect), "IN_MOTIF": bool(r.in_motif)})
+        (
+            r.chrom,
+            int(r.pos),
+            r.id,
+            r.ref,
+            r.alt,
+            {"TRUE_EFFECT": float(r.true_effect), "IN_MOTIF": bool(r.in_motif)},
+        )
         for r in table.itertuples()
     ]
-    contigs = {i: len(s) + 2 * flank for i, s in zip(ids, seqs)}
+    contigs = {i: len(s) + 2 * flank for i, s in zip(ids, seqs, strict=True)}
     write_vcf(out / "variants.vcf", [rows], info=info, contigs=contigs)
     write_table(out / "variants_truth.tsv", table)
 

@@ -10,26 +10,35 @@ ordinary training loop trains every part at once.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from torch import Tensor, nn
 
 from cislearn.models.cnn import CNN, CNNConfig
 from cislearn.models.layers import ArchConfig, SequenceModel
+from cislearn.models.rnn import CNNLSTM, CNNLSTMConfig
 
-__all__ = ["WideDeepConfig", "WideDeep", "canonical_columns"]
+__all__ = ["DEEP_MEMBERS", "WideDeepConfig", "WideDeep", "canonical_columns"]
+
+#: Architectures the deep member can be: name → (config class, module class).
+DEEP_MEMBERS: dict[str, tuple[type[ArchConfig], type[SequenceModel]]] = {
+    "cnn": (CNNConfig, CNN),
+    "cnn-lstm": (CNNLSTMConfig, CNNLSTM),
+}
 
 
 class WideDeepConfig(ArchConfig):
-    """``wide-deep``: ``deep`` (a ``cnn`` config) plus a linear path on strand-merged k-mers.
+    """``wide-deep``: a deep member (``cnn`` or ``cnn-lstm``) plus a strand-merged k-mer path.
 
     Attributes
     ----------
-    deep : CNNConfig
-        Options of the convolutional member (its own ``rc_average`` must stay off; set the
-        top-level one to average both strands).
+    deep_arch : {"cnn", "cnn-lstm"}
+        Architecture of the deep member.
+    deep : dict
+        Its options (validated by its config class; its own ``rc_average`` must stay off,
+        set the top-level one to average both strands). Stored with every default filled in.
     k : int
         k-mer length of the wide path, 1 to 8 (``(4**k + 4**(k/2)) / 2`` weights, even k).
     fit : {"stack", "joint"}
@@ -40,16 +49,25 @@ class WideDeepConfig(ArchConfig):
     Minimum input length: the CNN's.
     """
 
-    deep: CNNConfig = Field(default_factory=CNNConfig)
+    deep_arch: Literal["cnn", "cnn-lstm"] = "cnn"
+    deep: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     k: int = Field(default=6, ge=1, le=8)
     fit: Literal["stack", "joint"] = "stack"
 
-    @field_validator("deep")
+    @field_validator("deep", mode="before")
     @classmethod
-    def _deep_forward_only(cls, value: CNNConfig) -> CNNConfig:
-        if value.rc_average:
+    def _deep_options(cls, value: Any, info: ValidationInfo) -> dict[str, Any]:
+        if isinstance(value, ArchConfig):
+            value = value.model_dump()
+        config_class = DEEP_MEMBERS[info.data.get("deep_arch", "cnn")][0]
+        config = config_class.model_validate(dict(value or {}))
+        if config.rc_average:
             raise ValueError("deep.rc_average: set rc_average on wide-deep itself")
-        return value
+        return config.model_dump(mode="json")
+
+    def deep_config(self) -> ArchConfig:
+        """The deep member's validated config."""
+        return DEEP_MEMBERS[self.deep_arch][0].model_validate(self.deep)
 
 
 def canonical_columns(k: int) -> tuple[Tensor, int]:
@@ -76,7 +94,8 @@ def canonical_columns(k: int) -> tuple[Tensor, int]:
 
 
 class WideDeep(SequenceModel):
-    """``deep`` (a :class:`CNN`) + ``table`` (strand-merged k-mer weights) + ``deep_scale``, ``bias``.
+    """``deep`` (:class:`CNN` or :class:`CNNLSTM`), ``table`` (strand-merged k-mer weights),
+    ``deep_scale`` and ``bias``.
 
     Gradients reach the weights of both paths but not the input through the wide path
     (it looks k-mers up), so gradient attributions see only the CNN; mutagenesis sees both.
@@ -88,7 +107,10 @@ class WideDeep(SequenceModel):
         self, config: WideDeepConfig, *, length: int, n_outputs: int, n_tracks: int = 0
     ) -> None:
         super().__init__(config, length=length, n_outputs=n_outputs, n_tracks=n_tracks)
-        self.deep = CNN(config.deep, length=length, n_outputs=n_outputs, n_tracks=n_tracks)
+        member = DEEP_MEMBERS[config.deep_arch][1]
+        self.deep = member(
+            config.deep_config(), length=length, n_outputs=n_outputs, n_tracks=n_tracks
+        )
         column, n_columns = canonical_columns(config.k)
         self.register_buffer("column", column, persistent=False)
         self.register_buffer(
@@ -100,7 +122,8 @@ class WideDeep(SequenceModel):
 
     @classmethod
     def min_length(cls, config: WideDeepConfig) -> int:
-        return max(CNN.min_length(config.deep), config.k)
+        member = DEEP_MEMBERS[config.deep_arch][1]
+        return max(member.min_length(config.deep_config()), config.k)
 
     def wide(self, x: Tensor) -> Tensor:
         """The wide path alone: Σ over k-mer windows without an N of their weights, (N, n_outputs).
