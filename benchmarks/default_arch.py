@@ -40,7 +40,7 @@ SIMULATED = ("sim_weak_gc", "sim_grammar")
 
 # Recipes: "deep" → TrainConfig keys; "baseline" → (features, model), as the benchmark panel.
 RC = {"rc_augment": True, "rc_average": True}
-WIDE = {"arch": "wide-deep", **RC}
+WIDE = {"arch": "wide-deep", **RC, "model": {"deep_arch": "cnn"}}
 # Each `auto*` recipe trains a CNN (the recipe) and stacks it with a k-mer lasso; the CNN
 # member alone is also scored on the test part, so `cnn-rc*` are the same trainings, not
 # trained twice.
@@ -50,7 +50,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "-b128": {"batch_size": 128, "lr": 3e-3},
     "-b128-e40": {"batch_size": 128, "lr": 3e-3, "max_epochs": 40},
     "-wd": {"optimizer": "adamw", "weight_decay": 0.01},
-    "-drop": {"model": {"deep": {"dropout": 0.25, "dense": 32}}},
+    "-drop": {"model": {"deep_arch": "cnn", "deep": {"dropout": 0.25, "dense": 32}}},
     "-lstm": {"model": {"deep_arch": "cnn-lstm"}},
     "-lstm-b128": {"model": {"deep_arch": "cnn-lstm"}, "batch_size": 128, "lr": 3e-3},
 }
@@ -64,10 +64,18 @@ CANDIDATES.update(
         # whatever `arch: auto` resolves to in this version of cislearn (config.DEFAULT_ARCH
         # with config.DEFAULT_RECIPE)
         "default": {"deep": {"arch": "auto"}},
+        # parts of the default, scored from the same training (no second run): each deep
+        # member alone, and each member stacked with the k-mer lasso on the validation part
+        "default:cnn": {"member_of": "default", "member": "cnn"},
+        "default:cnn-lstm": {"member_of": "default", "member": "cnn-lstm"},
+        "default:kmer": {"member_of": "default", "member": "kmer"},
+        "default:cnn+kmer": {"member_of": "default", "member": "cnn+kmer"},
+        "default:cnn-lstm+kmer": {"member_of": "default", "member": "cnn-lstm+kmer"},
         "cnn": {"deep": {"arch": "cnn"}},
         "lasso_6mer": {"baseline": ("kmer:6:rc", "lasso")},
         "lasso_gapped": {"baseline": ("gapped:3:3", "lasso")},
         "lasso_motifs": {"baseline": ("motifs", "lasso")},
+        "rf_motifs": {"baseline": ("motifs", "rf")},
         "composition": {"baseline": ("composition:123", "lasso")},
         "cnn-lstm": {"deep": {"arch": "cnn-lstm"}},
         "wide-deep-joint": {"deep": {"arch": "wide-deep", **RC, "model": {"fit": "joint"}}},
@@ -75,7 +83,9 @@ CANDIDATES.update(
     }
 )
 SCREEN = list(CANDIDATES)
-FINAL = ["default", "cnn", "lasso_6mer", "lasso_gapped", "lasso_motifs", "composition"]
+FINAL = ["default", "default:cnn+kmer", "default:cnn-lstm+kmer", "default:cnn"]
+FINAL += ["default:cnn-lstm", "cnn", "lasso_6mer", "lasso_gapped", "lasso_motifs", "rf_motifs"]
+FINAL += ["composition"]
 FINAL += ["cnn-lstm"]
 
 
@@ -104,26 +114,35 @@ def auroc(y: np.ndarray, score: np.ndarray) -> float:
     return float(roc_auc_score(y, score))
 
 
+_FEATURES: dict[tuple[int, str], Any] = {}
+
+
 def run_baseline(ds: cislearn.SequenceDataset, spec: tuple[str, str], seed: int) -> dict:
+    """Fit on the train part, score the test part (features of a set computed once)."""
+    from cislearn.baseline import spec_motifs
+    from cislearn.features import FeatureMatrix
+
     features, model = spec
     specs = parse_features(features)
-    train, test = ds.part("train"), ds.part("test")
     motifs = None
     if any(s.kind == "motifs" for s in specs):
-        from cislearn.baseline import spec_motifs
-
         motifs = spec_motifs(next(s for s in specs if s.kind == "motifs"))
+    key = (hash(ds.sequences), features)
+    if key not in _FEATURES:
+        _FEATURES[key] = featurize(specs, ds.sequences, motifs=motifs)
+    fm = _FEATURES[key]
+    rows = {p: np.flatnonzero(ds.split == p) for p in ("train", "test")}
     fitted = cislearn.fit_baseline(
-        featurize(specs, train.sequences, motifs=motifs),
-        train.targets,
+        FeatureMatrix(fm.values[rows["train"]], fm.names),
+        ds.targets[rows["train"]],
         model=model,
         spec=specs,
         motifs=motifs or (),
         seed=seed,
         n_jobs=1,
     )
-    score = fitted.predict_features(featurize(specs, test.sequences, motifs=motifs).values)
-    return {"test_auroc": auroc(test.targets[:, 0], score.logits[:, 0])}
+    score = fitted.predict_features(fm.values[rows["test"]])
+    return {"test_auroc": auroc(ds.targets[rows["test"], 0], score.logits[:, 0])}
 
 
 def deep_config(recipe: dict, seed: int, member: int, epochs: int, quick: bool) -> Any:
@@ -139,10 +158,13 @@ def signature(recipe: dict, seed: int, epochs: int, quick: bool) -> str | None:
     """The resolved configs of a deep recipe: two recipes with the same one train the same."""
     if "deep" not in recipe:
         return None
-    configs = [
-        deep_config(recipe, seed, m, epochs, quick).model_dump(mode="json")
-        for m in range(recipe.get("ensemble", 1))
-    ]
+    from cislearn.models.registry import arch_config
+
+    configs = []
+    for m in range(recipe.get("ensemble", 1)):
+        cfg = deep_config(recipe, seed, m, epochs, quick)
+        resolved = arch_config(cfg.arch, cfg.model).model_dump(mode="json")
+        configs.append({**cfg.model_dump(mode="json"), "model": resolved, "v": 2})
     return json.dumps(configs, sort_keys=True)
 
 
@@ -164,27 +186,40 @@ def run_deep(
         stack = json.loads((out / "model.json").read_text()).get("stack")
         if stack:
             extra["stack"] = stack
-            extra.update(members(pred, test, bool(config.rc_average)))
+            extra.update(members(pred, ds, bool(config.rc_average)))
     score = np.mean(logits, axis=0)
     return {"test_auroc": auroc(y, score), **extra}
 
 
-def members(pred: Any, test: cislearn.SequenceDataset, rc: bool) -> dict:
-    """Test AUROC of the CNN and the k-mer lasso inside a stacked wide-deep model."""
-    x = torch.as_tensor(cislearn.one_hot(list(test.sequences)))
+def members(pred: Any, ds: cislearn.SequenceDataset, rc: bool) -> dict:
+    """Test AUROC of each part of a stacked wide-deep model (deep members, k-mer lasso) and
+    of each deep member stacked alone with the lasso (logistic regression on validation)."""
+    from sklearn.linear_model import LogisticRegression
+
     net = getattr(pred.model, "model", pred.model)
-    y = test.targets[:, 0]
-    with torch.inference_mode():
-        deep = net.deep(x)
-        if rc:
-            deep = 0.5 * (deep + net.deep(x.flip(1).flip(2)))
-        wide = net.wide(x)
-    return {
-        "member_test_auroc": {
-            "deep": auroc(y, deep[:, 0].numpy()),
-            "kmer": auroc(y, wide[:, 0].numpy()),
-        }
-    }
+    archs = list(net.config.deep_arch)
+    parts = {}
+    for name in ("valid", "test"):
+        part = ds.part(name)
+        x = torch.as_tensor(cislearn.one_hot(list(part.sequences)))
+        cols = []
+        with torch.inference_mode():
+            for member in net.deep:
+                out = member(x)
+                if rc:
+                    out = 0.5 * (out + member(x.flip(1).flip(2)))
+                cols.append(out[:, 0].numpy())
+            # the lasso's own logit (the stored table is scaled by its stacking weight)
+            weight = pred.meta["stack"]["kmer"]["weight"][0] or 1.0
+            cols.append(net.wide(x)[:, 0].numpy() / weight)
+        parts[name] = (np.stack(cols, axis=1), part.targets[:, 0])
+    (xv, yv), (xt, yt) = parts["valid"], parts["test"]
+    result = {name: auroc(yt, xt[:, i]) for i, name in enumerate([*archs, "kmer"])}
+    for i, name in enumerate(archs):
+        cols = [i, len(archs)]
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(xv[:, cols], yv)
+        result[f"{name}+kmer"] = auroc(yt, xt[:, cols] @ lr.coef_[0])
+    return {"member_test_auroc": result}
 
 
 def t_interval(values: list[float]) -> tuple[float, float, float]:
@@ -216,6 +251,27 @@ def summarize(runs: dict[str, dict], sets: list[str], cands: list[str], seeds: l
     return {"by_set": table, "mean_rank": mean_rank, "winner": best}
 
 
+def markdown(summary: dict, sets: list[str], cands: list[str]) -> str:
+    """The README table: one row per candidate, mean test AUROC [95% CI] per set, mean rank."""
+    head = "| candidate | " + " | ".join(sets) + " | mean rank |"
+    lines = [head, "| --- " * (len(sets) + 2) + "|"]
+    ranks = summary["mean_rank"]
+    for c in sorted(cands, key=lambda c: ranks.get(c, 1e9)):
+        cells = []
+        for s in sets:
+            cell = summary["by_set"].get(s, {}).get(c)
+            if cell is None:
+                cells.append("—")
+            elif cell["n_seeds"] < 2:
+                cells.append(f"{cell['mean']:.4f} (1 seed)")
+            else:
+                lo, hi = cell["ci"]
+                cells.append(f"{cell['mean']:.4f} [{lo:.4f}, {hi:.4f}]")
+        rank = f"{ranks[c]:.2f}" if c in ranks else "—"
+        lines.append(f"| {c} | " + " | ".join(cells) + f" | {rank} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--stage", choices=("screen", "final"), default="final")
@@ -226,6 +282,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="800 sequences, 3 epochs, 1 seed")
     parser.add_argument("--work", default="/tmp/cislearn-default-arch")
     parser.add_argument("--results", default="default_arch.json", help="file in results/")
+    parser.add_argument("--table", action="store_true", help="print the README table and stop")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -237,12 +294,13 @@ def main() -> None:
     path = RESULTS / ("default_arch_quick.json" if args.quick else args.results)
     doc = json.loads(path.read_text()) if path.exists() else {}
     runs: dict[str, dict] = doc.get("runs", {}) if doc.get("epochs") == epochs else {}
-    for key, row in runs.items():  # runs cached before signatures were recorded
-        name, seed_text = key.split("|")[1:]
-        if "config_signature" not in row and "same_config_as" not in row and name in CANDIDATES:
-            row["config_signature"] = signature(
-                CANDIDATES[name], int(seed_text), epochs, args.quick
-            )
+    # (signatures with 'v': 2 include the resolved architecture options)
+
+    if args.table:
+        stage = "screen" if screen else "final"
+        ss = list(REAL) if screen else list(REAL + SIMULATED)
+        print(markdown(doc[stage], ss, cands))
+        return
 
     def save() -> None:
         doc.update(
@@ -281,7 +339,9 @@ def main() -> None:
                     parent = runs.get(f"{s}|{recipe['member_of']}|{seed}")
                     if parent is None:
                         continue
-                    auc = parent["member_test_auroc"][recipe["member"]]
+                    auc = parent.get("member_test_auroc", {}).get(recipe["member"])
+                    if auc is None:
+                        continue
                     row = {
                         "test_auroc": auc,
                         "from": f"member '{recipe['member']}' of {recipe['member_of']}",

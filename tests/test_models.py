@@ -97,7 +97,10 @@ TWEAKS: dict[str, dict[str, Any]] = {
         )
     },
     "wide-deep": {
-        "deep": arch_config("cnn", {"filters": 6, "width": 5, "dense": 0}).model_dump(mode="json"),
+        "deep_arch": ["cnn"],
+        "deep": [
+            arch_config("cnn", {"filters": 6, "width": 5, "dense": 0}).model_dump(mode="json")
+        ],
         "k": 3,
         "fit": "joint",
     },

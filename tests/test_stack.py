@@ -17,7 +17,14 @@ from cislearn.encode import one_hot, reverse_complement
 from cislearn.features import kmer_counts
 from cislearn.models.registry import build_model
 
-SMALL = {"k": 4, "deep": {"filters": 8, "width": 6, "dense": 0}}
+SMALL = {
+    "k": 4,
+    "deep_arch": ["cnn", "cnn-lstm"],
+    "deep": [
+        {"filters": 8, "width": 6, "dense": 0},
+        {"filters": 4, "width": 5, "pool_size": 3, "units": 4, "dense": 4},
+    ],
+}
 
 
 def test_wide_path_is_the_strand_merged_kmer_linear_model() -> None:
@@ -76,11 +83,13 @@ def test_stack_is_one_bundle_equal_to_weighted_members(sim_run) -> None:
     seqs = list(test.sequences)
     x = torch.as_tensor(one_hot(seqs))
     net = getattr(pred.model, "model", pred.model)
-    with torch.inference_mode():
-        cnn = 0.5 * (net.deep(x) + net.deep(x.flip(1).flip(2)))
     kmer = lasso.decision(kmer_counts(seqs, k=4, rc_merge=True).values)
-    a, b = stack["weights"]["deep"][0], stack["weights"]["kmer"][0]
-    want = a * cnn.numpy()[:, 0] + b * kmer[:, 0] + stack["intercept"][0]
+    want = stack["kmer"]["weight"][0] * kmer[:, 0] + stack["intercept"][0]
+    assert [m["arch"] for m in stack["members"]] == ["cnn", "cnn-lstm"]
+    for member, info in zip(net.deep, stack["members"], strict=True):
+        with torch.inference_mode():
+            out = 0.5 * (member(x) + member(x.flip(1).flip(2)))
+        want = want + info["weight"][0] * out.numpy()[:, 0]
     got = pred.predict(seqs).logits[:, 0]
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
 

@@ -34,21 +34,17 @@ __all__ = [
     "config_error",
 ]
 
-#: Architecture used for ``arch: auto``: a CNN stacked with a strand-merged 6-mer lasso, weights
-#: learned on the validation part (``cislearn.stack``). Chosen by mean rank of held-out AUROC
-#: over the shared CTCF and DNase sets and two simulated sets, 3 seeds each
-#: (benchmarks/default_arch.py; README "Default model").
+#: Architecture used for ``arch: auto``: ``wide-deep``, a ``cnn`` and a ``cnn-lstm`` stacked
+#: with a strand-merged 6-mer lasso, weights learned on the validation part
+#: (``cislearn.stack``). Chosen by mean rank of held-out AUROC over the shared CTCF and DNase
+#: sets and two simulated sets, 3 seeds each (benchmarks/default_arch.py; README "Default
+#: model").
 DEFAULT_ARCH = "wide-deep"
 
 #: Training keys that ``arch: auto`` implies unless they are given: the recipe that won with
-#: :data:`DEFAULT_ARCH` (reverse-complement augmentation and strand-averaged prediction,
-#: batch 128 at learning rate 3e-3).
-DEFAULT_RECIPE: dict[str, Any] = {
-    "rc_augment": True,
-    "rc_average": True,
-    "batch_size": 128,
-    "lr": 3e-3,
-}
+#: :data:`DEFAULT_ARCH` (reverse-complement augmentation of training batches and
+#: strand-averaged validation and prediction).
+DEFAULT_RECIPE: dict[str, Any] = {"rc_augment": True, "rc_average": True}
 
 #: Metrics that can be monitored for early stopping and the best checkpoint.
 MONITORS: tuple[str, ...] = (
@@ -74,8 +70,7 @@ class TrainConfig(BaseModel):
     ----------
     arch : str
         Architecture name from the model registry; ``auto`` → :data:`DEFAULT_ARCH`, with the
-        keys of :data:`DEFAULT_RECIPE` (``rc_augment``, ``rc_average``, ``batch_size``,
-        ``lr``) unless given.
+        keys of :data:`DEFAULT_RECIPE` (``rc_augment``, ``rc_average``) unless given.
     model : dict
         Architecture parameters (validated by the registry when the model is built).
     task : {"auto", "binary", "multilabel", "multiclass", "regression", "counts"}
@@ -121,8 +116,8 @@ class TrainConfig(BaseModel):
     >>> cfg = TrainConfig(arch="cnn", optimizer="adamw", lr=3e-4)
     >>> cfg.optimizer, cfg.batch_size
     ('adamw', 32)
-    >>> TrainConfig().arch, TrainConfig().batch_size, TrainConfig(batch_size=64).rc_average
-    ('wide-deep', 128, True)
+    >>> TrainConfig().arch, TrainConfig().rc_augment, TrainConfig(rc_average=False).rc_average
+    ('wide-deep', True, False)
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

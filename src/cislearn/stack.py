@@ -1,20 +1,22 @@
-"""Staged fitting of ``wide-deep``: a CNN, a k-mer lasso, and their weights learned on validation.
+"""Staged fitting of ``wide-deep``: deep members, a k-mer lasso, weights learned on validation.
 
-1. the CNN member is trained by :func:`cislearn.train.fit` (early stopping on the validation
-   part, the config's recipe: ``rc_augment``, ``rc_average``, ``lr``, ...);
+1. each deep member (``cnn``, ``cnn-lstm``) is trained by :func:`cislearn.train.fit` (early
+   stopping on the validation part, the config's recipe: ``rc_augment``, ``rc_average``,
+   ``lr``, ...), checkpoints under ``workdir/member<i>``;
 2. an L1 logistic regression (C by cross-validation) is fitted on the strand-merged k-mer
    counts of the training part (:func:`cislearn.baseline.fit_baseline`);
-3. a logistic regression on the validation part's two logits (CNN, lasso) learns how much of
+3. a logistic regression on the validation part's logits (members, lasso) learns how much of
    each to keep (a weight near 0 drops a member: selection and stacking in one step).
 
 The result is one ordinary ``wide-deep`` module (safetensors bundle, no pickle) whose output
-equals ``a * cnn_logit + b * lasso_logit + c`` exactly, so prediction, mutation maps and
+equals ``Σ_i a_i * member_i_logit + b * lasso_logit + c`` exactly, so prediction, mutation maps and
 variant scoring need nothing special.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -54,15 +56,16 @@ def _logits(model: torch.nn.Module, dataset: SequenceDataset, rc_average: bool) 
     return np.concatenate(outs).astype(np.float64)
 
 
-def _stack_weights(deep: np.ndarray, wide: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """(a, b, c) per target (t, 3) of a logistic regression of ``y`` on the two logits."""
+def _stack_weights(logits: list[np.ndarray], y: np.ndarray) -> np.ndarray:
+    """Per target, the coefficients of a logistic regression of ``y`` on the members' logits
+    and its intercept: (t, members + 1)."""
     from sklearn.linear_model import LogisticRegression
 
     rows = []
     for j in range(y.shape[1]):
-        x = np.stack([deep[:, j], wide[:, j]], axis=1)
+        x = np.stack([m[:, j] for m in logits], axis=1)
         est = LogisticRegression(C=1.0, max_iter=1000).fit(x, y[:, j])
-        rows.append([est.coef_[0, 0], est.coef_[0, 1], est.intercept_[0]])
+        rows.append([*est.coef_[0], est.intercept_[0]])
     return np.asarray(rows, dtype=np.float64)
 
 
@@ -90,8 +93,8 @@ def fit_stack(
     -------
     TrainResult
         ``model`` is the assembled ``wide-deep`` module; ``history``/``best_epoch`` are the
-        CNN's; ``meta["stack"]`` records the weights, the lasso's C and each member's
-        validation AUROC.
+        first member's; ``meta["stack"]`` records the weights, the lasso's C and each
+        member's best epoch and validation AUROC.
 
     Examples
     --------
@@ -112,8 +115,14 @@ def fit_stack(
         return result._replace(
             notes=(*result.notes, note), meta={**result.meta, "notes": [*result.notes, note]}
         )
-    deep_config = config.model_copy(update={"arch": wd.deep_arch, "model": dict(wd.deep)})
-    deep = fit(ds, deep_config, workdir=workdir, resume=resume, progress=progress)
+    members = []
+    for i, (arch, options) in enumerate(zip(wd.deep_arch, wd.deep, strict=True)):
+        member_config = config.model_copy(update={"arch": arch, "model": dict(options)})
+        members.append(
+            fit(ds, member_config, workdir=Path(workdir) / f"member{i}", resume=resume,
+                progress=progress)
+        )  # fmt: skip
+    first = members[0]
     progress("stack", 0, 2)
     train = ds.part("train")
     spec = parse_features(f"kmer:{wd.k}:rc")
@@ -121,47 +130,48 @@ def fit_stack(
         kmer_counts(train.sequences, k=wd.k, rc_merge=True),
         train.targets,
         model="lasso",
-        task=deep.task,
+        task=first.task,
         spec=spec,
         target_names=list(ds.target_names),
         seed=config.seed,
         n_jobs=1,
     )
     progress("stack", 1, 2)
-    notes = list(deep.notes)
+    notes = [n for m in members for n in m.notes if n not in first.notes] + list(first.notes)
     held = ds.part("valid")
     if len(held) == 0:
         held = train
         notes.append("no validation records: stacking weights learned on the training part")
-    length = int(deep.model.length)
     model = build_model(
         "wide-deep",
         wd,
-        length=length,
-        n_outputs=int(deep.model.n_outputs),
-        n_tracks=int(deep.model.n_tracks),
+        length=int(first.model.length),
+        n_outputs=int(first.model.n_outputs),
+        n_tracks=int(first.model.n_tracks),
     )
     inner = model.model if isinstance(model, RCAverage) else model
-    inner.deep.load_state_dict(deep.model.state_dict())
+    for net, member in zip(inner.deep, members, strict=True):
+        net.load_state_dict(member.model.state_dict())
     a = lasso.arrays
     with torch.no_grad():
         inner.table.copy_(torch.as_tensor((a["scale"][None, :] * a["coef"]).T))
-        inner.deep_scale.fill_(1.0)
+        inner.deep_scale.zero_()
         inner.bias.copy_(torch.as_tensor(a["intercept"]))
     model.eval()
-    inner.deep_scale.data.zero_()
-    wide_logits = _logits(model, held, False)  # the lasso alone (deep part zeroed)
-    deep_logits = _logits(deep.model, held, bool(config.rc_average))
+    rc = bool(config.rc_average)
+    wide_logits = _logits(model, held, False)  # the lasso alone (deep members zeroed)
+    deep_logits = [_logits(m.model, held, rc) for m in members]
     y = held.targets.astype(np.float64)
-    weights = _stack_weights(deep_logits, wide_logits, y)
+    weights = _stack_weights([*deep_logits, wide_logits], y)  # (t, members + 2)
+    n_deep = len(members)
     with torch.no_grad():
-        inner.deep_scale.copy_(torch.as_tensor(weights[:, 0]))
-        inner.table.mul_(torch.as_tensor(weights[:, 1])[None, :])
+        inner.deep_scale.copy_(torch.as_tensor(weights[:, :n_deep].T))
+        inner.table.mul_(torch.as_tensor(weights[:, n_deep])[None, :])
         inner.bias.copy_(
-            torch.as_tensor(weights[:, 1] * a["intercept"] + weights[:, 2], dtype=torch.float32)
+            torch.as_tensor(weights[:, n_deep] * a["intercept"] + weights[:, -1]).float()
         )
     model.eval().cpu()
-    stacked = _logits(model, held, bool(config.rc_average))
+    stacked = _logits(model, held, rc)
 
     def auroc(scores: np.ndarray) -> float | None:
         vals = [
@@ -171,21 +181,29 @@ def fit_stack(
         ]
         return float(np.mean(vals)) if vals else None
 
-    resolved = deep.config.model_copy(
+    resolved = first.config.model_copy(
         update={"arch": "wide-deep", "model": model.config.model_dump(mode="json")}
     )
     info: dict[str, Any] = {
-        "weights": {"deep": weights[:, 0].tolist(), "kmer": weights[:, 1].tolist()},
-        "intercept": weights[:, 2].tolist(),
-        "learned_on": "valid" if held is not train else "train",
-        "lasso": {**lasso.info, "features": str(spec[0])},
-        "valid_auroc": {
-            "deep": auroc(deep_logits),
-            "kmer": auroc(wide_logits),
-            "stack": auroc(stacked),
+        "members": [
+            {
+                "arch": arch,
+                "weight": weights[:, i].tolist(),
+                "best_epoch": int(m.best_epoch),
+                "valid_auroc": auroc(deep_logits[i]),
+            }
+            for i, (arch, m) in enumerate(zip(wd.deep_arch, members, strict=True))
+        ],
+        "kmer": {
+            "weight": weights[:, n_deep].tolist(),
+            "valid_auroc": auroc(wide_logits),
+            "lasso": {**lasso.info, "features": str(spec[0])},
         },
+        "intercept": weights[:, -1].tolist(),
+        "learned_on": "valid" if held is not train else "train",
+        "valid_auroc": auroc(stacked),
     }
-    meta = dict(deep.meta)
+    meta = dict(first.meta)
     meta.update(
         arch="wide-deep",
         model=resolved.model,
@@ -194,13 +212,14 @@ def fit_stack(
         stack=info,
     )
     progress("stack", 2, 2)
+    # history and best epoch are the first member's; every member's are in meta["stack"]
     return TrainResult(
         model,
-        deep.history,
-        deep.best_epoch,
-        deep.best_score,
+        first.history,
+        first.best_epoch,
+        first.best_score,
         resolved,
-        deep.task,
+        first.task,
         ds.split,
         meta,
         tuple(notes),

@@ -1,11 +1,11 @@
-"""``wide-deep``: a CNN joined to a strand-merged k-mer linear path (the lasso's model form).
+"""``wide-deep``: deep members (CNN, CNN-LSTM) joined to a strand-merged k-mer linear path.
 
-The output is ``deep_scale * cnn(x) + Σ_positions table[canonical k-mer at position] + bias``.
+The output is ``Σ_i deep_scale[i] * member_i(x) + Σ_positions table[canonical k-mer] + bias``.
 The wide path is linear in the k-mer counts of ``kmer_counts(..., rc_merge=True)`` (windows
 holding an N are skipped), so a k-mer lasso fitted by :mod:`cislearn.baseline` loads into it
 exactly, and it gives the same value on both strands. :mod:`cislearn.stack` fits it in stages
-(CNN, then lasso, then the two weights on the validation part); with ``fit: joint`` the
-ordinary training loop trains every part at once.
+(each member, then the lasso, then the weights on the validation part); with ``fit: joint``
+the ordinary training loop trains every part at once.
 """
 
 from __future__ import annotations
@@ -29,45 +29,67 @@ DEEP_MEMBERS: dict[str, tuple[type[ArchConfig], type[SequenceModel]]] = {
 }
 
 
+DeepArch = Literal["cnn", "cnn-lstm"]
+
+
 class WideDeepConfig(ArchConfig):
-    """``wide-deep``: a deep member (``cnn`` or ``cnn-lstm``) plus a strand-merged k-mer path.
+    """``wide-deep``: deep members (``cnn``, ``cnn-lstm``) plus a strand-merged k-mer path.
 
     Attributes
     ----------
-    deep_arch : {"cnn", "cnn-lstm"}
-        Architecture of the deep member.
-    deep : dict
-        Its options (validated by its config class; its own ``rc_average`` must stay off,
-        set the top-level one to average both strands). Stored with every default filled in.
+    deep_arch : tuple of {"cnn", "cnn-lstm"}
+        Architecture of each deep member (a single name means one member).
+    deep : tuple of dict
+        Options of each member (validated by its config class; its own ``rc_average`` must
+        stay off, set the top-level one to average both strands); empty → defaults. Stored
+        with every default filled in. A single dict is for a single member.
     k : int
         k-mer length of the wide path, 1 to 8 (``(4**k + 4**(k/2)) / 2`` weights, even k).
     fit : {"stack", "joint"}
-        ``stack`` (default): train the CNN, fit an L1 logistic regression on the k-mer
-        counts of the training part, then learn the two weights by logistic regression on
-        the validation logits. ``joint``: train everything together by gradient descent.
+        ``stack`` (default): train each deep member, fit an L1 logistic regression on the
+        k-mer counts of the training part, then learn one weight per member by logistic
+        regression on the validation logits (:mod:`cislearn.stack`). ``joint``: train
+        everything together by gradient descent.
 
-    Minimum input length: the CNN's.
+    Minimum input length: the largest of the members'.
     """
 
-    deep_arch: Literal["cnn", "cnn-lstm"] = "cnn"
-    deep: dict[str, Any] = Field(default_factory=dict, validate_default=True)
+    deep_arch: tuple[DeepArch, ...] = Field(default=("cnn", "cnn-lstm"), min_length=1)
+    deep: tuple[dict[str, Any], ...] = Field(default=(), validate_default=True)
     k: int = Field(default=6, ge=1, le=8)
     fit: Literal["stack", "joint"] = "stack"
 
+    @field_validator("deep_arch", mode="before")
+    @classmethod
+    def _one_name(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
     @field_validator("deep", mode="before")
     @classmethod
-    def _deep_options(cls, value: Any, info: ValidationInfo) -> dict[str, Any]:
-        if isinstance(value, ArchConfig):
-            value = value.model_dump()
-        config_class = DEEP_MEMBERS[info.data.get("deep_arch", "cnn")][0]
-        config = config_class.model_validate(dict(value or {}))
-        if config.rc_average:
-            raise ValueError("deep.rc_average: set rc_average on wide-deep itself")
-        return config.model_dump(mode="json")
+    def _deep_options(cls, value: Any, info: ValidationInfo) -> tuple[dict[str, Any], ...]:
+        archs = info.data.get("deep_arch") or ("cnn",)
+        if isinstance(value, dict | ArchConfig):
+            value = (value,)
+        value = list(value or ())
+        if value and len(value) != len(archs):
+            raise ValueError(f"give one options dict per member of deep_arch {list(archs)}")
+        out = []
+        for i, arch in enumerate(archs):
+            given = value[i] if value else {}
+            if isinstance(given, ArchConfig):
+                given = given.model_dump()
+            config = DEEP_MEMBERS[arch][0].model_validate(dict(given or {}))
+            if config.rc_average:
+                raise ValueError("deep.rc_average: set rc_average on wide-deep itself")
+            out.append(config.model_dump(mode="json"))
+        return tuple(out)
 
-    def deep_config(self) -> ArchConfig:
-        """The deep member's validated config."""
-        return DEEP_MEMBERS[self.deep_arch][0].model_validate(self.deep)
+    def deep_configs(self) -> list[ArchConfig]:
+        """Each deep member's validated config."""
+        return [
+            DEEP_MEMBERS[a][0].model_validate(o)
+            for a, o in zip(self.deep_arch, self.deep, strict=True)
+        ]
 
 
 def canonical_columns(k: int) -> tuple[Tensor, int]:
@@ -94,11 +116,12 @@ def canonical_columns(k: int) -> tuple[Tensor, int]:
 
 
 class WideDeep(SequenceModel):
-    """``deep`` (:class:`CNN` or :class:`CNNLSTM`), ``table`` (strand-merged k-mer weights),
-    ``deep_scale`` and ``bias``.
+    """``deep`` (a ModuleList of :class:`CNN` / :class:`CNNLSTM`), ``table`` (strand-merged
+    k-mer weights), ``deep_scale`` (members, n_outputs) and ``bias``.
 
-    Gradients reach the weights of both paths but not the input through the wide path
-    (it looks k-mers up), so gradient attributions see only the CNN; mutagenesis sees both.
+    Output: ``Σ_i deep_scale[i] * deep[i](x) + wide(x) + bias``. Gradients reach the weights
+    of every path but not the input through the wide path (it looks k-mers up), so gradient
+    attributions see only the deep members; mutagenesis sees everything.
     """
 
     arch = "wide-deep"
@@ -107,9 +130,9 @@ class WideDeep(SequenceModel):
         self, config: WideDeepConfig, *, length: int, n_outputs: int, n_tracks: int = 0
     ) -> None:
         super().__init__(config, length=length, n_outputs=n_outputs, n_tracks=n_tracks)
-        member = DEEP_MEMBERS[config.deep_arch][1]
-        self.deep = member(
-            config.deep_config(), length=length, n_outputs=n_outputs, n_tracks=n_tracks
+        self.deep = nn.ModuleList(
+            DEEP_MEMBERS[arch][1](c, length=length, n_outputs=n_outputs, n_tracks=n_tracks)
+            for arch, c in zip(config.deep_arch, config.deep_configs(), strict=True)
         )
         column, n_columns = canonical_columns(config.k)
         self.register_buffer("column", column, persistent=False)
@@ -117,13 +140,13 @@ class WideDeep(SequenceModel):
             "powers", 4 ** torch.arange(config.k - 1, -1, -1, dtype=torch.int64), persistent=False
         )
         self.table = nn.Parameter(torch.zeros(n_columns, n_outputs))
-        self.deep_scale = nn.Parameter(torch.ones(n_outputs))
+        self.deep_scale = nn.Parameter(torch.ones(len(self.deep), n_outputs))
         self.bias = nn.Parameter(torch.zeros(n_outputs))
 
     @classmethod
     def min_length(cls, config: WideDeepConfig) -> int:
-        member = DEEP_MEMBERS[config.deep_arch][1]
-        return max(member.min_length(config.deep_config()), config.k)
+        members = zip(config.deep_arch, config.deep_configs(), strict=True)
+        return max(config.k, *(DEEP_MEMBERS[a][1].min_length(c) for a, c in members))
 
     def wide(self, x: Tensor) -> Tensor:
         """The wide path alone: Σ over k-mer windows without an N of their weights, (N, n_outputs).
@@ -141,4 +164,7 @@ class WideDeep(SequenceModel):
         return (weights * ok[..., None].to(weights.dtype)).sum(1)
 
     def _forward(self, x: Tensor) -> Tensor:
-        return self.deep(x) * self.deep_scale + self.wide(x) + self.bias
+        out = self.wide(x) + self.bias
+        for member, scale in zip(self.deep, self.deep_scale, strict=True):
+            out = out + member(x) * scale
+        return out
