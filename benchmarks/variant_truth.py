@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--work", default="/tmp/cislearn-variant-truth")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    n, epochs = (1000, 2) if args.quick else (6000, args.epochs)
+    n, epochs = (1000, 2) if args.quick else (4000, args.epochs)
 
     sim, truth = logistic_set(n=n, length=201, seed=0)
     ds = cislearn.SequenceDataset.from_arrays(sim.sequences, sim.labels, ids=sim.ids)
