@@ -141,8 +141,20 @@ def run_baseline(ds: cislearn.SequenceDataset, spec: tuple[str, str], seed: int)
         seed=seed,
         n_jobs=1,
     )
-    score = fitted.predict_features(fm.values[rows["test"]])
-    return {"test_auroc": auroc(ds.targets[rows["test"], 0], score.logits[:, 0])}
+    score = fitted.predict_features(fm.values[rows["test"]]).logits[:, 0]
+    y = ds.targets[rows["test"], 0]
+    return {"test_auroc": auroc(y, score), "test_auroc_ci": bootstrap_ci(y, score, seed)}
+
+
+def bootstrap_ci(y: np.ndarray, score: np.ndarray, seed: int, n: int = 200) -> list[float]:
+    """95% percentile bootstrap interval of the AUROC (as the deep runs' metrics.json)."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n):
+        idx = rng.integers(len(y), size=len(y))
+        if len(np.unique(y[idx])) == 2:
+            values.append(auroc(y[idx], score[idx]))
+    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
 
 
 def deep_config(recipe: dict, seed: int, member: int, epochs: int, quick: bool) -> Any:
@@ -236,10 +248,16 @@ def summarize(runs: dict[str, dict], sets: list[str], cands: list[str], seeds: l
     table: dict[str, dict[str, dict]] = {}
     for s in sets:
         for c in cands:
-            vals = [runs[f"{s}|{c}|{k}"]["test_auroc"] for k in seeds if f"{s}|{c}|{k}" in runs]
+            rows = [runs[f"{s}|{c}|{k}"] for k in seeds if f"{s}|{c}|{k}" in runs]
+            vals = [r["test_auroc"] for r in rows]
             if vals:
                 m, lo, hi = t_interval(vals)
-                table.setdefault(s, {})[c] = {"mean": m, "ci": [lo, hi], "n_seeds": len(vals)}
+                cell = {"mean": m, "ci": [lo, hi], "ci_kind": "t over seeds", "n_seeds": len(vals)}
+                if len(vals) == 1:  # one seed: the run's own bootstrap interval, if any
+                    boot = rows[0].get("test_auroc_ci") if "from" not in rows[0] else None
+                    cell["ci"] = boot or [float("nan"), float("nan")]
+                    cell["ci_kind"] = "bootstrap (200), one seed" if boot else "none"
+                table.setdefault(s, {})[c] = cell
     complete = [c for c in cands if all(c in table.get(s, {}) for s in sets)]
     ranks: dict[str, list[float]] = {c: [] for c in complete}
     for s in sets:
@@ -262,8 +280,8 @@ def markdown(summary: dict, sets: list[str], cands: list[str]) -> str:
             cell = summary["by_set"].get(s, {}).get(c)
             if cell is None:
                 cells.append("—")
-            elif cell["n_seeds"] < 2:
-                cells.append(f"{cell['mean']:.4f} (1 seed)")
+            elif cell["n_seeds"] < 2 and cell["ci_kind"] == "none":
+                cells.append(f"{cell['mean']:.4f}")
             else:
                 lo, hi = cell["ci"]
                 cells.append(f"{cell['mean']:.4f} [{lo:.4f}, {hi:.4f}]")
@@ -297,9 +315,9 @@ def main() -> None:
     # (signatures with 'v': 2 include the resolved architecture options)
 
     if args.table:
-        stage = "screen" if screen else "final"
         ss = list(REAL) if screen else list(REAL + SIMULATED)
-        print(markdown(doc[stage], ss, cands))
+        have = sorted({int(k.split("|")[2]) for k in runs})
+        print(markdown(summarize(runs, ss, cands, have), ss, cands))
         return
 
     def save() -> None:
