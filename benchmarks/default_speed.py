@@ -2,9 +2,10 @@
 mutation maps (maps/s, 201 bp x 3 substitutions) and SNV scoring (SNV/s), each exact.
 
 Both bundles are trained here for 1 epoch on the shared CTCF data (speed does not depend on
-the weights), then timed on the same 201-bp sequences with one torch thread, best of 3.
+the weights), or given as run folders, then timed on the same 201-bp sequences with one torch
+thread, best of 3.
 
-Usage: python benchmarks/default_speed.py
+Usage: python benchmarks/default_speed.py [--cnn RUN --default RUN]
 Writes benchmarks/results/default_speed.json.
 """
 
@@ -60,6 +61,12 @@ def speeds(pred: Any, seqs: list[str], rng: np.random.Generator) -> dict:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cnn", default=None, help="an existing cnn run (else trained here)")
+    parser.add_argument("--default", default=None, help="an existing default run")
+    args = parser.parse_args()
     torch.set_num_threads(1)
     ds = cislearn.load_dataset(pos=CTCF / "pos.fa.gz", neg=CTCF / "neg.fa.gz")
     ds = cislearn.assign_split(ds, method="random", valid_fraction=0.1, test_fraction=0.3)
@@ -67,11 +74,13 @@ def main() -> None:
     rng = np.random.default_rng(0)
     rows = {}
     for name, arch in (("cnn", "cnn"), ("default", "auto")):
-        run = Path("/tmp/cislearn-default-speed") / name
-        config = cislearn.resolve_config(
-            {}, {"arch": arch, "max_epochs": 1, "split": "given", "num_threads": 1}
-        )
-        cislearn.train_run(ds, config, run, n_boot=10)
+        given = getattr(args, name)
+        run = Path(given) if given else Path("/tmp/cislearn-default-speed") / name
+        if not given:
+            config = cislearn.resolve_config(
+                {}, {"arch": arch, "max_epochs": 1, "split": "given", "num_threads": 1}
+            )
+            cislearn.train_run(ds, config, run, n_boot=10)
         rows[name] = speeds(cislearn.load(run), seqs, rng)
         print(name, rows[name], flush=True)
     for key in ("seq_per_s", "maps_per_s", "snv_per_s"):
