@@ -37,8 +37,8 @@ __all__ = [
 #: Architecture used for ``arch: auto``: ``wide-deep``, a ``cnn`` and a ``cnn-lstm`` stacked
 #: with a strand-merged 6-mer lasso, weights learned on the validation part
 #: (``cislearn.stack``). Chosen by mean rank of held-out AUROC over the shared CTCF and DNase
-#: sets and two simulated sets, 3 seeds each (benchmarks/default_arch.py; README "Default
-#: model").
+#: sets and two simulated sets (benchmarks/default_arch.py; README "Default model" lists the
+#: seeds that were run).
 DEFAULT_ARCH = "wide-deep"
 
 #: Training keys that ``arch: auto`` implies unless they are given: the recipe that won with
