@@ -96,6 +96,14 @@ TWEAKS: dict[str, dict[str, Any]] = {
             ).nodes
         )
     },
+    "wide-deep": {
+        "deep_arch": ["cnn"],
+        "deep": [
+            arch_config("cnn", {"filters": 6, "width": 5, "dense": 0}).model_dump(mode="json")
+        ],
+        "k": 3,
+        "fit": "joint",
+    },
 }
 LENGTHS = (50, 201, 1000)
 

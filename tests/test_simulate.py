@@ -213,3 +213,81 @@ def test_speed_10k_sequences():
     elapsed = time.perf_counter() - t0
     assert len(sim.sequences) == 10_000
     assert elapsed < 3.0  # target < 1 s; generous bound for a shared 2-core machine
+
+
+# -- simulated sets and SNVs with a known effect (cislearn.simsets) -------------------------
+
+
+def _best_llr_by_hand(seq: str, lo: np.ndarray) -> float:
+    """Best log-odds over positions and both strands, by plain loops (independent of numpy
+    fancy indexing in simsets)."""
+    w = lo.shape[0]
+    best = -np.inf
+    for s in (seq, revcomp(seq)):
+        for p in range(len(s) - w + 1):
+            best = max(best, sum(lo[i, "ACGT".index(s[p + i])] for i in range(w)))
+    return best
+
+
+def test_true_logit_matches_hand_scoring() -> None:
+    from cislearn.simsets import logistic_set, true_logit
+
+    sim, model = logistic_set(n=12, length=40, seed=3)
+    want = [
+        model.beta * sum(max(0.0, _best_llr_by_hand(s, lo)) for lo in model.log_odds)
+        + model.intercept
+        for s in sim.sequences
+    ]
+    np.testing.assert_allclose(true_logit(model, sim.sequences), want, rtol=1e-9)
+
+
+def test_logistic_labels_follow_the_model() -> None:
+    from cislearn.simsets import logistic_set, true_logit
+
+    sim, model = logistic_set(n=2000, length=100, seed=1)
+    z = true_logit(model, sim.sequences)
+    assert 0.35 < sim.labels.mean() < 0.65  # intercept centres the median
+    assert roc_auc_score(sim.labels, z) > 0.8  # labels are drawn from sigmoid(z)
+
+
+def test_simulated_snvs_inside_outside_and_true_effect() -> None:
+    from cislearn.simsets import logistic_set, simulated_snvs, true_logit
+
+    sim, model = logistic_set(n=300, length=80, seed=2)
+    table = simulated_snvs(sim.sequences, sim.ids, sim.implants, model, n=200, seed=5)
+    assert len(table) == 200 and table["in_motif"].sum() == 100
+    assert not table.duplicated(["chrom", "pos"]).any()
+    seqs = dict(zip(sim.ids, sim.sequences, strict=True))
+    spans = sim.implants.groupby("id")
+    for row in table.itertuples():
+        seq = seqs[row.chrom]
+        assert seq[row.pos - 1] == row.ref != row.alt
+        starts = spans.get_group(row.chrom) if row.chrom in spans.groups else None
+        covered = starts is not None and any(
+            a <= row.pos - 1 < b for a, b in zip(starts["start"], starts["end"], strict=True)
+        )
+        assert covered == row.in_motif
+    # the true effect is the change of the label logit, recomputed here
+    for row in table.head(20).itertuples():
+        seq = seqs[row.chrom]
+        alt = seq[: row.pos - 1] + row.alt + seq[row.pos :]
+        delta = true_logit(model, [alt])[0] - true_logit(model, [seq])[0]
+        assert abs(delta - row.true_effect) < 1e-9
+    inside = table.loc[table["in_motif"], "true_effect"].abs().mean()
+    outside = table.loc[~table["in_motif"], "true_effect"].abs().mean()
+    assert inside > 3 * outside
+    again = simulated_snvs(sim.sequences, sim.ids, sim.implants, model, n=200, seed=5)
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_benchmark_sets_have_their_character() -> None:
+    from cislearn.simsets import grammar_set, weak_gc_set
+
+    weak = weak_gc_set(n_positive=300, n_negative=300, seed=0)
+    gc = np.array([(s.count("G") + s.count("C")) / len(s) for s in weak.sequences])
+    assert gc[weak.labels == 1].mean() > gc[weak.labels == 0].mean() + 0.01
+    assert weak.implants.groupby("id").size().reindex(weak.ids).notna().all()
+    grammar = grammar_set(n_positive=200, n_negative=200, seed=0)
+    arr = grammar.implants.set_index("id").loc[grammar.ids, "arrangement"].to_numpy()
+    assert (arr[grammar.labels == 1] == 0).all() and (arr[grammar.labels == 0] > 0).all()
+    assert len({len(s) for s in grammar.sequences}) == 1

@@ -43,6 +43,8 @@ TINY = {
             {"name": "b", "inputs": "a", "layers": ["global_max_pool", {"dense": {}}]},
         ]
     },
+    # fit() trains it jointly; the staged (stacked) fit is tested in test_stack.py
+    "wide-deep": {"k": 3, "deep_arch": ["cnn"], "deep": [{"filters": 4, "width": 5}]},
 }
 # (task, number of target columns) exercised by each architecture
 TASK_OF = {
@@ -57,6 +59,7 @@ TASK_OF = {
     "hybrid": "binary",
     "layers": "counts",
     "graph": "multiclass",
+    "wide-deep": "regression",
 }
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Simulation",
     "estimate_transitions",
     "markov_background",
+    "sample_sites",
     "simulate",
     "stationary",
 ]
@@ -209,7 +210,7 @@ def estimate_transitions(seqs: Sequence[str], *, pseudocount: float = 1.0) -> np
     return counts / counts.sum(axis=1, keepdims=True)
 
 
-def _sample_sites(motif: Motif, k: int, rng: np.random.Generator) -> np.ndarray:
+def sample_sites(motif: Motif, k: int, rng: np.random.Generator) -> np.ndarray:
     """``k`` instances of ``motif``, base codes (k, width), each base drawn from its column."""
     cum = np.cumsum(motif.pfm.T, axis=1)[:, :3]  # (width, 3)
     u = rng.random((k, motif.width, 1))
@@ -358,7 +359,7 @@ def simulate(
                 if not fits.all():
                     skipped += int((~fits).sum())
                     seq, start = seq[fits], start[fits]
-                site = _sample_sites(motif, seq.size, rng)
+                site = sample_sites(motif, seq.size, rng)
                 minus = rng.random(seq.size) < 0.5
                 placed = np.where(minus[:, None], 3 - site[:, ::-1], site)
                 cols = start[:, None] + np.arange(w)

@@ -235,9 +235,25 @@ def simulate(
         list[str] | None, typer.Option(help="JASPAR ids to implant (repeatable).")
     ] = None,
     seed: Annotated[int, seed_opt("Random seed.")] = 0,
+    variants: Annotated[
+        int, typer.Option(help="Also write this many SNVs with their true effect.")
+    ] = 0,
+    logistic: Annotated[
+        bool,
+        typer.Option(
+            "--logistic",
+            help="Labels drawn from sigmoid(0.5 * motif log-odds + c) instead of implants.",
+        ),
+    ] = False,
     force: Force = False,
 ) -> int:
-    """Simulated demo data: Markov background with real JASPAR motifs implanted in positives."""
+    """Simulated demo data: Markov background with real JASPAR motifs implanted in positives.
+
+    With ``--variants N`` it also writes ``genome.fa`` (each sequence as a contig between
+    background flanks), ``variants.vcf`` (for ``score-variants``) and ``variants_truth.tsv``:
+    each SNV's true effect, the change of ``Σ_m max(0, best log-odds of motif m)`` (with
+    ``--logistic``, of the label logit that generated the data).
+    """
     from cislearn.pipelines.demo import simulate_run
 
     with out_dir(out, "simulate", force):
@@ -246,8 +262,10 @@ def simulate(
             n_positive=n_positive,
             n_negative=n_negative,
             length=length,
-            motifs=tuple(motif or ("MA0139",)),
+            motifs=tuple(motif or (("MA0035", "MA0080", "MA0148") if logistic else ("MA0139",))),
             seed=seed,
+            variants=variants,
+            logistic=logistic,
         )
     echo(
         f"{summary['positives']} positives with {', '.join(summary['motifs'])} implants and "

@@ -20,6 +20,7 @@ from cislearn.models.layers import ArchConfig, RCAverage, SequenceModel
 from cislearn.models.resnet import ResNet, ResNetConfig
 from cislearn.models.rnn import CNNLSTM, RNN, CNNLSTMConfig, RNNConfig
 from cislearn.models.transformer import Transformer, TransformerConfig
+from cislearn.models.widedeep import WideDeep, WideDeepConfig
 
 __all__ = ["REGISTRY", "ARCHITECTURES", "arch_config", "build_model", "model_class"]
 
@@ -37,6 +38,7 @@ REGISTRY: dict[str, tuple[type[ArchConfig], type[SequenceModel]]] = {
     "hybrid": (HybridConfig, Hybrid),
     "layers": (LayerListConfig, LayerList),
     "graph": (GraphConfig, Graph),
+    "wide-deep": (WideDeepConfig, WideDeep),
 }
 
 ARCHITECTURES: tuple[str, ...] = tuple(REGISTRY)

@@ -273,13 +273,15 @@ def train_run(
     """
     from cislearn.io.bundle import save_bundle
     from cislearn.runload import load_run as load
+    from cislearn.stack import fit_stack, is_stacked
     from cislearn.train import fit
 
     progress = progress or no_progress
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     dataset = training_split(dataset, config)
-    result = fit(dataset, config, workdir=out, resume=resume, progress=progress)
+    fitter = fit_stack if is_stacked(config) else fit
+    result = fitter(dataset, config, workdir=out, resume=resume, progress=progress)
     if not _is_main_process():
         # under DDP every rank trains; only rank 0 writes the bundle, metrics and report
         return RunResult(out, {}, pd.DataFrame(), None, out / "report.html", result.notes)
