@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "report": 7,
     "runs": 7,
     "panel": 7,
+    "pipelines": 7,
     "cli": 8,
     "web": 8,
     "__main__": 8,

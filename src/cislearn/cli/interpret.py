@@ -24,6 +24,17 @@ class Output(StrEnum):
     prob = "prob"
 
 
+class MotifSource(StrEnum):  # issue 18
+    filters = "filters"
+    attributions = "attributions"
+
+
+class ContributionMethod(StrEnum):  # issue 18
+    ism = "ism"
+    deeplift_shap = "deeplift-shap"
+    integrated_gradients = "integrated-gradients"
+
+
 def _target_index(predictor: Any, target: str | None) -> int:
     from cislearn.errors import InputError
 
@@ -121,6 +132,14 @@ def interpret(
             title=f"{ids[i]}: {method.value} of {output.value} "
             f"{predictor.output_names[k]} (logit {scores[i]:.2f})",
         )
+    if x.shape[1] == 4:  # --- issue 18: audit line + figures/audit.png (pipelines/audit.py)
+        from cislearn.pipelines.audit import audit_run
+
+        checked = audit_run(
+            out, predictor.model, x, methods=(method.value,), target=k, output=output.value,
+            task=predictor.task, device=predictor.device,
+        )
+        echo(checked.line)
     echo(f"{method.value} attributions of {len(ids)} sequences written to {out}")
     return 0
 
@@ -203,12 +222,40 @@ def motifs(
     min_sites: Annotated[int, Opt(help="Drop filters with fewer sites.")] = 20,
     min_ic: Annotated[float, Opt(help="Drop motifs with less information (bits).")] = 3.0,
     release: Annotated[str | None, Opt(help="JASPAR release (default: newest bundled).")] = None,
+    # --- issue 18: motifs from attributions (TF-MoDISco); see pipelines/attribution_motifs.py
+    source: Annotated[
+        MotifSource, Opt("--from", help="Read first-layer filters or discover from attributions.")
+    ] = MotifSource.filters,
+    attribution: Annotated[
+        ContributionMethod, Opt(help="With --from attributions: hypothetical contributions.")
+    ] = ContributionMethod.ism,
+    regions: Annotated[
+        Path | None, Opt(help="With --from attributions: BED of the records, for hits.bed.")
+    ] = None,
+    max_seqlets: Annotated[int, Opt(help="With --from attributions: seqlets per sign.")] = 2000,
+    force: Annotated[bool, Opt(help="With --from attributions: overwrite --out.")] = False,
 ) -> int:
-    """First-layer filters -> motifs -> JASPAR (Tomtom), influence, FIMO enrichment, HTML page.
+    """Motifs: first-layer filters (default) or TF-MoDISco on attributions, JASPAR, HTML page.
 
-    Writes motifs.tsv, filters.tsv, matches.tsv, motifs.meme, motifs.jaspar, logos/ and
-    motifs.html (ordered by influence).
+    --from filters writes motifs.tsv, filters.tsv, matches.tsv, motifs.meme, motifs.jaspar,
+    logos/ and motifs.html (ordered by influence). --from attributions writes patterns.tsv,
+    matches.tsv, hits.tsv (+ hits.bed), seqlets.tsv, motifs.meme, motifs.jaspar, logos/,
+    motifs.html, the attribution audit (audit.tsv, audit.txt, figures/audit.png).
     """
+    if source is MotifSource.attributions:
+        from cislearn.pipelines.attribution_motifs import attribution_motifs_run
+
+        bars = _bars()
+        res = attribution_motifs_run(
+            run, data, out, method=attribution.value, target=target, regions=regions,
+            release=release, max_seqlets=max_seqlets, force=force, progress=bars,
+        )
+        bars.close()
+        if res.audit is not None:
+            echo(res.audit.line)
+        echo(f"{res.line}; written to {res.out}")
+        return 0
+    # --- end issue 18
     from cislearn.encode import one_hot
     from cislearn.interpret.compare import learned_motifs
     from cislearn.io.motifs import load_jaspar

@@ -13,7 +13,16 @@ import sys
 import typer
 
 # Importing a command module registers its commands on `app`; the order is the help order.
-from cislearn.cli import baseline, data, interpret, models, training, variants, web  # noqa: F401
+from cislearn.cli import (  # noqa: F401
+    baseline,
+    data,
+    experiments,
+    interpret,
+    models,
+    training,
+    variants,
+    web,
+)
 from cislearn.cli.app import app
 
 

@@ -1,0 +1,1 @@
+"""One function per user action: read inputs, call the science, write outputs, return a result."""
