@@ -50,7 +50,9 @@ def marginalize(
     out: OutOpt,
     first: FirstOpt = None,
     shuffle: ShuffleOpt = False,
-    position: Annotated[int | None, Opt(help="0-based start of the motif (default: centred).")] = None,
+    position: Annotated[
+        int | None, Opt(help="0-based start of the motif (default: centred).")
+    ] = None,
     target: TargetOpt = None,
     output: OutputOpt = Output.prob,
     release: ReleaseOpt = None,
@@ -64,8 +66,18 @@ def marginalize(
     from cislearn.pipelines.experiments import marginalize_run
 
     res = marginalize_run(
-        run, background, motif, out, first=first, shuffle=shuffle, start=position,
-        target=target, output=output.value, release=release, seed=seed, force=force,
+        run,
+        background,
+        motif,
+        out,
+        first=first,
+        shuffle=shuffle,
+        start=position,
+        target=target,
+        output=output.value,
+        release=release,
+        seed=seed,
+        force=force,
     )
     echo(f"{res.line}; written to {res.out}")
     return 0
@@ -78,7 +90,9 @@ def ablate(
     motif: MotifOpt,
     out: OutOpt,
     first: FirstOpt = None,
-    mode: Annotated[AblateMode, Opt(help="Shuffle or mask (N) each instance.")] = AblateMode.shuffle,
+    mode: Annotated[
+        AblateMode, Opt(help="Shuffle or mask (N) each instance.")
+    ] = AblateMode.shuffle,
     threshold: Annotated[float, Opt(help="FIMO p-value of an instance.")] = 1e-4,
     n_shuffles: Annotated[int, Opt(help="Shuffles per sequence (outputs averaged).")] = 10,
     target: TargetOpt = None,
@@ -94,8 +108,18 @@ def ablate(
     from cislearn.pipelines.experiments import ablate_run
 
     res = ablate_run(
-        run, data, motif, out, first=first, mode=mode.value, threshold=threshold,
-        n_shuffles=n_shuffles, target=target, output=output.value, release=release, seed=seed,
+        run,
+        data,
+        motif,
+        out,
+        first=first,
+        mode=mode.value,
+        threshold=threshold,
+        n_shuffles=n_shuffles,
+        target=target,
+        output=output.value,
+        release=release,
+        seed=seed,
         force=force,
     )
     echo(f"{res.line}; written to {res.out}")
@@ -109,7 +133,9 @@ def spacing(
     motif_a: Annotated[str, Opt(help="First motif (JASPAR ID, sequence or FILE[#ID]).")],
     motif_b: Annotated[str, Opt(help="Second motif (JASPAR ID, sequence or FILE[#ID]).")],
     out: OutOpt,
-    spacings: Annotated[str, Opt(help="Bases between the motifs: 0-30, 0-30:5 or 0,5,10.")] = "0-30",
+    spacings: Annotated[
+        str, Opt(help="Bases between the motifs: 0-30, 0-30:5 or 0,5,10.")
+    ] = "0-30",
     orientations: Annotated[str, Opt(help="Comma-separated of ++ +- -+ --.")] = "++,+-,-+,--",
     first: Annotated[int | None, Opt(help="Use only the first N records.")] = 200,
     shuffle: ShuffleOpt = False,
@@ -128,9 +154,21 @@ def spacing(
 
     bars = epoch_bars()
     res = spacing_run(
-        run, background, motif_a, motif_b, out, spacings=spacings, orientations=orientations,
-        first=first, shuffle=shuffle, target=target, output=output.value, release=release,
-        seed=seed, force=force, progress=bars,
+        run,
+        background,
+        motif_a,
+        motif_b,
+        out,
+        spacings=spacings,
+        orientations=orientations,
+        first=first,
+        shuffle=shuffle,
+        target=target,
+        output=output.value,
+        release=release,
+        seed=seed,
+        force=force,
+        progress=bars,
     )
     bars.close()
     echo(f"{res.line}; written to {res.out}")
@@ -144,7 +182,9 @@ def design(
     fasta: Annotated[Path | None, Opt(help="FASTA of start sequences.")] = None,
     sequence: Annotated[str | None, Opt(help="One start sequence instead of --fasta.")] = None,
     first: Annotated[int | None, Opt(help="With --fasta: the first N records.")] = 10,
-    goal: Annotated[str, Opt(help="maximize, minimize or a target value of the output.")] = "maximize",
+    goal: Annotated[
+        str, Opt(help="maximize, minimize or a target value of the output.")
+    ] = "maximize",
     budget: Annotated[int, Opt(help="Most substitutions per sequence.")] = 10,
     fixed: Annotated[
         str | None, Opt(help="Positions that may not change: 90-110,150 (0-based, half-open).")
@@ -162,8 +202,18 @@ def design(
 
     bars = epoch_bars()
     res = design_run(
-        run, out, fasta=fasta, sequence=sequence, first=first, goal=goal, budget=budget,
-        fixed=fixed, target=target, output=output.value, force=force, progress=bars,
+        run,
+        out,
+        fasta=fasta,
+        sequence=sequence,
+        first=first,
+        goal=goal,
+        budget=budget,
+        fixed=fixed,
+        target=target,
+        output=output.value,
+        force=force,
+        progress=bars,
     )
     bars.close()
     echo(f"{res.line}; written to {res.out}")

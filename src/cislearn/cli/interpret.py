@@ -136,8 +136,14 @@ def interpret(
         from cislearn.pipelines.audit import audit_run
 
         checked = audit_run(
-            out, predictor.model, x, methods=(method.value,), target=k, output=output.value,
-            task=predictor.task, device=predictor.device,
+            out,
+            predictor.model,
+            x,
+            methods=(method.value,),
+            target=k,
+            output=output.value,
+            task=predictor.task,
+            device=predictor.device,
         )
         echo(checked.line)
     echo(f"{method.value} attributions of {len(ids)} sequences written to {out}")
@@ -247,8 +253,16 @@ def motifs(
 
         bars = _bars()
         res = attribution_motifs_run(
-            run, data, out, method=attribution.value, target=target, regions=regions,
-            release=release, max_seqlets=max_seqlets, force=force, progress=bars,
+            run,
+            data,
+            out,
+            method=attribution.value,
+            target=target,
+            regions=regions,
+            release=release,
+            max_seqlets=max_seqlets,
+            force=force,
+            progress=bars,
         )
         bars.close()
         if res.audit is not None:

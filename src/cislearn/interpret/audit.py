@@ -4,8 +4,10 @@ verdict and a suggestion, as one table and one line.
 Exact in-silico mutagenesis (the fast path where the model allows it) is the reference: its
 per-position score (the observed base's output minus the mean over the four bases) is what
 the model actually does. Each audited method's score at the observed base is correlated with it
-per sequence (Pearson over positions); DeepLIFT/SHAP and integrated gradients also report how
-far the sum of their attributions is from the output difference they should explain.
+per sequence (Pearson over positions). For DeepLIFT/SHAP and integrated gradients the score is
+taken from their hypothetical contributions centred over the four bases, so that the choice of
+reference (shuffles, uniform) does not count as disagreement; they also report how far the sum
+of their attributions is from the output difference they should explain.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def audit_attributions(
             c = hypothetical_contributions(
                 model, xs, method=method, n_steps=n_steps, n_shuffles=n_shuffles, seed=seed, **opts
             )
-            scores, delta, warned = actual_contributions(c.hypothetical, xs), c.delta, c.warnings
+            centred = c.hypothetical - c.hypothetical.mean(axis=1, keepdims=True)
+            scores, delta, warned = actual_contributions(centred, xs), c.delta, c.warnings
         else:
             with captured_warnings(method, log=False) as seen:
                 attr = attribute(model, xs, method=method, n_steps=n_steps, **opts)

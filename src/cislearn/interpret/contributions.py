@@ -124,7 +124,11 @@ def hypothetical_contributions(
         )
     if len(xt) == 0:
         raise InputError("x: no sequences")
-    for name, value in (("n_shuffles", n_shuffles), ("n_steps", n_steps), ("batch_size", batch_size)):
+    for name, value in (
+        ("n_shuffles", n_shuffles),
+        ("n_steps", n_steps),
+        ("batch_size", batch_size),
+    ):
         if value < 1:
             raise InputError(f"{name} must be >= 1; got {value}")
     selector = OutputSelector(model, target=target, output=output, task=task)
@@ -161,7 +165,9 @@ def _ism(
 ) -> Contributions:
     mm = saturation_mutagenesis(model, xt, device=device, progress=progress)
     if not 0 <= target < mm.logits.shape[-1]:
-        raise InputError(f"target: output {target} does not exist (model has {mm.logits.shape[-1]})")
+        raise InputError(
+            f"target: output {target} does not exist (model has {mm.logits.shape[-1]})"
+        )
     vals = mm.logits[..., target] if output == "logit" else map_effects(mm, task).prob[..., target]
     hyp = vals - vals.mean(axis=1, keepdims=True)
     nan = np.full(len(xt), np.nan, np.float32)

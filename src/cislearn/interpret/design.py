@@ -51,9 +51,7 @@ def parse_goal(goal: str | float) -> tuple[str, float]:
     try:
         value = float(goal)
     except (TypeError, ValueError):
-        raise InputError(
-            f"goal: expected maximize, minimize or a number; got {goal!r}"
-        ) from None
+        raise InputError(f"goal: expected maximize, minimize or a number; got {goal!r}") from None
     if not np.isfinite(value):
         raise InputError(f"goal: the target value must be finite; got {goal!r}")
     return "value", value
@@ -184,6 +182,11 @@ def greedy_design(
         rows, columns=["seq_id", "step", "position", "ref", "alt", "logit", "prob", "objective"]
     )
     order = {sid: j for j, sid in enumerate(ids)}
-    traj = traj.sort_values(["seq_id", "step"], key=lambda c: c.map(order) if c.name == "seq_id" else c, kind="stable").reset_index(drop=True)
-    seqs = ["".join(BASES[j] if known[i, p] else "N" for p, j in enumerate(xs[i].argmax(axis=0))) for i in range(n)]
+    traj = traj.sort_values(
+        ["seq_id", "step"], key=lambda c: c.map(order) if c.name == "seq_id" else c, kind="stable"
+    ).reset_index(drop=True)
+    seqs = [
+        "".join(BASES[j] if known[i, p] else "N" for p, j in enumerate(xs[i].argmax(axis=0)))
+        for i in range(n)
+    ]
     return DesignResult(traj, seqs, stopped)

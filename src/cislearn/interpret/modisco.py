@@ -117,7 +117,8 @@ def discover_patterns(
     x : ndarray of shape (n, 4, L)
         One-hot sequences.
     hypothetical : ndarray of shape (n, 4, L)
-        Hypothetical contributions (:func:`~cislearn.interpret.contributions.hypothetical_contributions`).
+        Hypothetical contributions, e.g. from
+        :func:`~cislearn.interpret.contributions.hypothetical_contributions`.
     max_seqlets : int
         Seqlets per metacluster (modisco's ``max_seqlets_per_metacluster``).
     window, flank : int

@@ -111,13 +111,23 @@ def attribution_motifs_run(
     with atomic_write(folder / "contributions.npz", mode="wb") as fh:
         np.savez_compressed(fh, ids=np.array(ids), hypothetical=contrib.hypothetical)
     checked = None
-    notes = [f"{len(ids)} sequences from {Path(data).name}; {method} hypothetical contributions "
-             f"of output {predictor.output_names[k]} (logit)."]
+    notes = [
+        f"{len(ids)} sequences from {Path(data).name}; {method} hypothetical contributions "
+        f"of output {predictor.output_names[k]} (logit)."
+    ]
     if audit:
-        methods = tuple(dict.fromkeys((*AUDIT_DEFAULT, method) if method != "ism" else AUDIT_DEFAULT))
+        methods = tuple(
+            dict.fromkeys((*AUDIT_DEFAULT, method) if method != "ism" else AUDIT_DEFAULT)
+        )
         checked = audit_run(
-            folder, predictor.model, x, methods=methods, sample=audit_sample, seed=seed,
-            progress=progress, **opts
+            folder,
+            predictor.model,
+            x,
+            methods=methods,
+            sample=audit_sample,
+            seed=seed,
+            progress=progress,
+            **opts,
         )
         notes.append(checked.line)
     found = attribution_motifs(
@@ -139,8 +149,16 @@ def attribution_motifs_run(
     write_record(
         folder,
         "motifs --from attributions",
-        dict(method=method, target=k, first=first, release=release, max_seqlets=max_seqlets,
-             hit_threshold=hit_threshold, audit_sample=audit_sample, seed=seed),
+        dict(
+            method=method,
+            target=k,
+            first=first,
+            release=release,
+            max_seqlets=max_seqlets,
+            hit_threshold=hit_threshold,
+            audit_sample=audit_sample,
+            seed=seed,
+        ),
         {"run": run, "data": data, "regions": regions},
     )
     top = found.table.head(3)

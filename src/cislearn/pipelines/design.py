@@ -76,19 +76,41 @@ def design_run(
     mask = parse_ranges(fixed, x.shape[2])
     k = target_index(predictor, target)
     res = greedy_design(
-        predictor.model, x, goal=goal, budget=budget, fixed=mask, ids=ids, target=k,
-        output=output, task=predictor.task, device=predictor.device, progress=progress,
+        predictor.model,
+        x,
+        goal=goal,
+        budget=budget,
+        fixed=mask,
+        ids=ids,
+        target=k,
+        output=output,
+        task=predictor.task,
+        device=predictor.device,
+        progress=progress,
     )
     write_table(folder / "trajectory.tsv", res.trajectory)
-    write_fasta(folder / "designed.fa", [(f"{i}_designed", s) for i, s in zip(ids, res.sequences, strict=True)])
+    write_fasta(
+        folder / "designed.fa",
+        [(f"{i}_designed", s) for i, s in zip(ids, res.sequences, strict=True)],
+    )
     plot_design(
-        res.trajectory, folder / "figures" / "design.png", output=output,
+        res.trajectory,
+        folder / "figures" / "design.png",
+        output=output,
         title=f"greedy design toward {goal} ({budget} edits at most)",
     )
     write_record(
-        folder, "design",
-        dict(goal=goal, budget=budget, fixed=fixed, first=first, target=k, output=output,
-             sequence=sequence),
+        folder,
+        "design",
+        dict(
+            goal=goal,
+            budget=budget,
+            fixed=fixed,
+            first=first,
+            target=k,
+            output=output,
+            sequence=sequence,
+        ),
         {"run": run, "fasta": fasta},
     )
     start = res.trajectory[res.trajectory["step"] == 0][output].mean()

@@ -33,7 +33,9 @@ class ExperimentRun(NamedTuple):
     """One-line summary for the CLI."""
 
 
-def _sequences(predictor: Any, fasta: str | os.PathLike[str], first: int | None, shuffle: bool, seed: int):
+def _sequences(
+    predictor: Any, fasta: str | os.PathLike[str], first: int | None, shuffle: bool, seed: int
+):
     ids, _, seqs = read_records(fasta, first=first)
     if shuffle:
         from cislearn.negatives import kshuffle
@@ -45,10 +47,22 @@ def _sequences(predictor: Any, fasta: str | os.PathLike[str], first: int | None,
 
 def _bases(spec: str, release: str | None) -> str:
     """A motif spec as bases to implant: the consensus of a matrix, or the sequence itself."""
-    return resolve_motif(spec, release=release).consensus if not set(spec.upper()) <= set("ACGTN") else spec.upper()
+    return (
+        resolve_motif(spec, release=release).consensus
+        if not set(spec.upper()) <= set("ACGTN")
+        else spec.upper()
+    )
 
 
-def _finish(folder: Path, name: str, result: ExperimentResult, action: str, options: dict, inputs: dict, line: str) -> ExperimentRun:
+def _finish(
+    folder: Path,
+    name: str,
+    result: ExperimentResult,
+    action: str,
+    options: dict,
+    inputs: dict,
+    line: str,
+) -> ExperimentRun:
     write_table(folder / f"{name}.tsv", result.table)
     write_table(folder / "summary.tsv", result.summary)
     write_record(folder, action, options, inputs)
@@ -88,20 +102,43 @@ def marginalize_run(
     ids, x = _sequences(predictor, background, first, shuffle, seed)
     k = target_index(predictor, target)
     res = marginalize_motif(
-        predictor.model, x, bases, start=start, target=k, output=output, task=predictor.task,
+        predictor.model,
+        x,
+        bases,
+        start=start,
+        target=k,
+        output=output,
+        task=predictor.task,
         device=predictor.device,
     )
-    res = ExperimentResult(res.table.assign(seq_id=[ids[i] for i in res.table["seq_index"]]), res.summary)
+    res = ExperimentResult(
+        res.table.assign(seq_id=[ids[i] for i in res.table["seq_index"]]), res.summary
+    )
     plot_before_after(
-        res.table, folder / "figures" / "marginalize.png", output=output,
+        res.table,
+        folder / "figures" / "marginalize.png",
+        output=output,
         title=f"{bases} implanted into {len(ids)} background sequences",
     )
     line = _mean_line(f"marginalize {bases}", res, output)
     return _finish(
-        folder, "marginalize", res, "experiment marginalize",
-        dict(motif=motif, bases=bases, first=first, shuffle=shuffle, start=start, target=k,
-             output=output, release=release, seed=seed),
-        {"run": run, "background": background}, line,
+        folder,
+        "marginalize",
+        res,
+        "experiment marginalize",
+        dict(
+            motif=motif,
+            bases=bases,
+            first=first,
+            shuffle=shuffle,
+            start=start,
+            target=k,
+            output=output,
+            release=release,
+            seed=seed,
+        ),
+        {"run": run, "background": background},
+        line,
     )
 
 
@@ -129,21 +166,47 @@ def ablate_run(
     ids, x = _sequences(predictor, data, first, False, seed)
     k = target_index(predictor, target)
     res = ablate_motif(
-        predictor.model, x, m, mode=mode, threshold=threshold, n_shuffles=n_shuffles, seed=seed,
-        target=k, output=output, task=predictor.task, device=predictor.device,
+        predictor.model,
+        x,
+        m,
+        mode=mode,
+        threshold=threshold,
+        n_shuffles=n_shuffles,
+        seed=seed,
+        target=k,
+        output=output,
+        task=predictor.task,
+        device=predictor.device,
     )
-    res = ExperimentResult(res.table.assign(seq_id=[ids[i] for i in res.table["seq_index"]]), res.summary)
+    res = ExperimentResult(
+        res.table.assign(seq_id=[ids[i] for i in res.table["seq_index"]]), res.summary
+    )
     plot_before_after(
-        res.table, folder / "figures" / "ablate.png", output=output,
+        res.table,
+        folder / "figures" / "ablate.png",
+        output=output,
         title=f"{m.label} instances {'shuffled' if mode == 'shuffle' else 'masked'} "
         f"({len(res.table)} of {len(ids)} sequences)",
     )
     line = _mean_line(f"ablate {m.label} ({len(res.table)} of {len(ids)} sequences)", res, output)
     return _finish(
-        folder, "ablate", res, "experiment ablate",
-        dict(motif=motif, first=first, mode=mode, threshold=threshold, n_shuffles=n_shuffles,
-             target=k, output=output, release=release, seed=seed),
-        {"run": run, "data": data}, line,
+        folder,
+        "ablate",
+        res,
+        "experiment ablate",
+        dict(
+            motif=motif,
+            first=first,
+            mode=mode,
+            threshold=threshold,
+            n_shuffles=n_shuffles,
+            target=k,
+            output=output,
+            release=release,
+            seed=seed,
+        ),
+        {"run": run, "data": data},
+        line,
     )
 
 
@@ -188,12 +251,22 @@ def spacing_run(
     ids, x = _sequences(predictor, background, first, shuffle, seed)
     k = target_index(predictor, target)
     res = motif_spacing(
-        predictor.model, x, a, b, spacings=parse_spacings(spacings),
+        predictor.model,
+        x,
+        a,
+        b,
+        spacings=parse_spacings(spacings),
         orientations=[o.strip() for o in orientations.split(",") if o.strip()],
-        target=k, output=output, task=predictor.task, device=predictor.device, progress=progress,
+        target=k,
+        output=output,
+        task=predictor.task,
+        device=predictor.device,
+        progress=progress,
     )
     plot_spacing(
-        res.summary, folder / "figures" / "spacing.png", output=output,
+        res.summary,
+        folder / "figures" / "spacing.png",
+        output=output,
         title=f"{a} then {b} in {len(ids)} background sequences",
     )
     best = res.summary.sort_values("mean_delta", ascending=False).iloc[0]
@@ -203,9 +276,23 @@ def spacing_run(
         f"{res.summary['mean_delta'].min():+.3f}"
     )
     return _finish(
-        folder, "spacing", res, "experiment spacing",
-        dict(first_motif=first_motif, second_motif=second_motif, bases=[a, b], spacings=spacings,
-             orientations=orientations, first=first, shuffle=shuffle, target=k, output=output,
-             release=release, seed=seed),
-        {"run": run, "background": background}, line,
+        folder,
+        "spacing",
+        res,
+        "experiment spacing",
+        dict(
+            first_motif=first_motif,
+            second_motif=second_motif,
+            bases=[a, b],
+            spacings=spacings,
+            orientations=orientations,
+            first=first,
+            shuffle=shuffle,
+            target=k,
+            output=output,
+            release=release,
+            seed=seed,
+        ),
+        {"run": run, "background": background},
+        line,
     )

@@ -140,8 +140,7 @@ def resolve_motif(spec: str, *, release: str | None = None) -> Motif:
             if m.id == wanted:
                 return m
         raise InputError(
-            f"motif {wanted!r} is not in the file; it holds: "
-            f"{', '.join(m.id for m in motifs[:8])}",
+            f"motif {wanted!r} is not in the file; it holds: {', '.join(m.id for m in motifs[:8])}",
             path=path,
         )
     upper = text.upper()
@@ -170,8 +169,7 @@ def parse_ranges(text: str | None, length: int) -> np.ndarray:
             start, end = int(a), (int(b) if sep else int(a) + 1)
         except ValueError:
             raise InputError(
-                f"--fixed: {item!r} is not a position or a range like 90-110 (0-based, "
-                "half-open)"
+                f"--fixed: {item!r} is not a position or a range like 90-110 (0-based, half-open)"
             ) from None
         if not 0 <= start < end <= length:
             raise InputError(f"--fixed: {item!r} is outside 0-{length} or empty")

@@ -70,7 +70,9 @@ def write_record(
         p = Path(value)
         if p.is_dir():
             hashes[key] = {
-                f.name: _sha256(f) for f in sorted(p.iterdir()) if f.is_file() and f.stat().st_size < 1 << 28
+                f.name: _sha256(f)
+                for f in sorted(p.iterdir())
+                if f.is_file() and f.stat().st_size < 1 << 28
             }
         elif p.is_file():
             hashes[key] = _sha256(p)

@@ -63,9 +63,7 @@ def plot_design(
     with _style():
         fig, ax = _new_figure((6.0, 3.2))
         for k, (sid, g) in enumerate(trajectory.groupby("seq_id", sort=False)):
-            ax.plot(
-                g["step"], g[output], marker="o", ms=3, color=_colour(k), label=str(sid)[:20]
-            )
+            ax.plot(g["step"], g[output], marker="o", ms=3, color=_colour(k), label=str(sid)[:20])
         ax.set_xlabel("substitutions")
         ax.set_ylabel(output)
         if trajectory["seq_id"].nunique() <= 10:

@@ -73,14 +73,23 @@ def plot_audit(audit: AttributionAudit, path: str | os.PathLike[str]) -> Path:
         ax1.set_title("agreement with ISM (per sequence)", fontsize=9)
         with_delta = [m for m in methods if np.isfinite(audit.deltas[m]).any()]
         if with_delta:
-            deltas = [np.clip(audit.deltas[m][np.isfinite(audit.deltas[m])], 1e-6, None) for m in with_delta]
+            deltas = [
+                np.clip(audit.deltas[m][np.isfinite(audit.deltas[m])], 1e-6, None)
+                for m in with_delta
+            ]
             ax2.boxplot(deltas, showfliers=True)
             ax2.set_xticks(range(1, len(with_delta) + 1), with_delta, fontsize=7, rotation=15)
             ax2.set_yscale("log")
             ax2.axhline(0.05, color="0.5", ls="--", lw=0.8)
         else:
-            ax2.text(0.5, 0.5, "no convergence deltas\n(exact methods only)", ha="center",
-                     va="center", transform=ax2.transAxes)
+            ax2.text(
+                0.5,
+                0.5,
+                "no convergence deltas\n(exact methods only)",
+                ha="center",
+                va="center",
+                transform=ax2.transAxes,
+            )
         ax2.set_ylabel("|delta| / |output difference|")
         ax2.set_title("convergence deltas", fontsize=9)
         fig.suptitle(f"attribution audit: {audit.verdict.upper()}", fontsize=10)
