@@ -239,6 +239,7 @@ def motifs(
         Path | None, Opt(help="With --from attributions: BED of the records, for hits.bed.")
     ] = None,
     max_seqlets: Annotated[int, Opt(help="With --from attributions: seqlets per sign.")] = 2000,
+    leiden_runs: Annotated[int, Opt(help="With --from attributions: Leiden seeds.")] = 10,
     force: Annotated[bool, Opt(help="With --from attributions: overwrite --out.")] = False,
 ) -> int:
     """Motifs: first-layer filters (default) or TF-MoDISco on attributions, JASPAR, HTML page.
@@ -261,6 +262,7 @@ def motifs(
             regions=regions,
             release=release,
             max_seqlets=max_seqlets,
+            leiden_runs=leiden_runs,
             force=force,
             progress=bars,
         )

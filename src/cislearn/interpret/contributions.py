@@ -131,7 +131,9 @@ def hypothetical_contributions(
     ):
         if value < 1:
             raise InputError(f"{name} must be >= 1; got {value}")
-    selector = OutputSelector(model, target=target, output=output, task=task)
+    # eval(): a fresh module is in training mode, and tangermeme/captum restore the mode of the
+    # module they are given, which would leave dropout on in the model afterwards.
+    selector = OutputSelector(model, target=target, output=output, task=task).eval()
     if method == "ism":
         return _ism(model, xt, target, output, task, device, progress)
     with ModelSession(model, device) as session, captured_warnings(method) as seen:
@@ -191,6 +193,7 @@ def _deeplift_chunk(
         return_references=True,
         warning_threshold=np.inf,
     )
+    selector.eval()
     mult = mult.detach().float().to(dev)  # (b, r, 4, L)
     refs = torch.as_tensor(refs).float().to(dev)  # (b, r, 4, L)
     # Projection onto each base (tangermeme's hypothetical_attributions): base b at i
@@ -214,6 +217,7 @@ def _ig_chunk(selector: nn.Module, xb: Tensor, n_steps: int) -> tuple[np.ndarray
         xb, baselines=base, target=0, n_steps=n_steps, internal_batch_size=len(xb) * 4
     )
     grads = grads.detach()
+    selector.eval()
     hyp = grads - grads.mean(dim=1, keepdim=True)
     with torch.no_grad():
         diff = selector(xb)[:, 0] - selector(base)[:, 0]

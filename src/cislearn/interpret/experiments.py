@@ -100,15 +100,18 @@ class _Scorer:
     """The explained output of a model, batched through tangermeme's ``predict``."""
 
     def __init__(self, model: nn.Module, opts: dict[str, Any], batch_size: int) -> None:
+        # eval(): tangermeme restores the mode of the module it is given (a fresh module is
+        # in training mode, which would turn dropout on in the model).
         self.selector = OutputSelector(
             model, target=opts["target"], output=opts["output"], task=opts["task"]
-        )
+        ).eval()
         self.batch_size = batch_size
 
     def __call__(self, x: torch.Tensor, device: Any) -> np.ndarray:
         from tangermeme.predict import predict
 
         y = predict(self.selector, x, batch_size=self.batch_size, device=device)
+        self.selector.eval()
         return y[:, 0].float().cpu().numpy()
 
 

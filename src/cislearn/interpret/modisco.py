@@ -107,6 +107,7 @@ def discover_patterns(
     flank: int = 10,
     min_cluster_size: int = 20,
     trim_fraction: float = 0.3,
+    leiden_runs: int = 10,
     progress: Progress = no_progress,
 ) -> list[Pattern]:
     """TF-MoDISco patterns (modisco-lite) of one-hot sequences and their hypothetical
@@ -128,6 +129,10 @@ def discover_patterns(
     trim_fraction : float
         Columns kept: from the first to the last whose summed |CWM| is at least this fraction
         of the pattern's maximum.
+    leiden_runs : int
+        Leiden clusterings (seeds) per clustering step; the best is kept. modisco-lite's
+        default of 50 spends most of a run there; 10 finds the same CTCF pattern on the
+        shared data at a fifth of the time.
     progress : Progress
         ``progress("motif discovery", done, total)`` (0 then 1).
 
@@ -142,6 +147,11 @@ def discover_patterns(
         raise InputError(
             "discover_patterns: expected x and hypothetical of the same shape (n, 4, L); "
             f"got {xs.shape} and {hs.shape}"
+        )
+    if leiden_runs < 1 or max_seqlets < 1:
+        raise InputError(
+            f"discover_patterns: leiden_runs and max_seqlets must be >= 1; got {leiden_runs}, "
+            f"{max_seqlets}"
         )
     if not np.isfinite(hs).all():
         raise InputError("discover_patterns: hypothetical contributions contain NaN or inf")
@@ -161,6 +171,7 @@ def discover_patterns(
             flank_size=flank,
             max_seqlets_per_metacluster=max_seqlets,
             final_min_cluster_size=min_cluster_size,
+            n_leiden_runs=leiden_runs,
         )
     progress("motif discovery", 1, 1)
     out: list[Pattern] = []
@@ -277,6 +288,7 @@ def attribution_motifs(
     max_seqlets: int = 2000,
     window: int = 21,
     flank: int = 10,
+    leiden_runs: int = 10,
     progress: Progress = no_progress,
 ) -> AttributionMotifs:
     """Hypothetical contributions → TF-MoDISco patterns → Tomtom vs JASPAR → hits.
@@ -291,7 +303,7 @@ def attribution_motifs(
         Known motifs (default: JASPAR CORE vertebrates, newest bundled release).
     q_threshold : float
         A pattern is named after its best match only when the Tomtom q-value is below this.
-    n_best, hit_threshold, max_seqlets, window, flank : see :func:`match_motifs`,
+    n_best, hit_threshold, max_seqlets, window, flank, leiden_runs : see :func:`match_motifs`,
         :func:`pattern_hits`, :func:`discover_patterns`.
     progress : Progress
 
@@ -306,7 +318,13 @@ def attribution_motifs(
     >>> found.table[["motif", "n_seqlets", "name", "match_q"]]  # doctest: +SKIP
     """
     patterns = discover_patterns(
-        x, hypothetical, max_seqlets=max_seqlets, window=window, flank=flank, progress=progress
+        x,
+        hypothetical,
+        max_seqlets=max_seqlets,
+        window=window,
+        flank=flank,
+        leiden_runs=leiden_runs,
+        progress=progress,
     )
     motifs = [p.motif for p in patterns]
     matches = match_motifs(motifs, targets, n_best=n_best)

@@ -52,6 +52,7 @@ def attribution_motifs_run(
     regions: str | os.PathLike[str] | None = None,
     release: str | None = None,
     max_seqlets: int = 2000,
+    leiden_runs: int = 10,
     hit_threshold: float = 1e-4,
     audit_sample: int = 32,
     audit: bool = True,
@@ -83,7 +84,7 @@ def attribution_motifs_run(
         the form ``chrom:start-end`` are used when every record has one.
     release : str, optional
         JASPAR release (default: newest bundled).
-    max_seqlets, hit_threshold : int, float
+    max_seqlets, leiden_runs, hit_threshold : int, int, float
         See :func:`~cislearn.interpret.modisco.attribution_motifs`.
     audit_sample : int
         Sequences of the attribution audit (DeepLIFT/SHAP and integrated gradients vs ISM).
@@ -136,6 +137,7 @@ def attribution_motifs_run(
         ids=ids,
         targets=load_jaspar(release=release),
         max_seqlets=max_seqlets,
+        leiden_runs=leiden_runs,
         hit_threshold=hit_threshold,
         progress=progress,
     )
@@ -155,6 +157,7 @@ def attribution_motifs_run(
             first=first,
             release=release,
             max_seqlets=max_seqlets,
+            leiden_runs=leiden_runs,
             hit_threshold=hit_threshold,
             audit_sample=audit_sample,
             seed=seed,
