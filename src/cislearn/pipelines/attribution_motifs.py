@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from cislearn.errors import InputError
 from cislearn.interpret.audit import AttributionAudit
 from cislearn.interpret.contributions import Contributions, hypothetical_contributions
 from cislearn.interpret.modisco import AttributionMotifs, attribution_motifs, hits_in_genome
@@ -99,6 +100,15 @@ def attribution_motifs_run(
     -------
     AttributionMotifsRun
     """
+    for name, value, low in (
+        ("--max-seqlets", max_seqlets, 1),
+        ("--leiden-runs", leiden_runs, 1),
+        ("--audit-sample", audit_sample, 2),
+    ):
+        if value < low:
+            raise InputError(f"{name} must be >= {low}; got {value}")
+    if not 0 < hit_threshold < 1:
+        raise InputError(f"hit threshold must be between 0 and 1; got {hit_threshold}")
     folder = claim_output(out, OUTPUTS, force=force)
     predictor = load_deep_model(run)
     ids, _, seqs = read_records(data, first=first)
