@@ -82,6 +82,13 @@ _EXPORTS: dict[str, str] = {
     "map_effects": "cislearn.interpret.ism",
     "attribute": "cislearn.interpret.attribution",
     "learned_motifs": "cislearn.interpret.compare",
+    "hypothetical_contributions": "cislearn.interpret.contributions",
+    "attribution_motifs": "cislearn.interpret.modisco",
+    "audit_attributions": "cislearn.interpret.audit",
+    "marginalize_motif": "cislearn.interpret.experiments",
+    "ablate_motif": "cislearn.interpret.experiments",
+    "motif_spacing": "cislearn.interpret.experiments",
+    "greedy_design": "cislearn.interpret.design",
     # web app
     "create_app": "cislearn.web.app",
 }
