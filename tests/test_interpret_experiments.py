@@ -96,8 +96,10 @@ def test_contributions_reject_bad_input() -> None:
 def test_captured_warnings_count_without_printing(recwarn) -> None:
     with captured_warnings("demo", log=False) as seen:
         for k in range(30):
-            warnings.warn(f"Convergence deltas are {k}.5% of the output", RuntimeWarning)
-        warnings.warn("other", UserWarning)
+            warnings.warn(
+                f"Convergence deltas are {k}.5% of the output", RuntimeWarning, stacklevel=1
+            )
+        warnings.warn("other", UserWarning, stacklevel=1)
     assert seen.total == 31 and len(recwarn) == 0
     assert "30x" in seen.summary() and "#" in seen.summary()
 

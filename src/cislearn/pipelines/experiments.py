@@ -69,6 +69,12 @@ def _finish(
     return ExperimentRun(folder, result, line)
 
 
+def _named(result: ExperimentResult, ids: list[str]) -> ExperimentResult:
+    """The per-sequence table with a ``seq_id`` column."""
+    table = result.table.assign(seq_id=[ids[i] for i in result.table["seq_index"]])
+    return ExperimentResult(table, result.summary)
+
+
 def _mean_line(what: str, result: ExperimentResult, output: str) -> str:
     s = result.summary.iloc[0]
     return (
@@ -111,9 +117,7 @@ def marginalize_run(
         task=predictor.task,
         device=predictor.device,
     )
-    res = ExperimentResult(
-        res.table.assign(seq_id=[ids[i] for i in res.table["seq_index"]]), res.summary
-    )
+    res = _named(res, ids)
     plot_before_after(
         res.table,
         folder / "figures" / "marginalize.png",
@@ -178,9 +182,7 @@ def ablate_run(
         task=predictor.task,
         device=predictor.device,
     )
-    res = ExperimentResult(
-        res.table.assign(seq_id=[ids[i] for i in res.table["seq_index"]]), res.summary
-    )
+    res = _named(res, ids)
     plot_before_after(
         res.table,
         folder / "figures" / "ablate.png",
