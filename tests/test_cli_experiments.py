@@ -239,3 +239,28 @@ def test_bad_input_is_one_line(capsys, tmp_path, ctcf_cnn_run, ctcf_held_out, ar
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert expect in lines[0], lines[0]
+
+
+def test_interpret_writes_the_audit(capsys, tmp_path, ctcf_cnn_run, ctcf_held_out) -> None:
+    records = ctcf_held_out["pos"].read_text().split(">")[1:21]
+    fasta = tmp_path / "twenty.fa"
+    fasta.write_text("".join(">" + r for r in records))
+    out = tmp_path / "ig"
+    code, text, err = run(
+        capsys,
+        "interpret",
+        ctcf_cnn_run,
+        fasta,
+        "--method",
+        "deeplift-shap",
+        "--top",
+        1,
+        "--out",
+        out,
+    )
+    assert code == 0, err
+    line = (out / "audit.txt").read_text().strip()
+    assert line in text and "deeplift-shap r=" in line and "delta median" in line
+    assert (out / "figures" / "audit.png").is_file()
+    # The warnings of tangermeme are summarised, not printed one per batch.
+    assert err.count("Convergence deltas") <= 2, err
