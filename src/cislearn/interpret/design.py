@@ -128,63 +128,54 @@ def greedy_design(
     rows: list[tuple] = []
     stopped = ["budget"] * n
     active = np.arange(n)
-    current_logit = np.zeros(n)
-    current_prob = np.zeros(n)
-    for step in range(budget + 1):
+    for step in range(budget):
         progress("design", step, budget)
         mm = saturation_mutagenesis(model, xs[active], device=device)
         eff = map_effects(mm, task)
-        logits = mm.logits[..., target]  # (a, 4, L)
+        logits = mm.logits[..., target]  # (a, 4, L): output with base b at position i
         probs = eff.prob[..., target]
-        values = probs if output == "prob" else logits
         ref_val = (eff.ref_prob if output == "prob" else mm.ref_logits)[:, target]
-        for k, i in enumerate(active):
-            current_logit[i], current_prob[i] = mm.ref_logits[k, target], eff.ref_prob[k, target]
-            if step == 0:
-                obj0 = _objective(np.array([ref_val[k]]), kind, value)[0]
-                rows.append((ids[i], 0, -1, "", "", current_logit[i], current_prob[i], obj0))
-        if step == budget:
-            break
-        obj = _objective(values, kind, value)  # (a, 4, L)
         obj_ref = _objective(ref_val, kind, value)  # (a,)
+        if step == 0:
+            for k, i in enumerate(active):
+                rows.append(
+                    (
+                        i,
+                        0,
+                        -1,
+                        "",
+                        "",
+                        mm.ref_logits[k, target],
+                        eff.ref_prob[k, target],
+                        obj_ref[k],
+                    )
+                )
+        obj = _objective(probs if output == "prob" else logits, kind, value)
         banned = (xs[active] == 1) | frozen[None, None, :] | ~known[active][:, None, :]
-        obj = np.where(banned, -np.inf, obj)
-        flat = obj.reshape(len(active), -1).argmax(axis=1)
-        b, pos = np.unravel_index(flat, (4, length))
-        best = obj.reshape(len(active), -1)[np.arange(len(active)), flat]
+        obj = np.where(banned, -np.inf, obj).reshape(len(active), -1)
+        flat = obj.argmax(axis=1)
+        best = obj[np.arange(len(active)), flat]
+        alt, pos = np.unravel_index(flat, (4, length))
         keep = []
         for k, i in enumerate(active):
             if not best[k] > obj_ref[k] + 1e-9:
                 stopped[i] = "no improving edit"
                 continue
-            p = int(pos[k])
+            a, p = int(alt[k]), int(pos[k])
             ref = BASES[int(xs[i, :, p].argmax())]
             xs[i, :, p] = 0.0
-            xs[i, b[k], p] = 1.0
-            rows.append(
-                (
-                    ids[i],
-                    step + 1,
-                    p,
-                    ref,
-                    BASES[int(b[k])],
-                    float(logits[k, b[k], p]),
-                    float(probs[k, b[k], p]),
-                    float(best[k]),
-                )
-            )
+            xs[i, a, p] = 1.0
+            rows.append((i, step + 1, p, ref, BASES[a], logits[k, a, p], probs[k, a, p], best[k]))
             keep.append(i)
         active = np.asarray(keep, dtype=int)
         if len(active) == 0:
             break
     progress("design", budget, budget)
-    traj = pd.DataFrame(
-        rows, columns=["seq_id", "step", "position", "ref", "alt", "logit", "prob", "objective"]
-    )
-    order = {sid: j for j, sid in enumerate(ids)}
-    traj = traj.sort_values(
-        ["seq_id", "step"], key=lambda c: c.map(order) if c.name == "seq_id" else c, kind="stable"
-    ).reset_index(drop=True)
+    cols = ["seq_index", "step", "position", "ref", "alt", "logit", "prob", "objective"]
+    traj = pd.DataFrame(rows, columns=cols).sort_values(["seq_index", "step"], kind="stable")
+    traj.insert(0, "seq_id", [ids[i] for i in traj["seq_index"]])
+    traj = traj.drop(columns="seq_index").reset_index(drop=True)
+    traj[["logit", "prob", "objective"]] = traj[["logit", "prob", "objective"]].astype(float)
     seqs = [
         "".join(BASES[j] if known[i, p] else "N" for p, j in enumerate(xs[i].argmax(axis=0)))
         for i in range(n)
