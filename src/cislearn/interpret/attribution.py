@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from cislearn.device import ModelSession
 from cislearn.errors import InputError
+from cislearn.interpret.captured import captured_warnings
 from cislearn.interpret.session import as_input
 from cislearn.types import TASKS
 
@@ -206,17 +207,18 @@ def _deeplift_shap(
             "method='deeplift-shap' needs inputs of exactly 4 base channels (dinucleotide "
             f"shuffles); got {xt.shape[1]} channels; use integrated-gradients with tracks"
         )
-    attr = deep_lift_shap(
-        selector,
-        xt,
-        target=0,
-        batch_size=batch_size,
-        n_shuffles=n_shuffles,
-        random_state=seed,
-        device=dev,
-        warning_threshold=1e-3,
-        only_warn=True,
-    )
+    with captured_warnings("DeepLIFT/SHAP"):  # one summary line, not one warning per batch
+        attr = deep_lift_shap(
+            selector,
+            xt,
+            target=0,
+            batch_size=batch_size,
+            n_shuffles=n_shuffles,
+            random_state=seed,
+            device=dev,
+            warning_threshold=1e-3,
+            only_warn=True,
+        )
     return attr.detach().float().cpu().numpy()
 
 
