@@ -12,8 +12,8 @@ import pandas as pd
 
 from cislearn.io.atomic import atomic_write
 from cislearn.io.motifs import write_jaspar, write_meme
-from cislearn.report.figures import _new_figure, _save, _style
-from cislearn.report.logos import BASES, _data_uri, _logo, plot_motif_logo
+from cislearn.report.logos import BASES, data_uri, draw_logo, plot_motif_logo
+from cislearn.report.style import figure_style, new_figure, save_figure
 from cislearn.types import Progress, no_progress
 
 if TYPE_CHECKING:
@@ -48,22 +48,22 @@ def plot_cwm_logo(cwm: np.ndarray, path: str | os.PathLike[str], *, title: str =
     """Logo of a contribution weight matrix (4, w): letter height = mean contribution, negative
     below the axis."""
     frame = pd.DataFrame(np.asarray(cwm, dtype=float).T, columns=BASES)
-    with _style():
-        fig, ax = _new_figure((max(3.0, 0.35 * len(frame) + 1.0), 2.0))
-        _logo(ax, frame)
+    with figure_style():
+        fig, ax = new_figure((max(3.0, 0.35 * len(frame) + 1.0), 2.0))
+        draw_logo(ax, frame)
         ax.axhline(0, color="0.6", lw=0.5)
         ax.set_ylabel("contribution")
         ax.set_xticks(range(len(frame)), [str(i + 1) for i in range(len(frame))], fontsize=7)
         ax.set_title(title, fontsize=9)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def plot_audit(audit: AttributionAudit, path: str | os.PathLike[str]) -> Path:
     """Two panels: per-sequence correlation of each method with exact ISM, and convergence
     deltas (fraction of the output difference, log scale)."""
     methods = list(audit.correlations)
-    with _style():
-        fig, (ax1, ax2) = _new_figure((7.5, 3.0), ncols=2)
+    with figure_style():
+        fig, (ax1, ax2) = new_figure((7.5, 3.0), ncols=2)
         data = [np.asarray(audit.correlations[m], float) for m in methods]
         ax1.boxplot([d[np.isfinite(d)] for d in data], showfliers=True)
         ax1.set_xticks(range(1, len(methods) + 1), methods, fontsize=7, rotation=15)
@@ -93,7 +93,7 @@ def plot_audit(audit: AttributionAudit, path: str | os.PathLike[str]) -> Path:
         ax2.set_ylabel("|delta| / |output difference|")
         ax2.set_title("convergence deltas", fontsize=9)
         fig.suptitle(f"attribution audit: {audit.verdict.upper()}", fontsize=10)
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 
 def write_attribution_motifs(
@@ -141,12 +141,12 @@ def write_attribution_motifs(
         cwm = plot_cwm_logo(
             p.cwm, folder / "logos" / f"{p.id}_cwm.png", title=f"{p.id} ({p.n_seqlets} seqlets)"
         )
-        rows.append({**rec, "logo": _data_uri(pfm), "cwm_logo": _data_uri(cwm)})
+        rows.append({**rec, "logo": data_uri(pfm), "cwm_logo": data_uri(cwm)})
     progress("pattern logos", len(records), len(records))
-    from cislearn.report.html import _environment
+    from cislearn.report.html import template_environment
 
     html = (
-        _environment()
+        template_environment()
         .get_template("modisco.html.j2")
         .render(
             title="cislearn: motifs from attributions (TF-MoDISco)",
