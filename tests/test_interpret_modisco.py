@@ -16,7 +16,7 @@ import pytest
 
 from cislearn.encode import one_hot
 from cislearn.interpret.experiments import marginalize_motif
-from cislearn.io.motifs import load_jaspar
+from cislearn.io.jaspar import load_jaspar
 from cislearn.pipelines.attribution_motifs import attribution_motifs_run
 from cislearn.predict import load
 from conftest import read_fa

@@ -15,7 +15,7 @@ from cislearn.interpret.contributions import Contributions, hypothetical_contrib
 from cislearn.interpret.modisco import AttributionMotifs, attribution_motifs, hits_in_genome
 from cislearn.io.atomic import atomic_write
 from cislearn.io.bed import write_bed
-from cislearn.io.motifs import load_jaspar
+from cislearn.io.jaspar import load_jaspar
 from cislearn.pipelines.audit import audit_run
 from cislearn.pipelines.inputs import load_deep_model, regions_for
 from cislearn.pipelines.interpret import read_records, target_index

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from cislearn.errors import InputError
-from cislearn.io.motifs import Motif, load_jaspar, read_motifs
+from cislearn.io.jaspar import load_jaspar
+from cislearn.io.motifs import Motif, read_motifs
 
 __all__ = [
     "load_deep_model",
