@@ -126,6 +126,35 @@ def mutation_map(
     return 0
 
 
+def _attribution_motifs(
+    run, data, out, method, target, regions, release, max_seqlets, leiden_runs, force
+) -> int:
+    """``motifs --from attributions``: one call of the TF-MoDISco pipeline, its lines printed."""
+    from cislearn.pipelines.attribution_motifs import attribution_motifs_run
+
+    bars = epoch_bars()
+    try:
+        res = attribution_motifs_run(
+            run,
+            data,
+            out,
+            method=method,
+            target=target,
+            regions=regions,
+            release=release,
+            max_seqlets=max_seqlets,
+            leiden_runs=leiden_runs,
+            force=force,
+            progress=bars,
+        )
+    finally:
+        bars.close()
+    if res.audit is not None:
+        echo(res.audit.line)
+    echo(f"{res.line}; written to {res.out}")
+    return 0
+
+
 @app.command()
 def motifs(
     run: Annotated[Path, typer.Argument(help="Run folder (model bundle).")],
@@ -160,31 +189,19 @@ def motifs(
     matches.tsv, hits.tsv (+ hits.bed), seqlets.tsv, motifs.meme, motifs.jaspar, logos/,
     motifs.html, the attribution audit (audit.tsv, audit.txt, figures/audit.png).
     """
-    if source is MotifSource.attributions:
-        from cislearn.pipelines.attribution_motifs import attribution_motifs_run
-
-        bars = epoch_bars()
-        try:
-            res = attribution_motifs_run(
-                run,
-                data,
-                out,
-                method=attribution.value,
-                target=target,
-                regions=regions,
-                release=release,
-                max_seqlets=max_seqlets,
-                leiden_runs=leiden_runs,
-                force=force,
-                progress=bars,
-            )
-        finally:
-            bars.close()
-        if res.audit is not None:
-            echo(res.audit.line)
-        echo(f"{res.line}; written to {res.out}")
-        return 0
-    # --- end issue 18
+    if source is MotifSource.attributions:  # issue 18
+        return _attribution_motifs(
+            run,
+            data,
+            out,
+            attribution.value,
+            target,
+            regions,
+            release,
+            max_seqlets,
+            leiden_runs,
+            force,
+        )
     from cislearn.pipelines.interpret import motifs_run
 
     found = motifs_run(
