@@ -90,3 +90,55 @@ def build_ctcf_genome(ctcf: Path, out: Path, n_chroms: int = 4, per_chrom: int =
 @pytest.fixture(scope="session")
 def ctcf_genome(ctcf, tmp_path_factory):
     return build_ctcf_genome(ctcf, tmp_path_factory.mktemp("g") / "ctcf_genome.fa")
+
+
+@pytest.fixture(scope="session")
+def ctcf_cnn_run(ctcf: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small ``cnn`` (32 filters of width 19) trained once per session for 6 epochs on 2,500
+    CTCF positives and 2,500 negatives (records 1-2,500 of each), saved as a model bundle.
+
+    Records 3,001-4,000 of both files are never used for training: tests explain those.
+    """
+    from cislearn.config import TrainConfig
+    from cislearn.data import SequenceDataset
+    from cislearn.io.bundle import save_bundle
+    from cislearn.train import fit
+
+    pos, neg = read_fa(ctcf / "pos.fa.gz"), read_fa(ctcf / "neg.fa.gz")
+    ds = SequenceDataset.from_arrays(pos[:2500] + neg[:2500], [1] * 2500 + [0] * 2500)
+    cfg = TrainConfig(
+        arch="cnn",
+        model={"filters": 32, "width": 19, "dense": 0, "dropout": 0.1},
+        lr=5e-3,
+        batch_size=64,
+        max_epochs=6,
+        patience=0,
+        seed=0,
+        accelerator="cpu",
+    )
+    out = tmp_path_factory.mktemp("ctcf_cnn")
+    res = fit(ds, cfg, workdir=out / "work")
+    assert res.best_score > 0.9  # valid AUROC: the model learned CTCF
+    save_bundle(out / "run", res.model.state_dict(), res.meta)
+    return out / "run"
+
+
+@pytest.fixture(scope="session")
+def ctcf_held_out(ctcf: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """FASTA files of CTCF records never trained on by ``ctcf_cnn_run``: ``pos`` (positives
+    3,001-3,400), ``neg`` (negatives 3,001-3,400) and ``pos_bed`` (their regions, GRanges
+    style as in the shared data)."""
+    out = tmp_path_factory.mktemp("ctcf_held_out")
+    files = {}
+    for name in ("pos", "neg"):
+        with gzip.open(ctcf / f"{name}.fa.gz", "rt") as fh:
+            recs = fh.read().split(">")[1:]
+        path = out / f"{name}.fa"
+        path.write_text("".join(">" + r for r in recs[3000:3400]))
+        files[name] = path
+        with gzip.open(ctcf / f"{name}.bed.gz", "rt") as fh:
+            lines = fh.read().splitlines()
+        bed = out / f"{name}.bed"
+        bed.write_text("\n".join(lines[3000:3400]) + "\n")
+        files[f"{name}_bed"] = bed
+    return files

@@ -99,6 +99,13 @@ _EXPORTS: dict[str, str] = {
     "mutation_maps_run": "cislearn.pipelines.interpret",
     "motifs_run": "cislearn.pipelines.interpret",
     "demo_run": "cislearn.pipelines.demo",
+    "hypothetical_contributions": "cislearn.interpret.contributions",
+    "attribution_motifs": "cislearn.interpret.modisco",
+    "audit_attributions": "cislearn.interpret.audit",
+    "marginalize_motif": "cislearn.interpret.experiments",
+    "ablate_motif": "cislearn.interpret.experiments",
+    "motif_spacing": "cislearn.interpret.experiments",
+    "greedy_design": "cislearn.interpret.design",
     # web app
     "create_app": "cislearn.web.app",
 }

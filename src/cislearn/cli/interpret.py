@@ -24,6 +24,17 @@ class Output(StrEnum):
     prob = "prob"
 
 
+class MotifSource(StrEnum):  # issue 18
+    filters = "filters"
+    attributions = "attributions"
+
+
+class ContributionMethod(StrEnum):  # issue 18
+    ism = "ism"
+    deeplift_shap = "deeplift-shap"
+    integrated_gradients = "integrated-gradients"
+
+
 @app.command()
 def interpret(
     run: Annotated[Path, typer.Argument(help="Run folder (model bundle).")],
@@ -44,7 +55,8 @@ def interpret(
     """Attributions (saliency, grad x input, integrated gradients, DeepLIFT/SHAP, occlusion).
 
     Writes attributions.npz (ids, x, attributions (n, C, L)), top_positions.tsv and
-    logos/<id>.png for the top-scoring sequences.
+    logos/<id>.png for the top-scoring sequences, and the audit of the method against exact
+    ISM on a sample (audit.tsv, audit.txt, figures/audit.png).
     """
     import logging
 
@@ -69,6 +81,8 @@ def interpret(
     echo(
         f"{method.value} attributions of {count(res.n_sequences, 'sequence')} written to {res.out}"
     )
+    if res.audit is not None:  # issue 18: the attribution audit against exact ISM
+        echo(res.audit.line)
     if res.track_bases:
         echo(f"{res.track_bases} bases written to {bigwig}")
     return 0
@@ -143,6 +157,35 @@ def mutation_map(
     return 0
 
 
+def _attribution_motifs(
+    run, data, out, method, target, regions, release, max_seqlets, leiden_runs, force
+) -> int:
+    """``motifs --from attributions``: one call of the TF-MoDISco pipeline, its lines printed."""
+    from cislearn.pipelines.attribution_motifs import attribution_motifs_run
+
+    bars = epoch_bars()
+    try:
+        res = attribution_motifs_run(
+            run,
+            data,
+            out,
+            method=method,
+            target=target,
+            regions=regions,
+            release=release,
+            max_seqlets=max_seqlets,
+            leiden_runs=leiden_runs,
+            force=force,
+            progress=bars,
+        )
+    finally:
+        bars.close()
+    if res.audit is not None:
+        echo(res.audit.line)
+    echo(f"{res.line}; written to {res.out}")
+    return 0
+
+
 @app.command()
 def motifs(
     run: Annotated[Path, typer.Argument(help="Run folder (model bundle).")],
@@ -154,13 +197,40 @@ def motifs(
     min_sites: Annotated[int, Opt(help="Drop filters with fewer sites.")] = 20,
     min_ic: Annotated[float, Opt(help="Drop motifs with less information (bits).")] = 3.0,
     release: Annotated[str | None, Opt(help="JASPAR release (default: newest bundled).")] = None,
+    # --- issue 18: motifs from attributions (TF-MoDISco); see pipelines/attribution_motifs.py
+    source: Annotated[
+        MotifSource, Opt("--from", help="Read first-layer filters or discover from attributions.")
+    ] = MotifSource.filters,
+    attribution: Annotated[
+        ContributionMethod, Opt(help="With --from attributions: hypothetical contributions.")
+    ] = ContributionMethod.ism,
+    regions: Annotated[
+        Path | None, Opt(help="With --from attributions: BED of the records, for hits.bed.")
+    ] = None,
+    max_seqlets: Annotated[int, Opt(help="With --from attributions: seqlets per sign.")] = 2000,
+    leiden_runs: Annotated[int, Opt(help="With --from attributions: Leiden seeds.")] = 10,
     force: Force = False,
 ) -> int:
-    """First-layer filters -> motifs -> JASPAR (Tomtom), influence, FIMO enrichment, HTML page.
+    """Motifs: first-layer filters (default) or TF-MoDISco on attributions, JASPAR, HTML page.
 
-    Writes motifs.tsv, filters.tsv, matches.tsv, motifs.meme, motifs.jaspar, logos/ and
-    motifs.html (ordered by influence).
+    --from filters writes motifs.tsv, filters.tsv, matches.tsv, motifs.meme, motifs.jaspar,
+    logos/ and motifs.html (ordered by influence). --from attributions writes patterns.tsv,
+    matches.tsv, hits.tsv (+ hits.bed), seqlets.tsv, motifs.meme, motifs.jaspar, logos/,
+    motifs.html, the attribution audit (audit.tsv, audit.txt, figures/audit.png).
     """
+    if source is MotifSource.attributions:  # issue 18
+        return _attribution_motifs(
+            run,
+            data,
+            out,
+            attribution.value,
+            target,
+            regions,
+            release,
+            max_seqlets,
+            leiden_runs,
+            force,
+        )
     from cislearn.pipelines.interpret import motifs_run
 
     with out_dir(out, "motifs", force), epoch_bars() as bars:

@@ -16,6 +16,7 @@ import typer
 from cislearn.cli import (  # noqa: F401
     baseline,
     data,
+    experiments,
     interpret,
     models,
     tracks,  # noqa: F401  (issue 16: prepare with signals, scan)

@@ -13,4 +13,10 @@ science, write the outputs, return a structured result.
 - :mod:`~cislearn.pipelines.folds`: chromosome folds (``--folds K``)
 - :mod:`~cislearn.pipelines.input_tracks`: per-base bigWig inputs (train, predict, variants)
 - :mod:`~cislearn.pipelines.base_tracks`: per-base results (attributions, maps) as bigWig
+- :mod:`~cislearn.pipelines.attribution_motifs`: ``motifs --from attributions`` (TF-MoDISco)
+- :mod:`~cislearn.pipelines.audit`: the attribution audit against exact ISM
+- :mod:`~cislearn.pipelines.experiments`: in-silico marginalisation, ablation, spacing
+- :mod:`~cislearn.pipelines.design`: greedy sequence design
+- :mod:`~cislearn.pipelines.inputs`: inputs shared by these (model, regions, motif specs)
+- :mod:`~cislearn.pipelines.record`: the no-overwrite check and ``record.json``
 """

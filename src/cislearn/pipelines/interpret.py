@@ -42,6 +42,10 @@ class AttributionResult(NamedTuple):
     logos: list[Path]
     track_bases: int = 0
     """Bases written to the ``bigwig`` track (0: none asked for)."""
+    audit: Any = None
+    """:class:`cislearn.interpret.audit.AttributionAudit` (issue 18; None for inputs with
+    extra tracks): agreement with exact ISM, written as ``audit.tsv``, ``audit.txt`` and
+    ``figures/audit.png``."""
 
 
 class MapResult(NamedTuple):
@@ -107,6 +111,8 @@ def read_records(
     fasta: PathLike, ids: Sequence[str] | None = None, first: int | None = None
 ) -> tuple[list[str], list[str]]:
     """(ids, sequences) of a FASTA file: the given ``ids`` (in that order) or the first N."""
+    if first is not None and first < 1:
+        raise InputError(f"--first must be >= 1; got {first}")
     wanted = list(ids) if ids else None
     found: dict[str, str] = {}
     out_ids, out_seqs = [], []
@@ -151,8 +157,11 @@ def attributions_run(
     ``method`` is one of :data:`cislearn.interpret.attribution.ATTRIBUTION_METHODS`.
     ``bigwig`` (issue 16): also write attribution × input per base of windows whose ids are
     ``chrom:start-end`` as a browser track (chromosome sizes from ``genome`` when given).
+    Issue 18: the method is audited against exact ISM on a sample (``audit.tsv``,
+    ``audit.txt``, ``figures/audit.png``; one-hot inputs without extra tracks only).
     """
     from cislearn.interpret.attribution import attribute, top_positions
+    from cislearn.pipelines.audit import audit_run
     from cislearn.report.logos import plot_attribution_logo
 
     predictor, out = _predictor(run, device), Path(out)
@@ -191,7 +200,19 @@ def attributions_run(
         n_bases = write_base_track(
             bigwig, ids, (attr[:, :4] * x[:, :4]).sum(axis=1), genome=genome, force=True
         )
-    return AttributionResult(out, len(ids), logos, n_bases)
+    checked = None
+    if x.shape[1] == 4:  # issue 18: audit line + figures/audit.png
+        checked = audit_run(
+            out,
+            predictor.model,
+            x,
+            methods=(method,),
+            target=k,
+            output=output,
+            task=predictor.task,
+            device=predictor.device,
+        )
+    return AttributionResult(out, len(ids), logos, n_bases, checked)
 
 
 def map_sequences(

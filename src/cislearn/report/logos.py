@@ -27,12 +27,15 @@ __all__ = [
     "render_motif_page",
     "write_motif_page",
     "write_learned_motifs",
+    "draw_logo",
+    "data_uri",
 ]
 
 BASES = list("ACGT")
 
 
-def _logo(ax: Any, frame: pd.DataFrame) -> None:
+def draw_logo(ax: Any, frame: pd.DataFrame) -> None:
+    """Draw a logo of ``frame`` (positions × A C G T heights) on the axes ``ax``."""
     import logomaker
 
     logomaker.Logo(frame, ax=ax, color_scheme="classic", show_spines=False)
@@ -56,7 +59,7 @@ def plot_motif_logo(
     frame = pd.DataFrame((pfm * ic[None, :]).T, columns=BASES)
     with figure_style():
         fig, ax = new_figure((max(3.0, 0.35 * motif.width + 1.0), 2.0))
-        _logo(ax, frame)
+        draw_logo(ax, frame)
         ax.set_ylim(0, 2)
         ax.set_ylabel("bits")
         ax.set_xticks(range(motif.width), [str(i + 1) for i in range(motif.width)], fontsize=7)
@@ -96,7 +99,7 @@ def plot_attribution_logo(
     frame = pd.DataFrame(vals, columns=BASES, index=range(start, end))
     with figure_style():
         fig, ax = new_figure((max(4.0, min(0.08 * (end - start), 18.0)), 2.0))
-        _logo(ax, frame)
+        draw_logo(ax, frame)
         ax.axhline(0, color="0.6", lw=0.5)
         ax.set_xlabel("position (0-based)")
         ax.set_ylabel("attribution")
@@ -104,7 +107,8 @@ def plot_attribution_logo(
         return save_figure(fig, path)
 
 
-def _data_uri(path: str | os.PathLike[str]) -> str:
+def data_uri(path: str | os.PathLike[str]) -> str:
+    """An image file as a base64 ``data:`` URI ("" when the file is missing)."""
     p = Path(path)
     if not p.is_file():
         return ""
@@ -131,9 +135,7 @@ def render_motif_page(
 
     rows = []
     for rec in table.to_dict("records"):
-        rows.append(
-            {**rec, "logo": _data_uri(logos[rec["motif"]]) if rec["motif"] in logos else ""}
-        )
+        rows.append({**rec, "logo": data_uri(logos[rec["motif"]]) if rec["motif"] in logos else ""})
     columns = [
         ("motif", "filter"),
         ("name", "name"),
