@@ -314,13 +314,12 @@ def test_version(capsys) -> None:
 def test_train_help_shows_config_defaults_and_allowed_values() -> None:
     import typing
 
-    from cislearn.cli.app import ARCHS, MONITORS, TASKS
+    from cislearn.cli.app import ARCHS
     from cislearn.config import MONITORS as CONFIG_MONITORS
     from cislearn.config import TrainConfig
     from cislearn.models.registry import ARCHITECTURES
-    from cislearn.types import TASKS as ALL_TASKS
 
-    assert (ARCHS, TASKS, MONITORS) == (ARCHITECTURES, ALL_TASKS, CONFIG_MONITORS)
+    assert ARCHS == ARCHITECTURES  # the CLI's copy (no torch import for --help)
     params = {p.name: p for p in _commands()["train"].params}
     for key, field in TrainConfig.model_fields.items():
         if key == "model":

@@ -82,11 +82,8 @@ Force = Annotated[
 #: ``cislearn.models.registry.ARCHITECTURES``).
 ARCHS = (
     "cnn", "cnn-multi", "cnn-deep", "lstm", "cnn-lstm", "basset", "resnet", "transformer",
-    "hybrid", "layers", "graph",
+    "hybrid", "layers", "graph", "wide-deep",
 )  # fmt: skip
-#: ``cislearn.types.TASKS`` and ``cislearn.config.MONITORS`` (checked by the same test).
-TASKS = ("binary", "multilabel", "multiclass", "regression", "counts")
-MONITORS = ("auto", "valid_loss", "valid_auroc", "valid_auprc", "valid_pearson", "valid_spearman")
 
 
 def key_opt(

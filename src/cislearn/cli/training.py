@@ -10,8 +10,6 @@ import typer
 from cislearn.cli.app import (
     ARCHS,
     DROP_HELP,
-    MONITORS,
-    TASKS,
     VALID_HELP,
     Force,
     Opt,
@@ -28,7 +26,8 @@ from cislearn.cli.app import (
     seed_opt,
     train_config,
 )
-from cislearn.config import DEFAULT_ARCH
+from cislearn.config import DEFAULT_ARCH, MONITORS
+from cislearn.types import TASKS
 
 #: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
 TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume") + (
