@@ -8,6 +8,15 @@ from typing import Annotated
 import typer
 
 from cislearn.cli.app import Opt, app, echo, epoch_bars
+from cislearn.cli.hardware import (
+    Accelerator,
+    Devices,
+    NumNodes,
+    NumThreads,
+    Precision,
+    Strategy,
+    hardware_kwargs,
+)
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -39,6 +48,12 @@ def score_variants_cmd(
     seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
+    accelerator: Accelerator = "auto",
+    devices: Devices = "auto",
+    num_nodes: NumNodes = 1,
+    strategy: Strategy = "auto",
+    precision: Precision = "auto",
+    num_threads: NumThreads = None,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
     from cislearn.pipelines.variants import score_variants_run
@@ -59,9 +74,12 @@ def score_variants_cmd(
             chunk_size=chunk_size,
             batch_size=batch_size,
             progress=bars,
+            **hardware_kwargs(accelerator, devices, num_nodes, strategy, precision, num_threads),
         )
     finally:
         bars.close()
+    if res is None:  # a DDP rank other than 0: rank 0 merges and reports
+        return 0
     summary = res.summary
     flags = ", ".join(f"{k} {v:,}" for k, v in summary.flags.items() if v) or "none"
     echo(f"scored {summary.n_scored:,} of {summary.n_variants:,} variants; flagged: {flags}")
