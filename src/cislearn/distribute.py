@@ -185,20 +185,20 @@ def run_sharded(
     ShardedRun
     """
     folder = Path(folder)
-    trainer = pl.Trainer(
-        accelerator=hardware.accelerator,
-        devices=hardware.devices,
-        num_nodes=hardware.num_nodes,
-        strategy=hardware.strategy,
-        precision=hardware.precision,
-        callbacks=[_ShardWriter(folder)],
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=folder,
-    )
     loader = DataLoader(_Items(work), batch_size=None, num_workers=0)
     with engine_context(hardware.num_threads, deterministic=False):
+        trainer = pl.Trainer(
+            accelerator=hardware.accelerator,
+            devices=hardware.devices,
+            num_nodes=hardware.num_nodes,
+            strategy=hardware.strategy,
+            precision=hardware.precision,
+            callbacks=[_ShardWriter(folder)],
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            default_root_dir=folder,
+        )
         trainer.predict(_Module(work), dataloaders=loader, return_predictions=False)
     return ShardedRun(trainer.global_rank, trainer.world_size, folder)
