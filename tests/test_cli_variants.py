@@ -135,6 +135,7 @@ def test_missing_genome_and_bad_shifts(capsys, tmp_path, bundle, ctcf_genome):
     assert code == 2 and "--shifts" in err and len(err.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_ddp_two_cpu_processes_byte_identical(capsys, tmp_path, bundle, ctcf_genome):
     """`--devices 2 --accelerator cpu --strategy ddp` (2 processes, gloo, Lightning's predict
     loop) writes the same variants.tsv and variants.vcf, byte for byte, as one process."""

@@ -42,6 +42,7 @@ __all__ = [
     "Predictions",
     "Predictor",
     "load",
+    "predict_chunk",
     "predict_records",
 ]
 #: Default inputs per forward pass. On CPU small batches keep the activations in cache:
@@ -388,23 +389,53 @@ def predict_records(
     ...     chunk.to_csv(out, sep="\\t", header=first, index=False)
     """
     progress = progress or no_progress
-    columns = predictor.columns(output)
     it = iter(records)
     done = 0
     while True:
-        chunk = [_record(r) for r in islice(it, chunk_size)]
+        chunk = list(islice(it, chunk_size))
         if not chunk:
             break
-        ids = [c[0] for c in chunk]
-        x = predictor.codes([c[1] for c in chunk], offset=done, ids=ids, path=path)
-        pred = predictor.predict(x, batch_size=batch_size, rc_average=rc_average)
-        parts = []
-        if output in ("prob", "both"):
-            parts.append(pred.probs)
-        if output in ("logit", "both"):
-            parts.append(pred.logits)
-        frame = pd.DataFrame(np.concatenate(parts, axis=1), columns=columns)
-        frame.insert(0, "id", ids)
+        frame = predict_chunk(
+            predictor,
+            chunk,
+            offset=done,
+            batch_size=batch_size,
+            rc_average=rc_average,
+            output=output,
+            path=path,
+        )
         done += len(chunk)
         progress("predict", done, None)
         yield frame
+
+
+def predict_chunk(
+    predictor: Predictor,
+    records: Sequence[Any],
+    *,
+    offset: int = 0,
+    batch_size: int | None = None,
+    rc_average: bool | None = None,
+    output: str = "both",
+    path: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Predictions of one chunk of records (see :func:`predict_records`); ``offset`` is the
+    number of records before the chunk in the input (for error messages).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``id`` then the prediction columns, one row per record.
+    """
+    chunk = [_record(r) for r in records]
+    ids = [c[0] for c in chunk]
+    x = predictor.codes([c[1] for c in chunk], offset=offset, ids=ids, path=path)
+    pred = predictor.predict(x, batch_size=batch_size, rc_average=rc_average)
+    parts = []
+    if output in ("prob", "both"):
+        parts.append(pred.probs)
+    if output in ("logit", "both"):
+        parts.append(pred.logits)
+    frame = pd.DataFrame(np.concatenate(parts, axis=1), columns=predictor.columns(output))
+    frame.insert(0, "id", ids)
+    return frame

@@ -16,6 +16,15 @@ from cislearn.cli.app import (
     parse_set,
     train_config,
 )
+from cislearn.cli.hardware import (
+    Accelerator,
+    Devices,
+    NumNodes,
+    NumThreads,
+    Precision,
+    Strategy,
+    hardware_kwargs,
+)
 
 #: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
 TRAIN_INPUTS = ("out", "data", "pos", "neg", "config", "set_", "resume")
@@ -111,18 +120,28 @@ def predict(
     ] = None,
     output: Annotated[str, Opt(help="both|prob|logit")] = "both",
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
+    chunk_size: Annotated[int, Opt(help="Records per work item (split over processes).")] = 16384,
+    accelerator: Accelerator = "auto",
+    devices: Devices = "auto",
+    num_nodes: NumNodes = 1,
+    strategy: Strategy = "auto",
+    precision: Precision = "auto",
+    num_threads: NumThreads = None,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
-    from cislearn.pipelines.train import predict_run
+    from cislearn.pipelines.predict import predict_run
 
     bars = epoch_bars()
     try:
         res = predict_run(
             run, fasta, out, batch_size=batch_size, output=output, rc_average=rc_average,
-            progress=bars,
+            chunk_size=chunk_size, progress=bars,
+            **hardware_kwargs(accelerator, devices, num_nodes, strategy, precision, num_threads),
         )  # fmt: skip
     finally:
         bars.close()
+    if res is None:  # a DDP rank other than 0: rank 0 writes and reports
+        return 0
     echo(f"{res.n_predictions} predictions written to {out}")
     return 0
 
