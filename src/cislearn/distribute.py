@@ -25,7 +25,14 @@ from cislearn.config import TrainConfig
 from cislearn.engine import engine_context, resolve_hardware
 from cislearn.io.shards import ShardWriter
 
-__all__ = ["ShardedWork", "ShardedRun", "Hardware", "inference_hardware", "run_sharded"]
+__all__ = [
+    "ShardedWork",
+    "ShardedRun",
+    "Hardware",
+    "inference_hardware",
+    "hardware_for",
+    "run_sharded",
+]
 
 
 class ShardedWork(Protocol):
@@ -99,6 +106,15 @@ def inference_hardware(
     return Hardware(
         hw["accelerator"], hw["devices"], num_nodes, strategy, hw["precision"], hw["num_threads"]
     )
+
+
+def hardware_for(hardware: Hardware | None, device: str | None) -> Hardware:
+    """``hardware`` as given, else one process on ``device`` (None: the GPU if present)."""
+    if hardware is not None:
+        return hardware
+    if device is None:
+        return inference_hardware()
+    return inference_hardware(accelerator="cpu" if str(device).startswith("cpu") else "gpu")
 
 
 def _rank_and_world() -> tuple[int, int]:

@@ -16,20 +16,22 @@ Precision = Annotated[str, Opt(help="auto|32-true|16-mixed|bf16-mixed")]
 NumThreads = Annotated[int | None, Opt(help="CPU threads per process.")]
 
 
-def hardware_kwargs(
+def hardware(
     accelerator: str,
     devices: str,
     num_nodes: int,
     strategy: str,
     precision: str,
     num_threads: int | None,
-) -> dict[str, Any]:
-    """The options as keyword arguments of :func:`cislearn.distribute.inference_hardware`."""
-    return {
-        "accelerator": accelerator,
-        "devices": int(devices) if devices.isdigit() else devices,
-        "num_nodes": num_nodes,
-        "strategy": strategy,
-        "precision": precision,
-        "num_threads": num_threads,
-    }
+) -> Any:
+    """The options made a :class:`cislearn.distribute.Hardware` (ConfigError on a bad value)."""
+    from cislearn.distribute import inference_hardware
+
+    return inference_hardware(
+        accelerator=accelerator,
+        devices=int(devices) if devices.isdigit() else devices,
+        num_nodes=num_nodes,
+        strategy=strategy,
+        precision=precision,
+        num_threads=num_threads,
+    )

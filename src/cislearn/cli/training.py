@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cislearn.cli import hardware as hw
 from cislearn.cli.app import (
     Opt,
     app,
@@ -15,15 +16,6 @@ from cislearn.cli.app import (
     metrics_line,
     parse_set,
     train_config,
-)
-from cislearn.cli.hardware import (
-    Accelerator,
-    Devices,
-    NumNodes,
-    NumThreads,
-    Precision,
-    Strategy,
-    hardware_kwargs,
 )
 
 #: Parameters of ``train`` that are not ``TrainConfig`` keys; all others are (a test checks it).
@@ -121,12 +113,12 @@ def predict(
     output: Annotated[str, Opt(help="both|prob|logit")] = "both",
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
     chunk_size: Annotated[int, Opt(help="Records per work item (split over processes).")] = 16384,
-    accelerator: Accelerator = "auto",
-    devices: Devices = "auto",
-    num_nodes: NumNodes = 1,
-    strategy: Strategy = "auto",
-    precision: Precision = "auto",
-    num_threads: NumThreads = None,
+    accelerator: hw.Accelerator = "auto",
+    devices: hw.Devices = "auto",
+    num_nodes: hw.NumNodes = 1,
+    strategy: hw.Strategy = "auto",
+    precision: hw.Precision = "auto",
+    num_threads: hw.NumThreads = None,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
     from cislearn.pipelines.predict import predict_run
@@ -136,7 +128,7 @@ def predict(
         res = predict_run(
             run, fasta, out, batch_size=batch_size, output=output, rc_average=rc_average,
             chunk_size=chunk_size, progress=bars,
-            **hardware_kwargs(accelerator, devices, num_nodes, strategy, precision, num_threads),
+            hardware=hw.hardware(accelerator, devices, num_nodes, strategy, precision, num_threads),
         )  # fmt: skip
     finally:
         bars.close()

@@ -7,16 +7,8 @@ from typing import Annotated
 
 import typer
 
+from cislearn.cli import hardware as hw
 from cislearn.cli.app import Opt, app, echo, epoch_bars
-from cislearn.cli.hardware import (
-    Accelerator,
-    Devices,
-    NumNodes,
-    NumThreads,
-    Precision,
-    Strategy,
-    hardware_kwargs,
-)
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -48,12 +40,12 @@ def score_variants_cmd(
     seed: Annotated[int, Opt(help="Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,
-    accelerator: Accelerator = "auto",
-    devices: Devices = "auto",
-    num_nodes: NumNodes = 1,
-    strategy: Strategy = "auto",
-    precision: Precision = "auto",
-    num_threads: NumThreads = None,
+    accelerator: hw.Accelerator = "auto",
+    devices: hw.Devices = "auto",
+    num_nodes: hw.NumNodes = 1,
+    strategy: hw.Strategy = "auto",
+    precision: hw.Precision = "auto",
+    num_threads: hw.NumThreads = None,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
     from cislearn.pipelines.variants import score_variants_run
@@ -74,7 +66,7 @@ def score_variants_cmd(
             chunk_size=chunk_size,
             batch_size=batch_size,
             progress=bars,
-            **hardware_kwargs(accelerator, devices, num_nodes, strategy, precision, num_threads),
+            hardware=hw.hardware(accelerator, devices, num_nodes, strategy, precision, num_threads),
         )
     finally:
         bars.close()

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from cislearn.distribute import inference_hardware, run_sharded
+from cislearn.distribute import Hardware, hardware_for, run_sharded
 from cislearn.io.atomic import atomic_write
 from cislearn.io.fasta import FastaRecord, read_fasta
 from cislearn.io.shards import read_shard_items
@@ -74,12 +74,7 @@ def predict_run(
     rc_average: bool | None = None,
     chunk_size: int = 16384,
     device: str | None = None,
-    accelerator: str = "auto",
-    devices: int | str = "auto",
-    num_nodes: int = 1,
-    strategy: str = "auto",
-    precision: str = "auto",
-    num_threads: int | None = None,
+    hardware: Hardware | None = None,
     progress: Progress = no_progress,
 ) -> PredictResult | None:
     """The `predict` action: the records of ``fasta`` through the run's model into the TSV
@@ -100,9 +95,10 @@ def predict_run(
     chunk_size : int
         Records per work item.
     device : str, optional
-        Device of the model (None: GPU if present, else CPU); sets ``accelerator``.
-    accelerator, devices, num_nodes, strategy, precision, num_threads
-        As for ``train`` (:func:`cislearn.distribute.inference_hardware`).
+        Device of one process when ``hardware`` is None (None: GPU if present, else CPU).
+    hardware : Hardware, optional
+        Processes, devices, nodes, precision and threads, from
+        :func:`cislearn.distribute.inference_hardware` (the options of ``train``).
     progress : Progress
         ``progress("predict", n_done, None)`` after each of rank 0's chunks.
 
@@ -114,16 +110,7 @@ def predict_run(
     from cislearn.runload import load_run as load
 
     fasta, out = Path(fasta), Path(out)
-    if device is not None:
-        accelerator = "cpu" if str(device).startswith("cpu") else "gpu"
-    hardware = inference_hardware(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=num_nodes,
-        strategy=strategy,
-        precision=precision,
-        num_threads=num_threads,
-    )
+    hardware = hardware_for(hardware, device)
     predictor = load(run, device=device)
     opts = {"batch_size": batch_size, "output": output, "rc_average": rc_average}
     work = _PredictWork(predictor, fasta, chunk_size, progress, **opts)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cislearn.distribute import inference_hardware, run_sharded
+from cislearn.distribute import Hardware, hardware_for, run_sharded
 from cislearn.io.atomic import atomic_write
 from cislearn.io.genome import Genome
 from cislearn.io.shards import read_shard_items, read_shard_states
@@ -302,12 +302,7 @@ def score_variants_run(
     chunk_size: int = 4096,
     batch_size: int | None = None,
     device: str | None = None,
-    accelerator: str = "auto",
-    devices: int | str = "auto",
-    num_nodes: int = 1,
-    strategy: str = "auto",
-    precision: str = "auto",
-    num_threads: int | None = None,
+    hardware: Hardware | None = None,
     progress: Progress = no_progress,
 ) -> VariantsResult | None:
     """Score every variant of a VCF / VCF.gz / BCF / TSV with a run's model, streamed.
@@ -340,10 +335,12 @@ def score_variants_run(
     strict, rc_average, shifts, n_null, seed, chunk_size, batch_size
         As in :func:`cislearn.variants.score_variants`.
     device : str, optional
-        Device of the model (None: GPU if present, else CPU); sets ``accelerator``.
-    accelerator, devices, num_nodes, strategy, precision, num_threads
-        As for ``train`` (:func:`cislearn.distribute.inference_hardware`): ``strategy="ddp"``
-        with ``devices=N`` runs N processes per node (GPUs, or CPU processes with gloo).
+        Device of one process when ``hardware`` is None (None: GPU if present, else CPU).
+    hardware : Hardware, optional
+        Processes, devices, nodes, precision and threads, from
+        :func:`cislearn.distribute.inference_hardware` (the options of ``train``):
+        ``strategy="ddp"`` with ``devices=N`` runs N processes per node (GPUs, or CPU
+        processes with gloo).
         ``precision="auto"``: ``16-mixed`` on GPU, ``32-true`` on CPU; ``bf16-mixed`` runs
         the torch forward passes under autocast (the CPU fast path stays float32).
     progress : Progress
@@ -362,16 +359,7 @@ def score_variants_run(
     from cislearn.runload import load_run as load
 
     run, variants, genome, out = Path(run), Path(variants), Path(genome), Path(out)
-    if device is not None:
-        accelerator = "cpu" if str(device).startswith("cpu") else "gpu"
-    hardware = inference_hardware(
-        accelerator=accelerator,
-        devices=devices,
-        num_nodes=num_nodes,
-        strategy=strategy,
-        precision=precision,
-        num_threads=num_threads,
-    )
+    hardware = hardware_for(hardware, device)
     predictor = load(run, device=device)
     with Genome(genome) as gen:
         scorer = VariantScorer(
