@@ -118,6 +118,7 @@ def case(bundle: Path, vcf: Path, genome: Path, tmp: Path, name: str, n: int, pr
               "seconds": seconds, "snv_per_s": n / seconds, **rss}  # fmt: skip
     print(f"{name}: {n:,} SNVs in {seconds:.1f} s = {n / seconds:,.0f} SNV/s, "
           f"peak RSS rank 0 {rss['rank0_peak_rss_mb']:.0f} MB")  # fmt: skip
+    result["seconds_in_summary"] = json.loads((out / "summary.json").read_text())["seconds"]
     for f in out.iterdir():
         if f.is_file():
             f.unlink()

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import struct
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -376,7 +377,9 @@ def score_variants_run(
         meta = read_vcf_header(variants)
         out.mkdir(parents=True, exist_ok=True)
         work = _VariantWork(scorer, variants, chunk_size, progress)
+        t0 = time.perf_counter()
         shards = run_sharded(work, out / ".shards", hardware)
+        t1 = time.perf_counter()
         if shards.rank != 0:
             return None
         try:
@@ -389,6 +392,8 @@ def score_variants_run(
         maps = _maps(scorer, top.head(top_maps), out / MAPS) if top_maps > 0 else []
         record = _record(run, variants, genome, scorer, seed, effect)
         record["hardware"] = {**hardware._asdict(), "world_size": shards.world_size}
+        # where the time went: the ranks' scoring (parallel) and rank 0's merge (serial)
+        record["seconds"] = {"score": t1 - t0, "merge_figure_maps": time.perf_counter() - t1}
         with atomic_write(out / "summary.json") as fh:
             fh.write(json.dumps(record, indent=2))
             fh.write("\n")
