@@ -41,6 +41,7 @@ LAYERS: dict[str, int] = {
     "train": 6,
     "engine": 6,
     "distribute": 6,
+    "ddp": 6,
     "pretrain": 6,
     "baseline": 6,
     "predict": 6,

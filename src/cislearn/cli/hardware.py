@@ -35,3 +35,13 @@ def hardware(
         precision=precision,
         num_threads=num_threads,
     )
+
+
+# Output guards and DDP re-launches (issue 17 with issue 15's `--force` guard, branch i15cli):
+# with ``--strategy ddp`` Lightning re-runs the same command line for local ranks 1..N-1
+# (and torchrun / srun start every rank with it), so a guard that refuses an existing output
+# folder without ``--force`` would fire on those ranks once rank 0 created the folder. The
+# guard belongs in ONE place, skipped when this process is not the first rank:
+#     keys = ("RANK", "LOCAL_RANK", "NODE_RANK")
+#     later_rank = any(int(os.environ.get(k) or 0) for k in keys)  # skip the guard if so
+# (main has no such guard on `predict`/`score-variants` at this merge; add it here with it.)
