@@ -145,7 +145,7 @@ def run_sharded(
         rank, world = predict_loop(work, folder, hardware)
         return ShardedRun(rank, world, folder)
     device = torch.device("cuda" if hardware.accelerator == "gpu" else "cpu")
-    if work.model is not None:
+    if isinstance(work.model, nn.Module):  # as Lightning moves a registered module
         work.model.to(device)
     shard = ShardWriter(folder, 0)
     threads = torch.get_num_threads()
