@@ -50,10 +50,11 @@ OURS = "cislearn predict_records (records -> DataFrames)"
 BARE = "bare model(x) on pre-encoded tensor"
 
 
-def save_untrained_bundle(path: Path, *, seed: int = 0) -> None:
-    """A ``cnn`` bundle with the metadata ``cislearn.train.fit`` records for a binary task."""
+def save_untrained_bundle(path: Path, *, seed: int = 0, arch: str = ARCH) -> None:
+    """A bundle (``cnn`` by default) with the metadata ``cislearn.train.fit`` records for a
+    binary task."""
     torch.manual_seed(seed)
-    model = build_model(ARCH, length=LENGTH, n_outputs=1)
+    model = build_model(arch, length=LENGTH, n_outputs=1)
     meta = {
         "arch": model.arch,
         "model": model.config.model_dump(mode="json"),

@@ -258,6 +258,31 @@ def test_predict_evaluate_compare_summary(capsys, tmp_path, trained_run, small_c
     assert code == 0 and "Total params" in stdout, err
 
 
+@pytest.mark.slow
+def test_predict_ddp_two_cpu_processes_identical(capsys, tmp_path, trained_run, small_ctcf):
+    """`predict --devices 2 --accelerator cpu --strategy ddp` (2 processes on Lightning's
+    predict loop, chunks interleaved over the ranks) writes the one-process TSV byte for byte."""
+    import os
+    import subprocess
+    import sys
+
+    pos, _ = small_ctcf
+    one, two = tmp_path / "one.tsv", tmp_path / "two.tsv"
+    code, _, err = run(capsys, "predict", trained_run, pos, "--out", one, "--chunk-size", "64")
+    assert code == 0, err
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
+    ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-threads", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cislearn", "predict", str(trained_run), str(pos), "--out",
+         str(two), "--chunk-size", "64", *ddp],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert two.read_bytes() == one.read_bytes()
+    assert proc.stdout.count("predictions written") == 1
+
+
 def test_train_bad_config_is_one_line(capsys, tmp_path, small_ctcf) -> None:
     pos, neg = small_ctcf
     code, _, err = run(

@@ -41,6 +41,8 @@ LAYERS: dict[str, int] = {
     "fastpath": 5,
     "train": 6,
     "engine": 6,
+    "distribute": 6,
+    "ddp": 6,
     "pretrain": 6,
     "baseline": 6,
     "predict": 6,

@@ -15,7 +15,7 @@ from cislearn.io.genome import Genome
 from cislearn.io.vcf import Variant
 from cislearn.models.registry import build_model
 from cislearn.variant_stats import bh_qvalues, bh_qvalues_from_counts
-from cislearn.variants import VariantScorer, score_variants
+from cislearn.variants import RAW_DELTA, VariantScorer, score_variants
 
 VCF_HEAD = (
     "##fileformat=VCFv4.2\n"
@@ -293,9 +293,47 @@ def test_scorer_qvalues_are_bh_over_every_chunk(predictor, ctcf_genome) -> None:
     hits = motif_variants(genome, peaks, n=25)
     scorer = VariantScorer(predictor, genome, n_null=200, seed=1)
     frames = [scorer.score(hits[i : i + 7]) for i in range(0, len(hits), 7)]
+    assert all(f["label_pvalue"].isna().all() for f in frames)  # no null before finish()
+    scorer.finish()
     scorer.close()
-    p = np.concatenate([f["label_pvalue"].to_numpy() for f in frames])
-    q = [scorer.qvalues(f["label_pvalue"].to_numpy(), "label") for f in frames]
+    ps = [scorer.pvalues(f[[RAW_DELTA + "label"]].to_numpy())[:, 0] for f in frames]
+    p = np.concatenate(ps)
+    q = [scorer.qvalues(pf, "label") for pf in ps]
     streamed = np.concatenate(q)
     assert np.isfinite(p).all() and len(np.unique(p)) > 3
     np.testing.assert_allclose(streamed, bh_qvalues(p))
+
+
+def test_null_is_drawn_over_the_whole_input_in_any_split(predictor, ctcf_genome) -> None:
+    """The null's sites come from every chunk, and the same sites whatever the chunks' order
+    or how they are split over scorers (each merged into one, as ranks are)."""
+    genome, peaks = ctcf_genome
+    hits = motif_variants(genome, peaks, n=24)
+    chunks = [hits[i : i + 6] for i in range(0, len(hits), 6)]
+    whole = VariantScorer(predictor, genome, n_null=50, seed=3)
+    for i, c in enumerate(chunks):
+        whole.score(c, index=i)
+    near = {v.chrom: [] for v in hits}
+    for v in hits:
+        near[v.chrom].append(v.pos)
+    c = predictor.length // 2
+    used = {
+        j
+        for j, ch in enumerate(chunks)
+        for v in ch
+        for s in whole.sites.ordered()[:50]
+        if s[0] == v.chrom and abs(s[1] + 1 - v.pos) <= c
+    }
+    assert len(used) > 1  # not the first chunk only
+    a, b = (VariantScorer(predictor, genome, n_null=50, seed=3) for _ in range(2))
+    for i in (3, 1):
+        a.score(chunks[i], index=i)
+    for i in (0, 2):
+        b.score(chunks[i], index=i)
+    a.merge(b.state())
+    assert a.sites.ordered() == whole.sites.ordered()
+    assert a.summary().n_variants == whole.summary().n_variants == len(hits)
+    a.finish(), whole.finish()
+    np.testing.assert_array_equal(a.null.sorted, whole.null.sorted)
+    for s in (a, b, whole):
+        s.close()

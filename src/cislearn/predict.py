@@ -42,6 +42,7 @@ __all__ = [
     "Predictions",
     "Predictor",
     "load",
+    "predict_chunk",
     "predict_records",
     "prediction_frame",
 ]
@@ -404,17 +405,46 @@ def predict_records(
     ...     chunk.to_csv(out, sep="\\t", header=first, index=False)
     """
     progress = progress or no_progress
-    columns = predictor.columns(output)
     it = iter(records)
     done = 0
     while True:
-        chunk = [_record(r) for r in islice(it, chunk_size)]
+        chunk = list(islice(it, chunk_size))
         if not chunk:
             break
-        ids = [c[0] for c in chunk]
-        x = predictor.codes([c[1] for c in chunk], offset=done, ids=ids, path=path)
-        pred = predictor.predict(x, batch_size=batch_size, rc_average=rc_average)
-        frame = prediction_frame(pred, ids, columns, output)
+        frame = predict_chunk(
+            predictor,
+            chunk,
+            offset=done,
+            batch_size=batch_size,
+            rc_average=rc_average,
+            output=output,
+            path=path,
+        )
         done += len(chunk)
         progress("predict", done, None)
         yield frame
+
+
+def predict_chunk(
+    predictor: Predictor,
+    records: Sequence[Any],
+    *,
+    offset: int = 0,
+    batch_size: int | None = None,
+    rc_average: bool | None = None,
+    output: str = "both",
+    path: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Predictions of one chunk of records (see :func:`predict_records`); ``offset`` is the
+    number of records before the chunk in the input (for error messages).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``id`` then the prediction columns, one row per record.
+    """
+    chunk = [_record(r) for r in records]
+    ids = [c[0] for c in chunk]
+    x = predictor.codes([c[1] for c in chunk], offset=offset, ids=ids, path=path)
+    pred = predictor.predict(x, batch_size=batch_size, rc_average=rc_average)
+    return prediction_frame(pred, ids, predictor.columns(output), output)

@@ -21,7 +21,7 @@ from cislearn.io.vcf import Variant
 from cislearn.losses import output_activation
 from cislearn.predict import DeepPredictor
 from cislearn.types import CLASSIFICATION_TASKS, Predictor, Progress, no_progress
-from cislearn.variant_stats import EmpiricalNull, bh_qvalues
+from cislearn.variant_stats import EmpiricalNull, NullSites, bh_qvalues
 from cislearn.variant_windows import (
     BASE_CODE,
     FLAGS,
@@ -39,7 +39,12 @@ __all__ = [
     "score_variants",
     "iter_variant_scores",
     "effect_column",
+    "RAW_DELTA",
 ]
+
+#: Prefix of the hidden columns of :meth:`VariantScorer.score` holding Δ raw per output (the
+#: value the null's p-values compare); callers drop them before writing.
+RAW_DELTA = "_raw_delta:"
 
 _LOG2_EPS = 1e-6
 
@@ -155,7 +160,11 @@ class VariantScorer:
         self.n_null = int(n_null)
         self.batch_size = batch_size
         self.path = path
-        self._rng = np.random.default_rng(seed)
+        self.seed = int(seed)
+        #: candidate null sites over the whole input (4x the need: some sites are N)
+        self.sites = NullSites(4 * self.n_null)
+        self._chunks = 0
+        self._renamed_elsewhere: dict[str, str] = {}
         self._activate = output_activation(self.task)
         self.null: EmpiricalNull | None = None
         self.windows = VariantWindows(
@@ -238,32 +247,81 @@ class VariantScorer:
 
     # -- null ------------------------------------------------------------------------------
 
-    def _build_null(self, chunk: Sequence[Variant], prep: Prepared) -> None:
-        """Random SNVs near the chunk's scored variants, scored exactly like the variants."""
+    def _offer_null(self, chunk: Sequence[Variant], prep: Prepared, index: int) -> None:
+        """Candidate null sites near this chunk's scored variants (see :class:`NullSites`):
+        ``4 * n_null`` random substitutions within ±length/2 of random scored variants, drawn
+        from a generator seeded by ``(seed, index)``, so any split of the chunks over
+        processes offers the same candidates."""
         rows = [i for i, f in enumerate(prep.flags) if not (set(f.split(",")) & UNSCORED)]
         if not rows or self.n_null == 0:
             return
-        c = self.length // 2
+        rng = np.random.default_rng([self.seed, index])
+        m, c = self.sites.capacity, self.length // 2
+        rows_a = np.asarray(rows)
+        pick = rows_a[rng.integers(0, len(rows), m)]
+        at = np.array([chunk[i].pos - 1 for i in rows], np.int64)
+        chroms = np.array([prep.gchrom[i] for i in rows], dtype=object)
+        sizes = np.array([self.genome.lengths[prep.gchrom[i]] for i in rows], np.int64)
+        slot = np.searchsorted(rows_a, pick)
+        pos = at[slot] + rng.integers(-c, c + 1, m)
+        shift = rng.integers(1, 4, m)
+        key = rng.exponential(size=m) / (len(rows) / m)  # weight: scored variants per draw
+        chrom, size = chroms[slot], sizes[slot]
+        ok = (pos >= 0) & (pos < size)
+        self.sites.offer(key[ok], chrom[ok], pos[ok], shift[ok])
+
+    def finish(self) -> None:
+        """Draw the null from the candidate sites of every chunk (after the last chunk, and
+        after :meth:`merge` of other processes' states): the ``n_null`` sites with the
+        smallest keys whose reference base is A, C, G or T, scored exactly like the variants."""
+        if self.n_null == 0 or self.null is not None:
+            return
         fake: list[Variant] = []
-        tries = 0
-        while len(fake) < self.n_null and tries < 20 * self.n_null:
-            tries += 1
-            idx = rows[int(self._rng.integers(len(rows)))]
-            v, chrom = chunk[idx], prep.gchrom[idx]
-            size = self.genome.lengths[chrom]
-            q = v.pos - 1 + int(self._rng.integers(-c, c + 1))
-            if q < 0 or q >= size:
-                continue
+        for chrom, q, shift in self.sites.ordered():
             base = self.genome.fetch(chrom, q, q + 1).upper()
-            if base not in BASE_CODE:
-                continue
-            alt = "ACGT"[(BASE_CODE[base] + int(self._rng.integers(1, 4))) % 4]
-            fake.append(Variant(chrom, q + 1, base, alt, "null", 0, 1))
+            if base in BASE_CODE:
+                alt = "ACGT"[(BASE_CODE[base] + shift) % 4]
+                fake.append(Variant(chrom, q + 1, base, alt, "null", 0, 1))
+                if len(fake) == self.n_null:
+                    break
         if not fake:
             return
         fprep = self.windows.prepare(fake)
         ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts, fprep.snv_loc)
         self.null = EmpiricalNull(np.abs(alt - ref))
+
+    def pvalues(self, raw_delta: np.ndarray, *, count: bool = True) -> np.ndarray:
+        """Empirical p-values of Δ raw (n, n_outputs) against the null of :meth:`finish`
+        (NaN without a null); counted for :meth:`qvalues` when ``count``."""
+        raw_delta = np.asarray(raw_delta, np.float64)
+        if self.null is None:
+            return np.full(raw_delta.shape, np.nan)
+        return self.null.pvalues(raw_delta, count=count)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """What another process needs to fold this one's chunks in (:meth:`merge`): the
+        candidate null sites, the counts and the renamed contigs."""
+        s = self.summary()
+        counts = [s.n_variants, s.n_scored, s.n_snv, s.n_indel, s.n_multiallelic]
+        renamed = [f"{a}\t{b}" for a, b in s.renamed_contigs.items()]
+        return {
+            **{f"sites_{k}": v for k, v in self.sites.state().items()},
+            "counts": np.array(counts, np.int64),
+            "flags": np.array([s.flags[f] for f in FLAGS], np.int64),
+            "renamed": np.array(renamed, dtype=str),
+        }
+
+    def merge(self, state: dict[str, np.ndarray]) -> None:
+        """Fold in the :meth:`state` of a process that scored other chunks."""
+        sites = {k.removeprefix("sites_"): v for k, v in state.items() if k.startswith("sites_")}
+        self.sites.merge(NullSites.from_state(self.sites.capacity, sites))
+        for key, n in zip(("n", "scored", "snv", "indel", "multi"), state["counts"], strict=True):
+            self._counts[key] += int(n)
+        for f, n in zip(FLAGS, state["flags"], strict=True):
+            self._flags[f] += int(n)
+        for pair in state["renamed"]:
+            a, b = str(pair).split("\t")
+            self._renamed_elsewhere[a] = b
 
     def qvalues(self, pvalues: np.ndarray, output: str) -> np.ndarray:
         """Benjamini–Hochberg q-values of p-values this scorer produced for ``output``, over
@@ -299,13 +357,19 @@ class VariantScorer:
             cols += [f"{o}_pvalue"]
         return cols
 
-    def score(self, chunk: Sequence[Variant]) -> pd.DataFrame:
-        """Score one chunk of variants; the first chunk with scorable variants also draws the
-        null. Returns one row per variant, in input order, columns :attr:`columns`."""
+    def score(self, chunk: Sequence[Variant], *, index: int | None = None) -> pd.DataFrame:
+        """Score one chunk of variants and offer candidate null sites near them.
+
+        Returns one row per variant, in input order, columns :attr:`columns` and one hidden
+        ``RAW_DELTA + output`` column per output. P-values are NaN until :meth:`finish`
+        drew the null (then see :meth:`pvalues`). ``index`` numbers the chunk in the input
+        (default: chunks scored so far); it seeds the chunk's null candidates.
+        """
         chunk = list(chunk)
+        index = self._chunks if index is None else int(index)
+        self._chunks += 1
         prep = self.windows.prepare(chunk)
-        if self.null is None and self.n_null:
-            self._build_null(chunk, prep)
+        self._offer_null(chunk, prep, index)
         n, t = len(chunk), len(self.outputs)
         raw_ref = np.full((n, t), np.nan)
         raw_alt = np.full((n, t), np.nan)
@@ -329,7 +393,7 @@ class VariantScorer:
             }
         )
         delta = raw_alt - raw_ref
-        pvals = np.full(delta.shape, np.nan) if self.null is None else self.null.pvalues(delta)
+        pvals = self.pvalues(delta)
         values = self._activated(raw_ref), self._activated(raw_alt)
         cols: dict[str, np.ndarray] = {}
         for j, o in enumerate(self.outputs):
@@ -348,6 +412,8 @@ class VariantScorer:
                     (s_alt > -_LOG2_EPS) & (s_ref > -_LOG2_EPS), fc, np.nan
                 )
             cols[f"{o}_pvalue"] = pvals[:, j]
+        for j, o in enumerate(self.outputs):
+            cols[RAW_DELTA + o] = delta[:, j]
         frame = pd.concat([frame, pd.DataFrame(cols)], axis=1)
         self._count(chunk, prep, frame)
         return frame
@@ -376,7 +442,7 @@ class VariantScorer:
 
     def summary(self) -> VariantSummary:
         """Counts over everything scored so far."""
-        renamed = self.windows.renamed
+        renamed = {**self._renamed_elsewhere, **self.windows.renamed}
         return VariantSummary(
             self._counts["n"],
             self._counts["scored"],
@@ -444,9 +510,10 @@ def score_variants(
     ``near_end``.
 
     **Significance.** The null distribution is ``n_null`` random single-base substitutions
-    (random position, random other base) in windows centred within ±length/2 of the scored
-    variants of the first chunk — the same genome, local sequence context and scoring
-    (windows, shifts, strand averaging) as the variants, but no chosen site. A variant's
+    (random position, random other base) in windows centred within ±length/2 of scored
+    variants drawn over the whole input (a bounded reservoir,
+    :class:`cislearn.variant_stats.NullSites`) — the same genome, local sequence context and
+    scoring (windows, shifts, strand averaging) as the variants, but no chosen site. A variant's
     two-sided empirical p-value is ``(1 + #{null |Δ raw| ≥ its |Δ raw|}) / (n_null + 1)``
     per output, where Δ raw is the logit difference (classification) or s_alt − s_ref
     (regression, counts); q-values are Benjamini–Hochberg over all scored variants.
@@ -518,9 +585,16 @@ def score_variants(
         parts = list(
             iter_variant_scores(scorer, variants, chunk_size=chunk_size, progress=progress)
         )
+        scorer.finish()
     finally:
         scorer.close()
     frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=scorer.columns)
+    raw = [RAW_DELTA + o for o in scorer.outputs]
+    if len(frame):
+        pvals = scorer.pvalues(frame[raw].to_numpy(dtype=np.float64), count=False)
+        for j, o in enumerate(scorer.outputs):
+            frame[f"{o}_pvalue"] = pvals[:, j]
+    frame = frame.drop(columns=raw, errors="ignore")
     out = {}
     for o in scorer.outputs:
         out[f"{o}_qvalue"] = bh_qvalues(frame[f"{o}_pvalue"].to_numpy(dtype=np.float64))

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cislearn.cli import hardware as hw
 from cislearn.cli.app import (
     ARCHS,
     DROP_HELP,
@@ -213,11 +214,18 @@ def predict(
     input_track: Annotated[
         list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
     ] = None,
+    chunk_size: Annotated[int, Opt(help="Records per work item (split over processes).")] = 16384,
+    accelerator: hw.Accelerator = "auto",
+    devices: hw.Devices = "auto",
+    num_nodes: hw.NumNodes = 1,
+    strategy: hw.Strategy = "auto",
+    precision: hw.Precision = "auto",
+    num_threads: hw.NumThreads = None,
     force: Force = False,
 ) -> int:
     """Predict sequences from a FASTA file with a trained run (streaming, batched)."""
     from cislearn.io.atomic import output_file
-    from cislearn.pipelines.train import predict_run
+    from cislearn.pipelines.predict import predict_run
     from cislearn.tracks import parse_named
 
     output_file(out, force=force)
@@ -226,9 +234,13 @@ def predict(
         res = predict_run(
             run, fasta, out, batch_size=batch_size, output=output, rc_average=rc_average,
             input_tracks=parse_named(input_track or [], what="--input-track"), progress=bars,
+            chunk_size=chunk_size,
+            hardware=hw.hardware(accelerator, devices, num_nodes, strategy, precision, num_threads),
         )  # fmt: skip
     finally:
         bars.close()
+    if res is None:  # a DDP rank other than 0: rank 0 writes and reports
+        return 0
     echo(f"{count(res.n_predictions, 'prediction')} written to {out}")
     return 0
 

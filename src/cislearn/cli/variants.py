@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cislearn.cli import hardware as hw
 from cislearn.cli.app import Force, Opt, app, count, echo, epoch_bars, out_dir, seed_opt
 
 
@@ -43,6 +44,12 @@ def score_variants_cmd(
         list[str] | None, Opt(help="NAME=track.bw for a model with input tracks.")
     ] = None,
     force: Force = False,
+    accelerator: hw.Accelerator = "auto",
+    devices: hw.Devices = "auto",
+    num_nodes: hw.NumNodes = 1,
+    strategy: hw.Strategy = "auto",
+    precision: hw.Precision = "auto",
+    num_threads: hw.NumThreads = None,
 ) -> int:
     """Score variants with a trained run: ref vs alt windows, Δscores, p- and q-values."""
     from cislearn.pipelines.variants import score_variants_run
@@ -66,9 +73,14 @@ def score_variants_cmd(
                 batch_size=batch_size,
                 input_tracks=parse_named(input_track or [], what="--input-track"),
                 progress=bars,
+                hardware=hw.hardware(
+                    accelerator, devices, num_nodes, strategy, precision, num_threads
+                ),
             )
         finally:
             bars.close()
+    if res is None:  # a DDP rank other than 0: rank 0 merges and reports
+        return 0
     summary = res.summary
     flags = ", ".join(f"{k} {v:,}" for k, v in summary.flags.items() if v) or "none"
     echo(f"scored {summary.n_scored:,} of {count(summary.n_variants, 'variant')}; flagged: {flags}")

@@ -20,6 +20,7 @@ __all__ = [
     "output_dir",
     "output_file",
     "RUN_MARKER",
+    "later_rank",
 ]
 
 
@@ -128,6 +129,13 @@ def _interrupted_by(path: Path) -> str | None:
         return None
 
 
+def later_rank() -> bool:
+    """True in a distributed job's process other than the first: Lightning's ``ddp`` re-runs
+    the command line for local ranks 1..N-1 (torchrun and srun start every rank with it) after
+    rank 0 made the output folder, so the output guards below leave those ranks alone."""
+    return any(int(os.environ.get(k) or 0) for k in ("RANK", "LOCAL_RANK", "NODE_RANK"))
+
+
 @contextlib.contextmanager
 def output_dir(
     path: str | os.PathLike[str],
@@ -172,6 +180,10 @@ def output_dir(
     import shutil
 
     path = Path(path)
+    if later_rank():  # rank 0 guards, creates and cleans the folder
+        path.mkdir(parents=True, exist_ok=True)
+        yield path
+        return
     if path.exists() and not path.is_dir():
         raise InputError(f"{path}: output folder expected, found a file; choose another --out")
     created = not path.exists()
@@ -216,6 +228,8 @@ def output_file(path: str | os.PathLike[str], *, force: bool = False) -> Path:
     The file itself is then written with :func:`atomic_write`, so a failure leaves nothing.
     """
     path = Path(path)
+    if later_rank():  # rank 0 guards and writes the file
+        return path
     if path.is_dir():
         raise InputError(f"{path}: output file expected, found a folder; choose another --out")
     if path.exists() and not force:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
 
@@ -20,6 +20,7 @@ __all__ = [
     "VARIANT_FORMATS",
     "variant_format",
     "read_variants",
+    "read_variant_chunks",
     "read_vcf_header",
     "write_vcf",
 ]
@@ -123,26 +124,82 @@ def read_variants(path: str | os.PathLike[str], *, format: str | None = None) ->
         raise InputError(
             f"unknown variant format '{fmt}'; expected one of {', '.join(VARIANT_FORMATS)}"
         )
+    return (v for _, v in _records(path, fmt, None))
+
+
+def _records(
+    path: Path, fmt: str, keep: Callable[[int], bool] | None
+) -> Iterator[tuple[int, Variant]]:
+    """(0-based record index, Variant) of the records ``keep`` accepts (None: all); the
+    others are counted, not parsed."""
     if fmt == "tsv":
-        return _read_tsv(path)
+        return _read_tsv(path, keep)
     if fmt == "vcf":
-        return _read_vcf_text(path)
-    return _read_bcf(path)
+        return _read_vcf_text(path, keep)
+    return _read_bcf(path, keep)
 
 
-def _read_tsv(path: Path) -> Iterator[Variant]:
+def read_variant_chunks(
+    path: str | os.PathLike[str], size: int, *, part: int = 0, parts: int = 1
+) -> Iterator[tuple[int, list[Variant]]]:
+    """Stream chunks of ``size`` records (all ALT alleles of a record stay together), only
+    those of one of ``parts`` interleaved parts: chunk ``i`` belongs to part ``i % parts``.
+
+    The records of other parts are counted, not parsed, so ``parts`` processes reading the
+    same file each pay little for the others' records (the split of a distributed sampler).
+
+    Parameters
+    ----------
+    path : path
+        As in :func:`read_variants`.
+    size : int
+        Records per chunk (>= 1).
+    part, parts : int
+        This part (0 <= part < parts) and the number of parts.
+
+    Yields
+    ------
+    (int, list of Variant)
+        Chunk index and its variants, in file order.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("variant file not found", path=path)
+    if size < 1 or not 0 <= part < parts:
+        raise InputError(
+            f"chunks: need size >= 1 and 0 <= part < parts; got {size}, {part}/{parts}"
+        )
+    fmt = variant_format(path)
+    current, chunk = -1, []
+    for k, v in _records(path, fmt, lambda k: (k // size) % parts == part):
+        if k // size != current:
+            if chunk:
+                yield current, chunk
+            current, chunk = k // size, []
+        chunk.append(v)
+    if chunk:
+        yield current, chunk
+
+
+def _read_tsv(path: Path, keep: Callable[[int], bool] | None) -> Iterator[tuple[int, Variant]]:
     # A small hand-written parser: a TSV of four or five columns has no library reader that
     # reports the line of a bad record; this one runs ~1 µs per line.
     first = True
+    record = -1
     with _open_text(path) as fh:
         for lineno, text in enumerate(fh, 1):
-            fields = text.split()
-            if not fields or fields[0].startswith("#"):
+            head = text.lstrip()
+            if not head or head.startswith("#"):
                 continue
             if first:
                 first = False
+                fields = text.split()
                 if fields[0].lower() in _TSV_HEADER and not fields[1:2][0].isdigit():
                     continue
+            record += 1
+            if keep is not None and not keep(record):
+                continue
+            fields = text.split()
             if len(fields) not in (4, 5):
                 raise InputError(
                     f"expected 4 or 5 columns (chrom pos ref alt [id]); found {len(fields)}",
@@ -164,17 +221,27 @@ def _read_tsv(path: Path) -> Iterator[Variant]:
                 _check_allele(alt, "ALT", path=path, line=lineno, symbolic=True)
             vid = fields[4] if len(fields) == 5 and fields[4] != "." else None
             for alt in split:
-                yield Variant(
-                    chrom, pos, ref, alt, vid or f"{chrom}:{pos}:{ref}:{alt}", lineno, len(split)
+                yield (
+                    record,
+                    Variant(
+                        chrom,
+                        pos,
+                        ref,
+                        alt,
+                        vid or f"{chrom}:{pos}:{ref}:{alt}",
+                        lineno,
+                        len(split),
+                    ),
                 )
 
 
-def _read_vcf_text(path: Path) -> Iterator[Variant]:
+def _read_vcf_text(path: Path, keep: Callable[[int], bool] | None) -> Iterator[tuple[int, Variant]]:
     # Text VCF is parsed here rather than by cyvcf2/htslib: htslib reports no line number for
     # a bad record, and cyvcf2 0.35 crashes the interpreter (segfault) on some malformed lines
     # (a space-separated record). Only the first five columns are split (~1 µs per line);
     # BCF, which cannot have malformed text lines, is read with cyvcf2.
     saw_header = False
+    record = -1
     with _open_text(path) as fh:
         for lineno, text in enumerate(fh, 1):
             if text.startswith("#"):
@@ -187,6 +254,9 @@ def _read_vcf_text(path: Path) -> Iterator[Variant]:
                 raise InputError(
                     "record before the '#CHROM' header line; is this a VCF?", path=path, line=lineno
                 )
+            record += 1
+            if keep is not None and not keep(record):
+                continue
             fields = text.split("\t", 8)
             if len(fields) < 8:
                 problem = f"expected at least 8 tab-separated VCF columns; found {len(fields)}"
@@ -205,10 +275,10 @@ def _read_vcf_text(path: Path) -> Iterator[Variant]:
                 _check_allele(alt, "ALT", path=path, line=lineno, symbolic=True)
             for alt in alts:
                 name = vid if vid != "." else f"{chrom}:{pos}:{ref}:{alt}"
-                yield Variant(chrom, pos, ref, alt, name, lineno, len(alts))
+                yield record, Variant(chrom, pos, ref, alt, name, lineno, len(alts))
 
 
-def _read_bcf(path: Path) -> Iterator[Variant]:
+def _read_bcf(path: Path, keep: Callable[[int], bool] | None) -> Iterator[tuple[int, Variant]]:
     import cyvcf2
 
     # htslib prints its own errors to the C stderr; ours (one line) replaces them.
@@ -228,6 +298,8 @@ def _read_bcf(path: Path) -> Iterator[Variant]:
             except Exception as exc:  # htslib parse failure (cyvcf2 raises bare Exception)
                 raise _vcf_error(path, lineno + 1, exc) from None
             lineno += 1
+            if keep is not None and not keep(lineno - 1):
+                continue
             chrom, pos, ref, alts = rec.CHROM, rec.POS, rec.REF, rec.ALT
             _check_allele(ref, "REF", path=path, record=lineno, symbolic=False)
             if not alts:
@@ -236,8 +308,11 @@ def _read_bcf(path: Path) -> Iterator[Variant]:
                 _check_allele(alt, "ALT", path=path, record=lineno, symbolic=True)
             vid = rec.ID
             for alt in alts:
-                yield Variant(
-                    chrom, pos, ref, alt, vid or f"{chrom}:{pos}:{ref}:{alt}", lineno, len(alts)
+                yield (
+                    lineno - 1,
+                    Variant(
+                        chrom, pos, ref, alt, vid or f"{chrom}:{pos}:{ref}:{alt}", lineno, len(alts)
+                    ),
                 )
     finally:
         reader.close()

@@ -3,6 +3,7 @@ science, write the outputs, return a structured result.
 
 - :mod:`~cislearn.pipelines.train`: train / evaluate / compare runs (``train_run``, ...)
 - :mod:`~cislearn.pipelines.panel`: baseline runs and the benchmark panel
+- :mod:`~cislearn.pipelines.predict`: ``predict`` (streamed, on one or many processes/GPUs)
 - :mod:`~cislearn.pipelines.variants`: ``score-variants`` (streamed TSV, annotated VCF, maps)
 - :mod:`~cislearn.pipelines.interpret`: attributions, mutation maps, learned motifs
 - :mod:`~cislearn.pipelines.embedding`: the learned-features embedding (PCA) of a run

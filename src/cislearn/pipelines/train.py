@@ -2,8 +2,8 @@
 
 One call per user action, shared by the CLI, the Python API and the web app's jobs:
 :func:`train_run`, :func:`evaluate_run`, :func:`compare_runs_dir`, :func:`read_run`, and
-:func:`evaluate_and_report`, the evaluation step the benchmark panel shares; :func:`predict_run`
-and :func:`pretrain_run`.
+:func:`evaluate_and_report`, the evaluation step the benchmark panel shares; and
+:func:`pretrain_run` (``predict`` lives in :mod:`cislearn.pipelines.predict`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,8 +35,6 @@ __all__ = [
     "held_out_auroc",
     "first_auroc",
     "compare_runs_dir",
-    "PredictResult",
-    "predict_run",
     "pretrain_run",
 ]
 
@@ -405,60 +402,6 @@ def compare_runs_dir(
         table.to_csv(fh, sep="\t", index=False, float_format="%.4g")
     figures = write_comparison_figures(runs, out)
     return table, write_comparison(out, table, figures)
-
-
-class PredictResult(NamedTuple):
-    """What :func:`predict_run` wrote."""
-
-    out: Path
-    n_predictions: int
-
-
-def predict_run(
-    run: str | os.PathLike[str],
-    fasta: str | os.PathLike[str],
-    out: str | os.PathLike[str],
-    *,
-    batch_size: int | None = None,
-    output: str = "both",
-    rc_average: bool | None = None,
-    device: str | None = None,
-    input_tracks: Mapping[str, str] | None = None,
-    progress: Progress = no_progress,
-) -> PredictResult:
-    """The `predict` action: stream the records of ``fasta`` through the run's model into the
-    TSV ``out`` (``id``, then probabilities and/or logits per output), written atomically.
-
-    A model with input tracks (issue 16) reads them at each record's coordinates (``fasta``
-    ids ``chrom:start-end``, or a table with ``chrom, start, end``) from the bigWigs its bundle
-    records, or from ``input_tracks`` (name → path); see
-    :func:`cislearn.pipelines.input_tracks.predict_tracks_file`."""
-    from cislearn.io.fasta import read_fasta
-    from cislearn.pipelines.input_tracks import predict_tracks_file
-    from cislearn.predict import predict_records
-    from cislearn.runload import load_run as load
-
-    predictor = load(run, device=device)
-    if getattr(predictor, "n_tracks", 0) or input_tracks:
-        n = predict_tracks_file(
-            predictor, fasta, out, output=output, paths=dict(input_tracks or {})
-        )
-        return PredictResult(Path(out), n)
-    n = 0
-    with atomic_write(out) as fh:
-        chunks = predict_records(
-            predictor,
-            read_fasta(fasta),
-            batch_size=batch_size,
-            output=output,
-            rc_average=rc_average,
-            path=fasta,
-            progress=progress,
-        )
-        for i, chunk in enumerate(chunks):
-            chunk.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
-            n += len(chunk)
-    return PredictResult(Path(out), n)
 
 
 def pretrain_run(

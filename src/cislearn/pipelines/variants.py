@@ -5,9 +5,13 @@ top variants and ``summary.json``. Shared by the CLI and the web app's variant j
 from __future__ import annotations
 
 import heapq
+import io
 import json
 import logging
 import os
+import shutil
+import struct
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
@@ -15,12 +19,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
+import torch
 
+from cislearn.distribute import Hardware, hardware_for, run_sharded
 from cislearn.io.atomic import atomic_write
 from cislearn.io.genome import Genome
-from cislearn.io.vcf import InfoField, read_vcf_header, write_vcf
+from cislearn.io.shards import read_shard_items, read_shard_states
+from cislearn.io.vcf import InfoField, Variant, read_variant_chunks, read_vcf_header, write_vcf
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
-from cislearn.variants import VariantScorer, VariantSummary, effect_column, iter_variant_scores
+from cislearn.variants import RAW_DELTA, VariantScorer, VariantSummary, effect_column
 
 logger = logging.getLogger(__name__)
 
@@ -78,29 +85,78 @@ def _reservoir(
     return sample, seen + len(values)
 
 
-def _stream(
-    frames: Iterator[pd.DataFrame], part: Path, effect: str, *, keep: int, seed: int
-) -> _Stream:
-    """Pass 1: write the scored frames to ``part``; keep a reservoir sample and the top-k."""
-    rng = np.random.default_rng(seed)
-    sample = np.empty(0)
-    seen = order = 0
-    top: list[tuple[float, int, tuple]] = []  # min-heap of (|effect|, -order, row)
-    with open(part, "w") as fh:
-        for i, frame in enumerate(frames):
-            frame.to_csv(fh, sep="\t", index=False, header=i == 0, float_format="%.6g")
-            eff = frame[effect].to_numpy(dtype=np.float64)
-            ok = np.flatnonzero(np.isfinite(eff))
-            sample, seen = _reservoir(sample, seen, eff[ok], rng)
-            for j in ok[np.argsort(-np.abs(eff[ok]), kind="stable")[:keep]]:
-                order += 1
-                row = frame.loc[j, ["id", "genome_chrom", "pos", "ref", "alt"]].tolist()
-                item = (abs(eff[j]), -order, (*row[:2], int(row[2]), *row[3:], float(eff[j])))
-                if len(top) < keep:
-                    heapq.heappush(top, item)
-                elif item > top[0]:
-                    heapq.heapreplace(top, item)
-    return _Stream(sample, seen, [r[2] for r in sorted(top, reverse=True)])
+class _Tracker:
+    """A reservoir sample of the effects (figure) and the top-k variants (labels, maps)."""
+
+    def __init__(self, effect: str, *, keep: int, seed: int) -> None:
+        self.effect, self.keep = effect, keep
+        self.rng = np.random.default_rng(seed)
+        self.sample = np.empty(0)
+        self.seen = self.order = 0
+        self.top: list[tuple[float, int, tuple]] = []  # min-heap of (|effect|, -order, row)
+
+    def update(self, frame: pd.DataFrame) -> None:
+        eff = frame[self.effect].to_numpy(dtype=np.float64)
+        ok = np.flatnonzero(np.isfinite(eff))
+        self.sample, self.seen = _reservoir(self.sample, self.seen, eff[ok], self.rng)
+        for j in ok[np.argsort(-np.abs(eff[ok]), kind="stable")[: self.keep]]:
+            self.order += 1
+            row = frame.loc[j, ["id", "genome_chrom", "pos", "ref", "alt"]].tolist()
+            item = (abs(eff[j]), -self.order, (*row[:2], int(row[2]), *row[3:], float(eff[j])))
+            if len(self.top) < self.keep:
+                heapq.heappush(self.top, item)
+            elif item > self.top[0]:
+                heapq.heapreplace(self.top, item)
+
+    def result(self) -> _Stream:
+        return _Stream(self.sample, self.seen, [r[2] for r in sorted(self.top, reverse=True)])
+
+
+class _VariantWork:
+    """Chunks of ``chunk_size`` records scored by one :class:`VariantScorer` on each rank;
+    the payload of a chunk is its Δ raw (float64, for the p-values) and its rows as TSV text."""
+
+    def __init__(
+        self, scorer: VariantScorer, variants: Path, chunk_size: int, progress: Progress
+    ) -> None:
+        self.scorer, self.variants, self.chunk_size = scorer, variants, chunk_size
+        self.progress = progress
+        self.model = scorer.predictor.model
+        self.part, self.done = 0, 0
+
+    def items(self, part: int, parts: int) -> Iterator[tuple[int, list[Variant]]]:
+        self.part = part
+        return read_variant_chunks(self.variants, self.chunk_size, part=part, parts=parts)
+
+    def run(self, index: int, item: list[Variant], device: torch.device) -> bytes:
+        self.scorer.predictor.device = device
+        frame = self.scorer.score(item, index=index)
+        self.done += len(item)
+        if self.part == 0:
+            self.progress("variants", self.done, None)
+        return _encode(frame, self.scorer.outputs)
+
+    def state(self) -> dict[str, np.ndarray]:
+        return self.scorer.state()
+
+
+def _encode(frame: pd.DataFrame, outputs: Sequence[str]) -> bytes:
+    raw_cols = [RAW_DELTA + o for o in outputs]
+    raw = np.ascontiguousarray(frame[raw_cols].to_numpy(dtype=np.float64))
+    text = frame.drop(columns=raw_cols).to_csv(
+        sep="\t", index=False, header=False, float_format="%.6g"
+    )
+    return struct.pack("<qq", *raw.shape) + raw.tobytes() + text.encode()
+
+
+def _decode_raw(payload: bytes) -> np.ndarray:
+    n, t = struct.unpack_from("<qq", payload)
+    return np.frombuffer(payload, np.float64, count=n * t, offset=16).reshape(n, t)
+
+
+def _decode_text(payload: bytes) -> str:
+    n, t = struct.unpack_from("<qq", payload)
+    return payload[16 + 8 * n * t :].decode()
 
 
 def _info_fields(task: str, outputs: Sequence[str]) -> list[tuple[InfoField, str]]:
@@ -143,23 +199,40 @@ def _vcf_rows(frame: pd.DataFrame, pairs: list[tuple[InfoField, str]]) -> list[t
     return rows
 
 
-def _with_qvalues(
-    scorer: VariantScorer, part: Path, tsv: Any, pairs: list, chunk_size: int
+def _merged_rows(
+    scorer: VariantScorer, shards: Path, world: int, tsv: Any, pairs: list, tracker: _Tracker
 ) -> Iterator[list[tuple]]:
-    """Pass 2: read the part file back, add the scorer's q-values, write the TSV, yield VCF rows."""
-    reader = pd.read_csv(
-        part,
-        sep="\t",
-        chunksize=chunk_size,
-        dtype=_PART_DTYPES,
-        keep_default_na=False,
-        na_values=["", "NaN", "nan"],
-    )
-    for i, frame in enumerate(reader):
-        for o in scorer.outputs:
-            at = frame.columns.get_loc(f"{o}_pvalue") + 1
-            frame.insert(at, f"{o}_qvalue", scorer.qvalues(frame[f"{o}_pvalue"].to_numpy(), o))
-        frame.to_csv(tsv, sep="\t", index=False, header=i == 0, float_format="%.6g")
+    """Rank 0: every shard's chunks in input order with p- and q-values; writes the TSV,
+    feeds the tracker, yields the annotated VCF's rows. Chunk by chunk: memory stays flat.
+
+    Pass 1 counts the p-values (from the binary Δ raw only) for the streamed q-values; pass 2
+    parses the rows."""
+    for _, payload in read_shard_items(shards, world):
+        scorer.pvalues(_decode_raw(payload))
+    columns = scorer.columns
+    out_cols = []
+    for c in columns:
+        out_cols.append(c)
+        if c.endswith("_pvalue"):
+            out_cols.append(c.removesuffix("_pvalue") + "_qvalue")
+    tsv.write("\t".join(out_cols) + "\n")
+    for _, payload in read_shard_items(shards, world):
+        frame = pd.read_csv(
+            io.StringIO(_decode_text(payload)),
+            sep="\t",
+            names=columns,
+            header=None,
+            dtype=_PART_DTYPES,
+            keep_default_na=False,
+            na_values=["", "NaN", "nan"],
+        )
+        pvals = scorer.pvalues(_decode_raw(payload), count=False)
+        for j, o in enumerate(scorer.outputs):
+            frame[f"{o}_pvalue"] = pvals[:, j]
+            frame[f"{o}_qvalue"] = scorer.qvalues(pvals[:, j], o)
+        frame = frame[out_cols]
+        frame.to_csv(tsv, sep="\t", index=False, header=False, float_format="%.6g")
+        tracker.update(frame)
         yield _vcf_rows(frame, pairs)
 
 
@@ -235,15 +308,21 @@ def score_variants_run(
     batch_size: int | None = None,
     device: str | None = None,
     input_tracks: Mapping[str, str] | None = None,
+    hardware: Hardware | None = None,
     progress: Progress = no_progress,
-) -> VariantsResult:
+) -> VariantsResult | None:
     """Score every variant of a VCF / VCF.gz / BCF / TSV with a run's model, streamed.
 
-    Memory stays flat: pass 1 scores chunks of ``chunk_size`` variants into a part file while
-    keeping a uniform sample of the effects (for the figure) and the strongest variants (for
-    the labels and maps); pass 2 adds the scorer's Benjamini–Hochberg q-values
-    (:meth:`cislearn.variants.VariantScorer.qvalues`) and writes ``variants.tsv`` and the
-    annotated ``variants.vcf`` together. Scores, flags and p-values are those of
+    Runs on Lightning's distributed predict loop (:func:`cislearn.distribute.run_sharded`):
+    chunks of ``chunk_size`` records are split over the ranks (``devices`` × ``num_nodes``
+    with ``strategy="ddp"``; one process otherwise), each rank scores its chunks (on CPU
+    with the exact fast path) into its shard under ``out/.shards`` and offers candidate
+    null sites to a bounded reservoir. Rank 0 then merges: the null from the reservoirs of
+    every rank (:class:`cislearn.variant_stats.NullSites`), the chunks in input order with
+    p-values and Benjamini–Hochberg q-values into ``variants.tsv`` and the annotated
+    ``variants.vcf``, a uniform sample of the effects (figure) and the strongest variants
+    (labels, maps). Memory stays flat in the number of variants; the output does not depend
+    on the number of ranks (byte for byte). Scores, flags and p-values are those of
     :func:`cislearn.variants.score_variants`.
 
     Parameters
@@ -262,16 +341,24 @@ def score_variants_run(
     strict, rc_average, shifts, n_null, seed, chunk_size, batch_size
         As in :func:`cislearn.variants.score_variants`.
     device : str, optional
-        Device of the model (None: GPU if present, else CPU).
+        Device of one process when ``hardware`` is None (None: GPU if present, else CPU).
+    hardware : Hardware, optional
+        Processes, devices, nodes, precision and threads, from
+        :func:`cislearn.distribute.inference_hardware` (the options of ``train``):
+        ``strategy="ddp"`` with ``devices=N`` runs N processes per node (GPUs, or CPU
+        processes with gloo).
+        ``precision="auto"``: ``16-mixed`` on GPU, ``32-true`` on CPU; ``bf16-mixed`` runs
+        the torch forward passes under autocast (the CPU fast path stays float32).
     input_tracks : mapping of str to path, optional
         For a model with input tracks: bigWig paths by track name replacing those the bundle
         records (issue 16; default: the recorded paths). No mutation maps for such a model.
     progress : Progress
-        ``progress("variants", n_done, None)`` after each chunk.
+        ``progress("variants", n_done, None)`` after each chunk (rank 0's own chunks).
 
     Returns
     -------
-    VariantsResult
+    VariantsResult or None
+        None on ranks other than 0 (they only write shards).
 
     Examples
     --------
@@ -282,6 +369,7 @@ def score_variants_run(
     from cislearn.runload import load_run as load
 
     run, variants, genome, out = Path(run), Path(variants), Path(genome), Path(out)
+    hardware = hardware_for(hardware, device)
     predictor = load(run, device=device)
     stack = ExitStack()  # issue 16: input tracks read from the bundle's (or given) bigWigs
     tracks = track_reader(predictor.meta, dict(input_tracks or {}), stack)
@@ -303,28 +391,56 @@ def score_variants_run(
         )
         meta = read_vcf_header(variants)
         out.mkdir(parents=True, exist_ok=True)
-        effect = effect_column(scorer.task, scorer.outputs[0])
-        part = out / ".variants.part.tsv"
+        work = _VariantWork(scorer, variants, chunk_size, progress)
+        t0 = time.perf_counter()
+        shards = run_sharded(work, out / ".shards", hardware)
+        t1 = time.perf_counter()
+        if shards.rank != 0:
+            return None
         try:
-            frames = iter_variant_scores(scorer, variants, chunk_size=chunk_size, progress=progress)
-            stream = _stream(frames, part, effect, keep=max(top_maps, _LABELLED), seed=seed)
-            pairs = _info_fields(scorer.task, scorer.outputs)
-            with atomic_write(out / TABLE) as tsv:
-                n_rows = write_vcf(
-                    out / VCF,
-                    _with_qvalues(scorer, part, tsv, pairs, chunk_size),
-                    info=[f for f, _ in pairs],
-                    meta=meta,
-                    contigs=gen.lengths if not meta else None,
-                )
+            res = _merge(scorer, shards.world_size, shards.folder, out, gen, meta, top_maps, seed)
         finally:
-            part.unlink(missing_ok=True)
+            shutil.rmtree(shards.folder, ignore_errors=True)
+        stream, n_rows, effect = res
         figure = _figure(stream, effect, out / FIGURE, f"{run.name}: {variants.name}")
         top = pd.DataFrame(stream.top, columns=["id", "chrom", "pos", "ref", "alt", effect])
         maps = _maps(scorer, top.head(top_maps), out / MAPS) if top_maps > 0 else []
+        record = _record(run, variants, genome, scorer, seed, effect)
+        record["hardware"] = {**hardware._asdict(), "world_size": shards.world_size}
+        # where the time went: the ranks' scoring (parallel) and rank 0's merge (serial)
+        record["seconds"] = {"score": t1 - t0, "merge_figure_maps": time.perf_counter() - t1}
         with atomic_write(out / "summary.json") as fh:
-            fh.write(json.dumps(_record(run, variants, genome, scorer, seed, effect), indent=2))
+            fh.write(json.dumps(record, indent=2))
             fh.write("\n")
     return VariantsResult(
         out, out / TABLE, out / VCF, figure, maps, n_rows, scorer.summary(), effect
     )
+
+
+def _merge(
+    scorer: VariantScorer,
+    world: int,
+    shards: Path,
+    out: Path,
+    gen: Genome,
+    meta: list[str],
+    top_maps: int,
+    seed: int,
+) -> tuple[_Stream, int, str]:
+    """Rank 0: fold in the other ranks' states, draw the null, write the TSV and the VCF."""
+    for rank, state in read_shard_states(shards, world).items():
+        if rank != 0:
+            scorer.merge(state)
+    scorer.finish()
+    effect = effect_column(scorer.task, scorer.outputs[0])
+    tracker = _Tracker(effect, keep=max(top_maps, _LABELLED), seed=seed)
+    pairs = _info_fields(scorer.task, scorer.outputs)
+    with atomic_write(out / TABLE) as tsv:
+        n_rows = write_vcf(
+            out / VCF,
+            _merged_rows(scorer, shards, world, tsv, pairs, tracker),
+            info=[f for f, _ in pairs],
+            meta=meta,
+            contigs=gen.lengths if not meta else None,
+        )
+    return tracker.result(), n_rows, effect

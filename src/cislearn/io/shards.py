@@ -1,0 +1,93 @@
+"""Shard files of a distributed run: each rank appends its items' payloads to one file and,
+at the end, an index and a state; rank 0 reads every rank's items back in input order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from cislearn.io.atomic import atomic_write
+
+__all__ = ["ShardWriter", "read_shard_items", "read_shard_states"]
+
+
+def _name(folder: Path, rank: int, what: str) -> Path:
+    return folder / f"rank{rank:05d}.{what}"
+
+
+class ShardWriter:
+    """Appends ``(index, payload)`` items of one rank to ``folder/rankNNNNN.bin``.
+
+    :meth:`close` writes the index (``.index.npy``: item, offset, length) and the rank's
+    state (``.state.npz``, arrays only: read back without pickle), each atomically, the
+    index last: a shard with an index is complete.
+
+    Parameters
+    ----------
+    folder : path
+        Shard folder, shared by all ranks (on a cluster: a shared file system).
+    rank : int
+        Global rank of the writing process.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], rank: int) -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.rank = int(rank)
+        self._fh: IO[bytes] = open(_name(self.folder, rank, "bin"), "wb")  # noqa: SIM115
+        self._rows: list[tuple[int, int, int]] = []
+        self._offset = 0
+
+    def append(self, index: int, payload: bytes) -> None:
+        """Add one item's payload."""
+        self._fh.write(payload)
+        self._rows.append((int(index), self._offset, len(payload)))
+        self._offset += len(payload)
+
+    def close(self, state: dict[str, np.ndarray]) -> None:
+        """Flush the payloads; write the state, then the index."""
+        self._fh.close()
+        with atomic_write(_name(self.folder, self.rank, "state.npz"), "wb") as fh:
+            np.savez(fh, **state)
+        with atomic_write(_name(self.folder, self.rank, "index.npy"), "wb") as fh:
+            np.save(fh, np.array(self._rows, np.int64).reshape(-1, 3))
+
+
+def read_shard_states(
+    folder: str | os.PathLike[str], world_size: int
+) -> dict[int, dict[str, np.ndarray]]:
+    """The state of each rank ``0 .. world_size - 1``, by rank."""
+    folder = Path(folder)
+    out = {}
+    for r in range(world_size):
+        with np.load(_name(folder, r, "state.npz"), allow_pickle=False) as z:
+            out[r] = {k: z[k] for k in z.files}
+    return out
+
+
+def read_shard_items(
+    folder: str | os.PathLike[str], world_size: int
+) -> Iterator[tuple[int, bytes]]:
+    """The items of ranks ``0 .. world_size - 1``, ``(index, payload)`` in increasing index
+    (= input) order; one payload in memory at a time (the indexes hold three integers per
+    item). Files of other ranks (an earlier, larger run) are ignored."""
+    folder = Path(folder)
+    ranks = list(range(world_size))
+    index = [np.load(_name(folder, r, "index.npy"), allow_pickle=False) for r in ranks]
+    owner = np.concatenate([np.full(len(ix), k) for k, ix in enumerate(index)] or [[]])
+    rows = np.concatenate(index or [np.empty((0, 3), np.int64)])
+    order = np.argsort(rows[:, 0], kind="stable")
+    files = [open(_name(folder, r, "bin"), "rb") for r in ranks]  # noqa: SIM115
+    try:
+        for i in order:
+            fh = files[int(owner[i])]
+            item, offset, length = (int(x) for x in rows[i])
+            fh.seek(offset)
+            yield item, fh.read(length)
+    finally:
+        for fh in files:
+            fh.close()
