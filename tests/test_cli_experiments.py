@@ -238,6 +238,7 @@ def test_bad_input_is_one_line(capsys, tmp_path, ctcf_cnn_run, ctcf_held_out, ar
     assert code == 2, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
+    assert not (tmp_path / "out").exists()  # a failed command leaves no output folder
     assert expect in lines[0], lines[0]
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cislearn.cli.app import Opt, app, echo
+from cislearn.cli.app import Opt, app, echo, out_dir
 
 experiment_app = typer.Typer(
     help="In-silico experiments: implant, ablate or space motifs and measure the model.",
@@ -65,20 +65,21 @@ def marginalize(
     """
     from cislearn.pipelines.experiments import marginalize_run
 
-    res = marginalize_run(
-        run,
-        background,
-        motif,
-        out,
-        first=first,
-        shuffle=shuffle,
-        start=position,
-        target=target,
-        output=output.value,
-        release=release,
-        seed=seed,
-        force=force,
-    )
+    with out_dir(out, "experiment marginalize", force):
+        res = marginalize_run(
+            run,
+            background,
+            motif,
+            out,
+            first=first,
+            shuffle=shuffle,
+            start=position,
+            target=target,
+            output=output.value,
+            release=release,
+            seed=seed,
+            force=force,
+        )
     echo(f"{res.line}; written to {res.out}")
     return 0
 
@@ -107,21 +108,22 @@ def ablate(
     """
     from cislearn.pipelines.experiments import ablate_run
 
-    res = ablate_run(
-        run,
-        data,
-        motif,
-        out,
-        first=first,
-        mode=mode.value,
-        threshold=threshold,
-        n_shuffles=n_shuffles,
-        target=target,
-        output=output.value,
-        release=release,
-        seed=seed,
-        force=force,
-    )
+    with out_dir(out, "experiment ablate", force):
+        res = ablate_run(
+            run,
+            data,
+            motif,
+            out,
+            first=first,
+            mode=mode.value,
+            threshold=threshold,
+            n_shuffles=n_shuffles,
+            target=target,
+            output=output.value,
+            release=release,
+            seed=seed,
+            force=force,
+        )
     echo(f"{res.line}; written to {res.out}")
     return 0
 
@@ -153,23 +155,24 @@ def spacing(
     from cislearn.pipelines.experiments import spacing_run
 
     bars = epoch_bars()
-    res = spacing_run(
-        run,
-        background,
-        motif_a,
-        motif_b,
-        out,
-        spacings=spacings,
-        orientations=orientations,
-        first=first,
-        shuffle=shuffle,
-        target=target,
-        output=output.value,
-        release=release,
-        seed=seed,
-        force=force,
-        progress=bars,
-    )
+    with out_dir(out, "experiment spacing", force):
+        res = spacing_run(
+            run,
+            background,
+            motif_a,
+            motif_b,
+            out,
+            spacings=spacings,
+            orientations=orientations,
+            first=first,
+            shuffle=shuffle,
+            target=target,
+            output=output.value,
+            release=release,
+            seed=seed,
+            force=force,
+            progress=bars,
+        )
     bars.close()
     echo(f"{res.line}; written to {res.out}")
     return 0
@@ -201,20 +204,21 @@ def design(
     from cislearn.pipelines.design import design_run
 
     bars = epoch_bars()
-    res = design_run(
-        run,
-        out,
-        fasta=fasta,
-        sequence=sequence,
-        first=first,
-        goal=goal,
-        budget=budget,
-        fixed=fixed,
-        target=target,
-        output=output.value,
-        force=force,
-        progress=bars,
-    )
+    with out_dir(out, "design", force):
+        res = design_run(
+            run,
+            out,
+            fasta=fasta,
+            sequence=sequence,
+            first=first,
+            goal=goal,
+            budget=budget,
+            fixed=fixed,
+            target=target,
+            output=output.value,
+            force=force,
+            progress=bars,
+        )
     bars.close()
     echo(f"{res.line}; written to {res.out}")
     return 0

@@ -163,23 +163,24 @@ def _attribution_motifs(
     """``motifs --from attributions``: one call of the TF-MoDISco pipeline, its lines printed."""
     from cislearn.pipelines.attribution_motifs import attribution_motifs_run
 
-    bars = epoch_bars()
-    try:
-        res = attribution_motifs_run(
-            run,
-            data,
-            out,
-            method=method,
-            target=target,
-            regions=regions,
-            release=release,
-            max_seqlets=max_seqlets,
-            leiden_runs=leiden_runs,
-            force=force,
-            progress=bars,
-        )
-    finally:
-        bars.close()
+    with out_dir(out, "motifs", force):
+        bars = epoch_bars()
+        try:
+            res = attribution_motifs_run(
+                run,
+                data,
+                out,
+                method=method,
+                target=target,
+                regions=regions,
+                release=release,
+                max_seqlets=max_seqlets,
+                leiden_runs=leiden_runs,
+                force=force,
+                progress=bars,
+            )
+        finally:
+            bars.close()
     if res.audit is not None:
         echo(res.audit.line)
     echo(f"{res.line}; written to {res.out}")

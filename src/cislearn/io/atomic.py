@@ -101,15 +101,20 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def refuse_overwrite(path: str | os.PathLike[str], force: bool) -> None:
-    """Raise ConfigError when ``path`` is a file or a non-empty folder and ``force`` is off
-    (no command overwrites results without ``--force``)."""
-    from cislearn.errors import ConfigError
-
+    """Raise InputError when ``path`` is a file or a non-empty folder and ``force`` is off
+    (no command overwrites results without ``--force``): the rule of :func:`output_file` for
+    outputs that may be files or folders (tracks, fold summaries). Later DDP ranks pass."""
     path = Path(path)
-    if force or not path.exists() or (path.is_dir() and not any(path.iterdir())):
+    if force or later_rank() or not path.exists():
         return
-    what = "output folder exists and is not empty" if path.is_dir() else "exists"
-    raise ConfigError(f"{path}: {what}; add --force to replace it")
+    if path.is_dir():
+        if any(path.iterdir()):
+            raise InputError(
+                f"{path}: output folder is not empty ({_listing(path)}); choose a new --out, "
+                "or pass --force to overwrite it"
+            )
+        return
+    raise InputError(f"{path}: file exists; choose a new --out, or pass --force to overwrite it")
 
 
 #: Marker file of an output folder whose command has not finished yet (removed on success).
@@ -206,9 +211,10 @@ def output_dir(
         partial = isinstance(exc, KeyboardInterrupt) or (
             keep is not None and (path / keep).exists()
         )
+        # an interrupted (partial) run is kept, with its marker, for a rerun or --resume
         if partial:
-            pass  # an interrupted run: keep it (and its marker) for a rerun or --resume
-        elif created:
+            raise
+        if created:
             shutil.rmtree(path, ignore_errors=True)
         elif was_empty:
             for item in path.iterdir():
@@ -228,12 +234,7 @@ def output_file(path: str | os.PathLike[str], *, force: bool = False) -> Path:
     The file itself is then written with :func:`atomic_write`, so a failure leaves nothing.
     """
     path = Path(path)
-    if later_rank():  # rank 0 guards and writes the file
-        return path
-    if path.is_dir():
+    if path.is_dir() and not later_rank():
         raise InputError(f"{path}: output file expected, found a folder; choose another --out")
-    if path.exists() and not force:
-        raise InputError(
-            f"{path}: file exists; choose a new --out, or pass --force to overwrite it"
-        )
+    refuse_overwrite(path, force)
     return path
