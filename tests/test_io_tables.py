@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cislearn.errors import InputError
-from cislearn.io.tables import LabelledTable, read_table, write_table
+from cislearn.io.tables import LabelledTable, format_tsv, read_table, write_table
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ID_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_:-"
@@ -161,3 +161,28 @@ def test_gzip_and_binary(tmp_path):
     bad.write_bytes(b"sequence\n\x00\x01\x02")
     with pytest.raises(InputError, match="binary"):
         read_table(bad)
+
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6)
+_FLOAT = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(float("nan")))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(_TEXT, st.integers(-(2**40), 2**40), _FLOAT, _FLOAT), min_size=0, max_size=12
+    )
+)
+def test_format_tsv_writes_what_pandas_writes(rows) -> None:
+    """format_tsv is pandas' to_csv(sep=tab, float_format=%.6g), byte for byte: NaN empty,
+    quoted text (tabs, quotes, line breaks) through pandas itself."""
+    cols = {
+        "id": [r[0] for r in rows],
+        "pos": np.array([r[1] for r in rows], np.int64),
+        "a": np.array([r[2] for r in rows], np.float64),
+        "b": np.array([r[3] for r in rows], np.float64),
+    }
+    expect = pd.DataFrame(cols).to_csv(
+        sep="\t", index=False, header=False, float_format="%.6g", lineterminator="\n"
+    )
+    assert format_tsv(cols) == expect

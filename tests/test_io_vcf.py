@@ -157,3 +157,37 @@ def test_write_vcf_declares_info_and_round_trips(tmp_path) -> None:
     assert recs[0].INFO["CL_D"] == pytest.approx(-0.25) and recs[0].INFO["CL_HIT"] is True
     assert recs[1].INFO.get("CL_D") is None and recs[1].INFO["CL_FLAG"] == "near_end"
     assert [v.alt for v in read_variants(out)] == ["C", "A"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["ok", "near_end", "ref mismatch;x=1", None]),
+            st.one_of(st.floats(allow_nan=True, allow_infinity=False), st.just(float("nan"))),
+        ),
+        max_size=10,
+    )
+)
+def test_format_vcf_records_matches_write_vcf(tmp_path_factory, rows) -> None:
+    """The fast record formatter writes the records write_vcf writes (escaped text, NaN and
+    None keys left out, '.' when nothing is left)."""
+    import numpy as np
+
+    from cislearn.io.vcf import format_vcf_records, vcf_header
+
+    n = len(rows)
+    flag = [r[0] for r in rows]
+    value = np.array([r[1] for r in rows], np.float64)
+    chrom, pos = ["chr1"] * n, list(range(1, n + 1))
+    vid, ref, alt = [f"v{i}" for i in range(n)], ["A"] * n, ["C"] * n
+    info = [InfoField("CL_FLAG", "1", "String", "f"), InfoField("CL_X", "1", "Float", "x")]
+    out = tmp_path_factory.mktemp("vcf") / "o.vcf"
+    dicts = [{"CL_FLAG": f, "CL_X": float(x)} for f, x in zip(flag, value, strict=True)]
+    records = [
+        (c, p, i, r, a, d)
+        for c, p, i, r, a, d in zip(chrom, pos, vid, ref, alt, dicts, strict=True)
+    ]
+    write_vcf(out, [records], info=info)
+    text = format_vcf_records(chrom, pos, vid, ref, alt, {"CL_FLAG": flag, "CL_X": value})
+    assert out.read_text() == vcf_header(info) + text

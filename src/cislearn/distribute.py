@@ -29,6 +29,8 @@ __all__ = [
     "inference_hardware",
     "hardware_for",
     "run_sharded",
+    "all_sum",
+    "barrier",
 ]
 
 
@@ -169,3 +171,31 @@ def _one_process(hardware: Hardware) -> bool:
     launched = int(os.environ.get("WORLD_SIZE", "1")) > 1  # torchrun / srun
     one = hardware.num_nodes == 1 and str(hardware.devices) == "1"
     return one and not launched and str(hardware.precision) in ("32-true", "32")
+
+
+def _group() -> bool:
+    """Whether a process group of several ranks is up (Lightning keeps the one of
+    :func:`run_sharded` until the process exits)."""
+    dist = torch.distributed
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def all_sum(values: np.ndarray) -> np.ndarray:
+    """``values`` summed over the ranks of the run started by :func:`run_sharded` (every
+    rank calls this; with one process, ``values`` itself). A torch collective: gloo on CPU,
+    NCCL on GPU (the tensor goes to this rank's GPU)."""
+    if not _group():
+        return values
+    dist = torch.distributed
+    tensor = torch.from_numpy(np.ascontiguousarray(values))
+    if dist.get_backend() == "nccl":
+        tensor = tensor.to(torch.device("cuda", torch.cuda.current_device()))
+    dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+    return tensor.cpu().numpy()
+
+
+def barrier() -> None:
+    """Wait until every rank of the run started by :func:`run_sharded` got here (no-op with
+    one process)."""
+    if _group():
+        torch.distributed.barrier()

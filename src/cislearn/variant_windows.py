@@ -3,6 +3,7 @@ the ref/alt windows (all shifts) each variant is scored on."""
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -25,6 +26,8 @@ FLAGS = ("ref_mismatch", "unknown_contig", "near_end", "symbolic")
 #: Flags of rows left unscored.
 UNSCORED = frozenset({"ref_mismatch", "unknown_contig", "symbolic"})
 BASE_CODE = {"A": 0, "C": 1, "G": 2, "T": 3}
+#: Windows of one chunk closer than this share one genome read, up to ``_BLOCK`` bases.
+_GAP, _BLOCK = 2_048, 4_000_000
 
 
 def as_variants(variants: Any) -> Iterable[Variant]:
@@ -86,6 +89,8 @@ class VariantWindows:
         self.strict = strict
         self.path = path
         self.contigs: dict[str, str | None] = {}
+        #: genome blocks read for the current chunk: chrom -> (starts, ends, sequences)
+        self._blocks: dict[str, tuple[list[int], list[int], list[str]]] = {}
 
     @property
     def renamed(self) -> dict[str, str]:
@@ -113,11 +118,58 @@ class VariantWindows:
         self.contigs[chrom] = name
         return name
 
+    def _span(self, v: Variant, r: int, a: int) -> tuple[int, int]:
+        """Genome interval [lo, hi) holding every window (all shifts) of a variant with REF
+        length ``r`` and ALT length ``a``."""
+        L, c = self.length, self.length // 2
+        R = max(abs(s) for s in self.shifts)
+        p = v.pos - 1
+        lo = p - c - R
+        return lo, max(p + r // 2 - c + L + R, p + r + max(0, a // 2 - c + L + R - a))
+
+    def _read_blocks(self, chunk: Sequence[Variant]) -> None:
+        """Read the genome under a chunk's windows in few blocks: intervals of one contig
+        closer than ``_GAP`` join (up to ``_BLOCK`` bases). One read per variant cost about
+        9 µs in pyfaidx, a third of ``score-variants``' time without the model (measured on
+        200,000 SNVs of a sorted VCF); written by hand, as pyfaidx has no batched fetch."""
+        spans = []
+        for v in chunk:
+            gchrom = self.resolve(v.chrom)
+            if gchrom is not None:
+                spans.append((gchrom, *self._span(v, len(v.ref), len(v.alt))))
+        spans.sort()
+        blocks: dict[str, tuple[list[int], list[int], list[str]]] = {}
+        k = 0
+        while k < len(spans):
+            chrom, lo, hi = spans[k]
+            k += 1
+            while k < len(spans) and spans[k][0] == chrom and spans[k][1] <= hi + _GAP:
+                if max(hi, spans[k][2]) - lo > _BLOCK:
+                    break
+                hi = max(hi, spans[k][2])
+                k += 1
+            a, b = max(lo, 0), min(hi, self.genome.lengths[chrom])
+            if b > a:
+                starts, ends, seqs = blocks.setdefault(chrom, ([], [], []))
+                starts.append(a)
+                ends.append(b)
+                seqs.append(self.genome.fetch(chrom, a, b))
+        self._blocks = blocks
+
+    def _fetch(self, chrom: str, a: int, b: int) -> str:
+        block = self._blocks.get(chrom)
+        if block is not None:
+            starts, ends, seqs = block
+            j = bisect.bisect_right(starts, a) - 1
+            if j >= 0 and b <= ends[j]:
+                return seqs[j][a - starts[j] : b - starts[j]]
+        return self.genome.fetch(chrom, a, b)
+
     def segment(self, chrom: str, lo: int, hi: int) -> tuple[str, bool]:
         """Genome bases [lo, hi) with N beyond the chromosome ends; True if padded."""
         size = self.genome.lengths[chrom]
         a, b = max(lo, 0), min(hi, size)
-        seq = self.genome.fetch(chrom, a, b) if b > a else ""
+        seq = self._fetch(chrom, a, b) if b > a else ""
         if a == lo and b == hi:
             return seq, False
         return "N" * (a - lo) + seq + "N" * max(hi - max(b, lo), 0), True
@@ -132,6 +184,7 @@ class VariantWindows:
         L, c = self.length, self.length // 2
         R = max(abs(s) for s in self.shifts)
         prep = Prepared([], [], [], [], [], [], [], [], [], [], [])
+        self._read_blocks(chunk)
         for i, v in enumerate(chunk):
             flags: list[str] = []
             ref, alt = v.ref.upper(), v.alt.upper()
@@ -160,8 +213,7 @@ class VariantWindows:
                 prep.flags.append(",".join(flags))
                 continue
             p, r, a = v.pos - 1, len(ref), len(alt)
-            lo = p - c - R
-            hi = max(p + r // 2 - c + L + R, p + r + max(0, a // 2 - c + L + R - a))
+            lo, hi = self._span(v, r, a)
             seg, padded = self.segment(gchrom, lo, hi)
             gref = seg[p - lo : p - lo + r].upper()
             if gref != ref and not all(x == y or y == "N" for x, y in zip(gref, ref, strict=True)):
@@ -195,4 +247,5 @@ class VariantWindows:
                 prep.ref_windows.append(seg[r0 : r0 + L])
                 prep.alt_windows.append(hap[a0 : a0 + L].ljust(L, "N"))
                 prep.pair_loc.append((gchrom, lo + r0))
+        self._blocks = {}
         return prep

@@ -323,6 +323,14 @@ class VariantScorer:
             a, b = str(pair).split("\t")
             self._renamed_elsewhere[a] = b
 
+    def total_counts(self, total: Callable[[np.ndarray], np.ndarray]) -> None:
+        """Make :meth:`qvalues` rank against the variants of every process: the p-value
+        counts of this process's chunks (from :meth:`pvalues`) become ``total(counts)``, their
+        sum over the processes (:func:`cislearn.distribute.all_sum`). Every process calls
+        this once, after counting; no-op without a null."""
+        if self.null is not None:
+            self.null.counts = np.asarray(total(self.null.counts), np.int64)
+
     def qvalues(self, pvalues: np.ndarray, output: str) -> np.ndarray:
         """Benjamini–Hochberg q-values of p-values this scorer produced for ``output``, over
         every variant scored so far (see :meth:`EmpiricalNull.qvalues`); call it after the last

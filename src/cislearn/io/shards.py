@@ -4,7 +4,7 @@ at the end, an index and a state; rank 0 reads every rank's items back in input 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -70,13 +70,14 @@ def read_shard_states(
 
 
 def read_shard_items(
-    folder: str | os.PathLike[str], world_size: int
+    folder: str | os.PathLike[str], world_size: int, *, ranks: Sequence[int] | None = None
 ) -> Iterator[tuple[int, bytes]]:
-    """The items of ranks ``0 .. world_size - 1``, ``(index, payload)`` in increasing index
-    (= input) order; one payload in memory at a time (the indexes hold three integers per
-    item). Files of other ranks (an earlier, larger run) are ignored."""
+    """The items of ranks ``0 .. world_size - 1`` (or of ``ranks`` only, e.g. a rank's own),
+    ``(index, payload)`` in increasing index (= input) order; one payload in memory at a time
+    (the indexes hold three integers per item). Files of other ranks (an earlier, larger run)
+    are ignored."""
     folder = Path(folder)
-    ranks = list(range(world_size))
+    ranks = list(range(world_size)) if ranks is None else [int(r) for r in ranks]
     index = [np.load(_name(folder, r, "index.npy"), allow_pickle=False) for r in ranks]
     owner = np.concatenate([np.full(len(ix), k) for k, ix in enumerate(index)] or [[]])
     rows = np.concatenate(index or [np.empty((0, 3), np.int64)])

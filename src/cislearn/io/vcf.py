@@ -6,9 +6,11 @@ from __future__ import annotations
 import gzip
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
+
+import numpy as np
 
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_write
@@ -23,6 +25,8 @@ __all__ = [
     "read_variant_chunks",
     "read_vcf_header",
     "write_vcf",
+    "vcf_header",
+    "format_vcf_records",
 ]
 
 VARIANT_FORMATS = ("vcf", "bcf", "tsv")  # detected by cislearn.io.formats.variant_format
@@ -362,6 +366,82 @@ def _format_value(value: object) -> str:
     return _escape_info(value)
 
 
+def _vcf_line(chrom: str, pos: int, vid: str, ref: str, alt: str, values: dict) -> str:
+    """One record; INFO values that are NaN, None or False are left out, True is a Flag."""
+    parts = []
+    for key, value in values.items():
+        if value is None or value is False or value != value:
+            continue
+        parts.append(key if value is True else f"{key}={_format_value(value)}")
+    return f"{chrom}\t{pos}\t{vid}\t{ref}\t{alt}\t.\t.\t{';'.join(parts) or '.'}\n"
+
+
+def vcf_header(
+    info: Sequence[InfoField],
+    *,
+    meta: Sequence[str] = (),
+    contigs: dict[str, int] | None = None,
+    source: str = "cislearn",
+) -> str:
+    """The header of a sites-only VCF: the kept ``##`` lines of ``meta`` (not its own
+    ``##INFO``/``##FORMAT``), ``##contig`` lines from ``contigs`` when ``meta`` has none, the
+    declared INFO fields and the ``#CHROM`` line (see :func:`write_vcf`)."""
+    dropped = ("##INFO", "##FORMAT", "##fileformat", "##source=cislearn")
+    keep = [m for m in meta if not m.startswith(dropped)]
+    lines = ["##fileformat=VCFv4.2", *keep]
+    if contigs and not any(m.startswith("##contig") for m in keep):
+        lines += [f"##contig=<ID={name},length={length}>" for name, length in contigs.items()]
+    lines.append(f"##source={source}")
+    for f in info:
+        desc = f.description.replace('"', "'")
+        lines.append(f'##INFO=<ID={f.key},Number={f.number},Type={f.type},Description="{desc}">')
+    lines.append("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO")
+    return "\n".join(lines) + "\n"
+
+
+def format_vcf_records(
+    chrom: Sequence[str],
+    pos: Sequence[int],
+    vid: Sequence[str],
+    ref: Sequence[str],
+    alt: Sequence[str],
+    info: Mapping[str, Any],
+) -> str:
+    """Sites-only records, one per row, as :func:`write_vcf` writes them: ``info`` maps INFO
+    keys to a column each, text (escaped) or float (``%.6g``; NaN leaves the key out).
+
+    Written by hand for speed (``score-variants`` writes one record per variant): a row
+    whose floats are all finite is one ``%`` of a record format; only rows with a NaN take
+    the per-value path of :func:`write_vcf`.
+
+    Returns
+    -------
+    str
+        One ``\n``-terminated line per row.
+    """
+    keys, lists, fmts = list(info), [], []
+    nan = np.zeros(len(pos), bool)
+    for key in keys:
+        values = info[key]
+        arr = values if isinstance(values, list) else np.asarray(values)
+        if isinstance(arr, np.ndarray) and arr.dtype.kind == "f":
+            nan |= np.isnan(arr)
+            lists.append(arr.astype(np.float64).tolist())
+            fmts.append(f"{key}=%.6g")
+        else:
+            text = arr if isinstance(arr, list) else arr.tolist()
+            escaped = {v: _escape_info(v) for v in set(text) if v is not None}
+            nan |= np.array([v is None for v in text], bool)
+            lists.append([escaped.get(v) for v in text])
+            fmts.append(f"{key}=%s")
+    row = "%s\t%d\t%s\t%s\t%s\t.\t.\t" + (";".join(fmts) or ".") + "\n"
+    columns = [list(chrom), [int(p) for p in pos], list(vid), list(ref), list(alt), *lists]
+    out = []
+    for r, slow in zip(zip(*columns, strict=True), nan.tolist(), strict=True):
+        out.append(_vcf_line(*r[:5], dict(zip(keys, r[5:], strict=True))) if slow else row % r)
+    return "".join(out)
+
+
 def write_vcf(
     path: str | os.PathLike[str],
     records: Iterable[Sequence[tuple[str, int, str, str, str, dict[str, object]]]],
@@ -393,32 +473,11 @@ def write_vcf(
     int
         Number of records written.
     """
-    dropped = ("##INFO", "##FORMAT", "##fileformat", "##source=cislearn")
-    keep = [m for m in meta if not m.startswith(dropped)]
     n = 0
     with atomic_write(path) as fh:
-        fh.write("##fileformat=VCFv4.2\n")
-        for m in keep:
-            fh.write(m + "\n")
-        if contigs and not any(m.startswith("##contig") for m in keep):
-            for name, length in contigs.items():
-                fh.write(f"##contig=<ID={name},length={length}>\n")
-        fh.write(f"##source={source}\n")
-        for f in info:
-            desc = f.description.replace('"', "'")
-            fh.write(f'##INFO=<ID={f.key},Number={f.number},Type={f.type},Description="{desc}">\n')
-        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        fh.write(vcf_header(info, meta=meta, contigs=contigs, source=source))
         for chunk in records:
-            lines = []
-            for chrom, pos, vid, ref, alt, values in chunk:
-                parts = []
-                for key, value in values.items():
-                    if value is None or value is False or value != value:
-                        continue
-                    parts.append(key if value is True else f"{key}={_format_value(value)}")
-                lines.append(
-                    f"{chrom}\t{pos}\t{vid}\t{ref}\t{alt}\t.\t.\t{';'.join(parts) or '.'}\n"
-                )
+            lines = [_vcf_line(*r[:5], r[5]) for r in chunk]
             fh.write("".join(lines))
             n += len(lines)
     return n

@@ -4,7 +4,6 @@ top variants and ``summary.json``. Shared by the CLI and the web app's variant j
 
 from __future__ import annotations
 
-import heapq
 import io
 import json
 import logging
@@ -21,11 +20,19 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cislearn.distribute import Hardware, hardware_for, run_sharded
+from cislearn.distribute import Hardware, all_sum, barrier, hardware_for, run_sharded
 from cislearn.io.atomic import atomic_write
 from cislearn.io.genome import Genome
-from cislearn.io.shards import read_shard_items, read_shard_states
-from cislearn.io.vcf import InfoField, Variant, read_variant_chunks, read_vcf_header, write_vcf
+from cislearn.io.shards import ShardWriter, read_shard_items, read_shard_states
+from cislearn.io.tables import format_tsv
+from cislearn.io.vcf import (
+    InfoField,
+    Variant,
+    format_vcf_records,
+    read_variant_chunks,
+    read_vcf_header,
+    vcf_header,
+)
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
 from cislearn.variants import RAW_DELTA, VariantScorer, VariantSummary, effect_column
 
@@ -39,11 +46,11 @@ VCF = "variants.vcf"
 FIGURE = "figures/variant_effects.png"
 MAPS = "maps"
 
-#: Effects kept (uniform reservoir sample) for the distribution figure: memory stays flat.
+#: Effects kept (uniform sample) for the distribution figure: memory stays flat.
 _SAMPLE = 200_000
 #: The strongest variants are labelled in the figure (at least this many kept).
 _LABELLED = 20
-_PART_DTYPES = {"id": str, "chrom": str, "genome_chrom": str, "ref": str, "alt": str, "flag": str}
+_TOP_TEXT = ("id", "chrom", "ref", "alt")
 
 
 class VariantsResult(NamedTuple):
@@ -71,50 +78,80 @@ class _Stream(NamedTuple):
     """(id, chrom, pos, ref, alt, effect) of the strongest variants, strongest first."""
 
 
-def _reservoir(
-    sample: np.ndarray, seen: int, values: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, int]:
-    """Uniform sample of at most ``_SAMPLE`` values of a stream (Algorithm R, vectorised)."""
-    room = max(_SAMPLE - len(sample), 0)
-    sample = np.concatenate([sample, values[:room]])
-    rest = values[room:]
-    if len(rest):
-        slots = rng.integers(0, seen + room + 1 + np.arange(len(rest)))
-        hit = slots < _SAMPLE
-        sample[slots[hit]] = rest[hit]  # later values win on repeated slots, as in the loop
-    return sample, seen + len(values)
-
-
 class _Tracker:
-    """A reservoir sample of the effects (figure) and the top-k variants (labels, maps)."""
+    """A uniform sample of the effects (figure) and the strongest variants (labels, maps),
+    mergeable across processes and independent of how the chunks were split: each effect
+    gets a random key from a generator seeded by ``(seed, chunk index)`` and the sample keeps
+    the ``_SAMPLE`` smallest keys (a sample without replacement of the whole stream); the
+    strongest are ordered by |effect|, then input order."""
 
     def __init__(self, effect: str, *, keep: int, seed: int) -> None:
-        self.effect, self.keep = effect, keep
-        self.rng = np.random.default_rng(seed)
-        self.sample = np.empty(0)
-        self.seen = self.order = 0
-        self.top: list[tuple[float, int, tuple]] = []  # min-heap of (|effect|, -order, row)
+        self.effect, self.keep, self.seed = effect, keep, seed
+        self.key, self.sample = np.empty(0), np.empty(0)
+        self.seen = 0
+        self.top: dict[str, np.ndarray] = {}
 
-    def update(self, frame: pd.DataFrame) -> None:
-        eff = frame[self.effect].to_numpy(dtype=np.float64)
+    def update(self, index: int, cols: Mapping[str, np.ndarray]) -> None:
+        eff = np.asarray(cols[self.effect], np.float64)
         ok = np.flatnonzero(np.isfinite(eff))
-        self.sample, self.seen = _reservoir(self.sample, self.seen, eff[ok], self.rng)
-        for j in ok[np.argsort(-np.abs(eff[ok]), kind="stable")[: self.keep]]:
-            self.order += 1
-            row = frame.loc[j, ["id", "genome_chrom", "pos", "ref", "alt"]].tolist()
-            item = (abs(eff[j]), -self.order, (*row[:2], int(row[2]), *row[3:], float(eff[j])))
-            if len(self.top) < self.keep:
-                heapq.heappush(self.top, item)
-            elif item > self.top[0]:
-                heapq.heapreplace(self.top, item)
+        key = np.random.default_rng([self.seed, index]).random(len(eff))[ok]
+        self._offer_sample(key, eff[ok], len(ok))
+        best = ok[np.argsort(-np.abs(eff[ok]), kind="stable")[: self.keep]]
+        rows = {c: np.asarray(cols["genome_chrom" if c == "chrom" else c])[best] for c in _TOP_TEXT}
+        rows["pos"] = np.asarray(cols["pos"], np.int64)[best]
+        rows["effect"] = eff[best]
+        rows["order"] = np.stack([np.full(len(best), index), best], axis=1).astype(np.int64)
+        self._offer_top(rows)
+
+    def _offer_sample(self, key: np.ndarray, values: np.ndarray, n_seen: int) -> None:
+        self.key = np.concatenate([self.key, key])
+        self.sample = np.concatenate([self.sample, values])
+        self.seen += int(n_seen)
+        if len(self.key) > 2 * _SAMPLE:  # amortised: cut to the smallest keys now and then
+            self._cut()
+
+    def _cut(self) -> None:
+        if len(self.key) > _SAMPLE:
+            keep = np.argpartition(self.key, _SAMPLE - 1)[:_SAMPLE]
+            self.key, self.sample = self.key[keep], self.sample[keep]
+        order = np.argsort(self.key, kind="stable")
+        self.key, self.sample = self.key[order], self.sample[order]
+
+    def _offer_top(self, rows: dict[str, np.ndarray]) -> None:
+        if self.top:
+            rows = {c: np.concatenate([self.top[c], rows[c]]) for c in rows}
+        # strongest first; ties in input order (chunk index, row)
+        order = np.lexsort((rows["order"][:, 1], rows["order"][:, 0], -np.abs(rows["effect"])))
+        self.top = {c: v[order[: self.keep]] for c, v in rows.items()}
+
+    def state(self) -> dict[str, np.ndarray]:
+        self._cut()
+        top = {f"top_{c}": v for c, v in self.top.items()}
+        return {"key": self.key, "sample": self.sample, "seen": np.array([self.seen]), **top}
+
+    def merge(self, state: Mapping[str, np.ndarray]) -> None:
+        """Fold in another process's :meth:`state`."""
+        self._offer_sample(state["key"], state["sample"], int(state["seen"][0]))
+        top = {k.removeprefix("top_"): v for k, v in state.items() if k.startswith("top_")}
+        if top and len(top["effect"]):
+            self._offer_top(top)
 
     def result(self) -> _Stream:
-        return _Stream(self.sample, self.seen, [r[2] for r in sorted(self.top, reverse=True)])
+        self._cut()
+        t = self.top
+        rows = [] if not t else list(
+            zip(
+                t["id"].tolist(), t["chrom"].tolist(), t["pos"].tolist(),
+                t["ref"].tolist(), t["alt"].tolist(), t["effect"].tolist(),
+                strict=True,
+            )
+        )  # fmt: skip
+        return _Stream(self.sample, self.seen, rows)
 
 
 class _VariantWork:
     """Chunks of ``chunk_size`` records scored by one :class:`VariantScorer` on each rank;
-    the payload of a chunk is its Δ raw (float64, for the p-values) and its rows as TSV text."""
+    the payload of a chunk is its scored columns (:func:`_pack`)."""
 
     def __init__(
         self, scorer: VariantScorer, variants: Path, chunk_size: int, progress: Progress
@@ -134,29 +171,30 @@ class _VariantWork:
         self.done += len(item)
         if self.part == 0:
             self.progress("variants", self.done, None)
-        return _encode(frame, self.scorer.outputs)
+        return _pack(frame)
 
     def state(self) -> dict[str, np.ndarray]:
         return self.scorer.state()
 
 
-def _encode(frame: pd.DataFrame, outputs: Sequence[str]) -> bytes:
-    raw_cols = [RAW_DELTA + o for o in outputs]
-    raw = np.ascontiguousarray(frame[raw_cols].to_numpy(dtype=np.float64))
-    text = frame.drop(columns=raw_cols).to_csv(
-        sep="\t", index=False, header=False, float_format="%.6g"
-    )
-    return struct.pack("<qq", *raw.shape) + raw.tobytes() + text.encode()
+def _pack(frame: pd.DataFrame) -> bytes:
+    """A scored chunk as arrays (npz without pickle; text as unicode arrays), read back by
+    :func:`_unpack` for the p- and q-values, then formatted once."""
+    arrays = {}
+    for i, name in enumerate(frame.columns):
+        col = frame[name]
+        arrays[f"c{i}"] = (
+            col.to_numpy() if col.dtype.kind in "fiub" else np.array(col.tolist(), dtype=str)
+        )
+    buf = io.BytesIO()
+    np.savez(buf, columns=np.array(list(frame.columns), dtype=str), **arrays)
+    return buf.getvalue()
 
 
-def _decode_raw(payload: bytes) -> np.ndarray:
-    n, t = struct.unpack_from("<qq", payload)
-    return np.frombuffer(payload, np.float64, count=n * t, offset=16).reshape(n, t)
-
-
-def _decode_text(payload: bytes) -> str:
-    n, t = struct.unpack_from("<qq", payload)
-    return payload[16 + 8 * n * t :].decode()
+def _unpack(payload: bytes) -> dict[str, np.ndarray]:
+    with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+        names = z["columns"].tolist()
+        return {name: z[f"c{i}"] for i, name in enumerate(names)}
 
 
 def _info_fields(task: str, outputs: Sequence[str]) -> list[tuple[InfoField, str]]:
@@ -189,51 +227,56 @@ def _info_fields(task: str, outputs: Sequence[str]) -> list[tuple[InfoField, str
     return pairs
 
 
-def _vcf_rows(frame: pd.DataFrame, pairs: list[tuple[InfoField, str]]) -> list[tuple]:
-    data = {f.key: frame[col].tolist() for f, col in pairs}
-    rows = []
-    for i, (chrom, pos, vid, ref, alt) in enumerate(
-        zip(frame["chrom"], frame["pos"], frame["id"], frame["ref"], frame["alt"], strict=True)
-    ):
-        rows.append((chrom, int(pos), vid, ref, alt, {k: v[i] for k, v in data.items()}))
-    return rows
-
-
-def _merged_rows(
-    scorer: VariantScorer, shards: Path, world: int, tsv: Any, pairs: list, tracker: _Tracker
-) -> Iterator[list[tuple]]:
-    """Rank 0: every shard's chunks in input order with p- and q-values; writes the TSV,
-    feeds the tracker, yields the annotated VCF's rows. Chunk by chunk: memory stays flat.
-
-    Pass 1 counts the p-values (from the binary Δ raw only) for the streamed q-values; pass 2
-    parses the rows."""
-    for _, payload in read_shard_items(shards, world):
-        scorer.pvalues(_decode_raw(payload))
-    columns = scorer.columns
-    out_cols = []
-    for c in columns:
-        out_cols.append(c)
+def _output_columns(scorer: VariantScorer) -> list[str]:
+    """Columns of ``variants.tsv``: the scorer's, each p-value followed by its q-value."""
+    out = []
+    for c in scorer.columns:
+        out.append(c)
         if c.endswith("_pvalue"):
-            out_cols.append(c.removesuffix("_pvalue") + "_qvalue")
-    tsv.write("\t".join(out_cols) + "\n")
-    for _, payload in read_shard_items(shards, world):
-        frame = pd.read_csv(
-            io.StringIO(_decode_text(payload)),
-            sep="\t",
-            names=columns,
-            header=None,
-            dtype=_PART_DTYPES,
-            keep_default_na=False,
-            na_values=["", "NaN", "nan"],
-        )
-        pvals = scorer.pvalues(_decode_raw(payload), count=False)
-        for j, o in enumerate(scorer.outputs):
-            frame[f"{o}_pvalue"] = pvals[:, j]
-            frame[f"{o}_qvalue"] = scorer.qvalues(pvals[:, j], o)
-        frame = frame[out_cols]
-        frame.to_csv(tsv, sep="\t", index=False, header=False, float_format="%.6g")
-        tracker.update(frame)
-        yield _vcf_rows(frame, pairs)
+            out.append(c.removesuffix("_pvalue") + "_qvalue")
+    return out
+
+
+def _finish(
+    scorer: VariantScorer,
+    shards: Path,
+    rank: int,
+    world: int,
+    tracker: _Tracker,
+    progress: Progress,
+) -> None:
+    """On every rank, after the null: p-values of this rank's chunks counted over all
+    ranks (q-values need every p-value), then each chunk's finished ``variants.tsv`` and
+    ``variants.vcf`` text written to the rank's shard in ``shards/final``; the formatting,
+    the costly part, runs on every rank at once and rank 0 only concatenates."""
+    outputs = scorer.outputs
+    for _, payload in read_shard_items(shards, world, ranks=[rank]):
+        cols = _unpack(payload)
+        scorer.pvalues(np.stack([cols[RAW_DELTA + o] for o in outputs], axis=1))
+    scorer.total_counts(all_sum)
+    out_cols = _output_columns(scorer)
+    pairs = _info_fields(scorer.task, outputs)
+    final = ShardWriter(shards / "final", rank)
+    done = 0
+    for index, payload in read_shard_items(shards, world, ranks=[rank]):
+        cols = _unpack(payload)
+        raw = np.stack([cols[RAW_DELTA + o] for o in outputs], axis=1)
+        pvals = scorer.pvalues(raw, count=False)
+        for j, o in enumerate(outputs):
+            cols[f"{o}_pvalue"] = pvals[:, j]
+            cols[f"{o}_qvalue"] = scorer.qvalues(pvals[:, j], o)
+        tsv = format_tsv({c: cols[c] for c in out_cols}).encode()
+        info = {f.key: cols[c] for f, c in pairs}
+        vcf = format_vcf_records(
+            cols["chrom"].tolist(), cols["pos"], cols["id"].tolist(), cols["ref"].tolist(),
+            cols["alt"].tolist(), info,
+        ).encode()  # fmt: skip
+        final.append(index, struct.pack("<qq", len(raw), len(tsv)) + tsv + vcf)
+        tracker.update(index, cols)
+        done += len(raw)
+        if rank == 0:
+            progress("writing", done, None)
+    final.close(tracker.state())
 
 
 def _maps(scorer: VariantScorer, top: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -395,20 +438,37 @@ def score_variants_run(
         t0 = time.perf_counter()
         shards = run_sharded(work, out / ".shards", hardware)
         t1 = time.perf_counter()
-        if shards.rank != 0:
-            return None
+        rank, world, folder = shards
+        effect = effect_column(scorer.task, scorer.outputs[0])
         try:
-            res = _merge(scorer, shards.world_size, shards.folder, out, gen, meta, top_maps, seed)
+            # every rank: the null from every rank's candidates, then its chunks finished
+            for r, state in read_shard_states(folder, world).items():
+                if r != rank:
+                    scorer.merge(state)
+            scorer.finish()
+            tracker = _Tracker(effect, keep=max(top_maps, _LABELLED), seed=seed)
+            _finish(scorer, folder, rank, world, tracker, progress)
+            barrier()  # every rank's finished shard complete
+            t2 = time.perf_counter()
+            if rank != 0:
+                return None
+            n_rows = _concatenate(scorer, folder, world, out, gen, meta, tracker)
         finally:
-            shutil.rmtree(shards.folder, ignore_errors=True)
-        stream, n_rows, effect = res
+            if rank == 0:
+                shutil.rmtree(folder, ignore_errors=True)
+        stream = tracker.result()
         figure = _figure(stream, effect, out / FIGURE, f"{run.name}: {variants.name}")
         top = pd.DataFrame(stream.top, columns=["id", "chrom", "pos", "ref", "alt", effect])
         maps = _maps(scorer, top.head(top_maps), out / MAPS) if top_maps > 0 else []
         record = _record(run, variants, genome, scorer, seed, effect)
         record["hardware"] = {**hardware._asdict(), "world_size": shards.world_size}
-        # where the time went: the ranks' scoring (parallel) and rank 0's merge (serial)
-        record["seconds"] = {"score": t1 - t0, "merge_figure_maps": time.perf_counter() - t1}
+        # where the time went: the ranks' scoring and finishing (parallel), rank 0's
+        # concatenation, figure and maps (serial)
+        record["seconds"] = {
+            "score": t1 - t0,
+            "finish": t2 - t1,
+            "concatenate_figure_maps": time.perf_counter() - t2,
+        }
         with atomic_write(out / "summary.json") as fh:
             fh.write(json.dumps(record, indent=2))
             fh.write("\n")
@@ -417,30 +477,29 @@ def score_variants_run(
     )
 
 
-def _merge(
+def _concatenate(
     scorer: VariantScorer,
-    world: int,
     shards: Path,
+    world: int,
     out: Path,
     gen: Genome,
     meta: list[str],
-    top_maps: int,
-    seed: int,
-) -> tuple[_Stream, int, str]:
-    """Rank 0: fold in the other ranks' states, draw the null, write the TSV and the VCF."""
-    for rank, state in read_shard_states(shards, world).items():
-        if rank != 0:
-            scorer.merge(state)
-    scorer.finish()
-    effect = effect_column(scorer.task, scorer.outputs[0])
-    tracker = _Tracker(effect, keep=max(top_maps, _LABELLED), seed=seed)
+    tracker: _Tracker,
+) -> int:
+    """Rank 0: the finished chunks of every rank in input order into ``variants.tsv`` and
+    ``variants.vcf`` (bytes copied), the other ranks' trackers folded in; the row count."""
+    for r, state in read_shard_states(shards / "final", world).items():
+        if r != 0:
+            tracker.merge(state)
     pairs = _info_fields(scorer.task, scorer.outputs)
-    with atomic_write(out / TABLE) as tsv:
-        n_rows = write_vcf(
-            out / VCF,
-            _merged_rows(scorer, shards, world, tsv, pairs, tracker),
-            info=[f for f, _ in pairs],
-            meta=meta,
-            contigs=gen.lengths if not meta else None,
-        )
-    return tracker.result(), n_rows, effect
+    header = vcf_header([f for f, _ in pairs], meta=meta, contigs=gen.lengths if not meta else None)
+    n_rows = 0
+    with atomic_write(out / TABLE, "wb") as tsv, atomic_write(out / VCF, "wb") as vcf:
+        tsv.write(("\t".join(_output_columns(scorer)) + "\n").encode())
+        vcf.write(header.encode())
+        for _, payload in read_shard_items(shards / "final", world):
+            n, size = struct.unpack_from("<qq", payload)
+            tsv.write(payload[16 : 16 + size])
+            vcf.write(payload[16 + size :])
+            n_rows += n
+    return n_rows
