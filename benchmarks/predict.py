@@ -50,9 +50,12 @@ OURS = "cislearn predict_records (records -> DataFrames)"
 BARE = "bare model(x) on pre-encoded tensor"
 
 
-def save_untrained_bundle(path: Path, *, seed: int = 0, arch: str = ARCH) -> None:
+def save_untrained_bundle(
+    path: Path, *, seed: int = 0, arch: str = ARCH, rc_average: bool = False
+) -> None:
     """A bundle (``cnn`` by default) with the metadata ``cislearn.train.fit`` records for a
-    binary task."""
+    binary task (``rc_average``: predictions averaged over both strands, as the default
+    recipe records)."""
     torch.manual_seed(seed)
     model = build_model(arch, length=LENGTH, n_outputs=1)
     meta = {
@@ -66,7 +69,7 @@ def save_untrained_bundle(path: Path, *, seed: int = 0, arch: str = ARCH) -> Non
         "target_names": ["label"],
         "output_names": ["label"],
         "n_value": 0.25,
-        "rc_average": False,
+        "rc_average": bool(rc_average),
         "seed": seed,
     }
     save_bundle(path, model.state_dict(), meta)

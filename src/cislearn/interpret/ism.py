@@ -26,7 +26,7 @@ from cislearn.errors import InputError
 from cislearn.fastpath import codeconv, mutagenesis
 from cislearn.interpret.session import as_input
 from cislearn.losses import output_activation
-from cislearn.models.layers import reverse_complement_batch
+from cislearn.models.layers import RCAverage, reverse_complement_batch
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -140,6 +140,18 @@ def _resolve(model: nn.Module, method: str) -> str:
     if method == "naive" or not available:
         return "naive"
     return "fast"
+
+
+def _additive_parts(model: nn.Module, method: str) -> Any:
+    """A model that is a sum of parts (``additive_parts()``, e.g. ``wide-deep``): its
+    (member, scale) list and the strand-symmetric rest, scored part by part so that each
+    member takes its own path (the fast one where it has it); None otherwise or on the
+    naive path."""
+    if method == "naive" or not fastpath.enabled():
+        return None
+    inner = model.model if isinstance(model, RCAverage) else model
+    getter = getattr(inner, "additive_parts", None)
+    return getter() if callable(getter) else None
 
 
 def _naive_forward(model: nn.Module, rc_average: bool) -> Callable[[Tensor], Tensor]:
@@ -261,6 +273,19 @@ def substitution_logits(
             raise InputError(
                 f"{name}: value {arr[bad[0]]} for sequence {bad[0]} is outside 0..{hi - 1}"
             )
+    parts = _additive_parts(model, method)
+    if parts is not None and n > 0:
+        members, rest = parts
+        rc = rc_average or isinstance(model, RCAverage)
+        common = {"batch_size": batch_size, "device": device, "n_value": n_value}
+        with ModelSession(model, device):
+            res = substitution_logits(rest, x, pos, alt, method="naive", **common)
+            ref, out = res.ref.astype(np.float64), res.alt.astype(np.float64)
+            for member, scale in members:
+                res = substitution_logits(member, x, pos, alt, rc_average=rc, **common)
+                w = scale.float().cpu().numpy().astype(np.float64)
+                ref, out = ref + res.ref * w, out + res.alt * w
+        return SubstitutionResult(ref.astype(np.float32), out.astype(np.float32))
     chosen = _resolve(model, method)
     if n == 0:
         empty = np.zeros((0, int(getattr(model, "n_outputs", 0))), np.float32)
@@ -346,6 +371,23 @@ def saturation_mutagenesis(
     """
     xt = as_input(x)
     n, _, length = xt.shape
+    parts = _additive_parts(model, method)
+    if parts is not None and n > 0:
+        members, rest = parts
+        rc = rc_average or isinstance(model, RCAverage)
+        common = {"batch_size": batch_size, "device": device, "progress": progress}
+        with ModelSession(model, device):
+            mm = saturation_mutagenesis(rest, xt, method="naive", **common)
+            ref, logits = mm.ref_logits.astype(np.float64), mm.logits.astype(np.float64)
+            methods = []
+            for member, scale in members:
+                mm = saturation_mutagenesis(member, xt, rc_average=rc, **common)
+                w = scale.float().cpu().numpy().astype(np.float64)
+                ref, logits = ref + mm.ref_logits * w, logits + mm.logits * w
+                methods.append(mm.method)
+        return MutationMap(
+            ref.astype(np.float32), logits.astype(np.float32), "+".join(dict.fromkeys(methods))
+        )
     chosen = _resolve(model, method)
     report = progress or no_progress
     base = xt[:, :4]

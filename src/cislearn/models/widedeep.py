@@ -20,7 +20,7 @@ from cislearn.models.cnn import CNN, CNNConfig
 from cislearn.models.layers import ArchConfig, SequenceModel
 from cislearn.models.rnn import CNNLSTM, CNNLSTMConfig
 
-__all__ = ["DEEP_MEMBERS", "WideDeepConfig", "WideDeep", "canonical_columns"]
+__all__ = ["DEEP_MEMBERS", "WideDeepConfig", "WideDeep", "WidePath", "canonical_columns"]
 
 #: Architectures the deep member can be: name → (config class, module class).
 DEEP_MEMBERS: dict[str, tuple[type[ArchConfig], type[SequenceModel]]] = {
@@ -168,3 +168,24 @@ class WideDeep(SequenceModel):
         for member, scale in zip(self.deep, self.deep_scale, strict=True):
             out = out + member(x) * scale
         return out
+
+    def additive_parts(self) -> tuple[list[tuple[nn.Module, Tensor]], nn.Module]:
+        """The output as a sum of parts: each deep member with its per-output scale, and the
+        rest (wide path + bias, the same on both strands) as a module. Mutagenesis and
+        variant scoring (:mod:`cislearn.interpret.ism`) score each part on its own path, the
+        CNN member on the exact fast path, and add them up."""
+        members = [(m, s.detach()) for m, s in zip(self.deep, self.deep_scale, strict=True)]
+        return members, WidePath(self)
+
+
+class WidePath(nn.Module):
+    """The wide path and bias of a :class:`WideDeep` as a model of its own:
+    ``model.wide(x) + model.bias`` (strand-symmetric; gradients do not reach the input)."""
+
+    def __init__(self, model: WideDeep) -> None:
+        super().__init__()
+        self.model = model
+        self.n_outputs = model.n_outputs
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.model.wide(x) + self.model.bias
