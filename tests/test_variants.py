@@ -337,3 +337,31 @@ def test_null_is_drawn_over_the_whole_input_in_any_split(predictor, ctcf_genome)
     np.testing.assert_array_equal(a.null.sorted, whole.null.sorted)
     for s in (a, b, whole):
         s.close()
+
+
+def test_block_reads_give_the_windows_of_one_read_per_variant(tmp_path) -> None:
+    """Windows cut from the per-chunk genome blocks (close variants share one read) equal
+    those of one read per variant: unsorted variants on two contigs, near both ends, an
+    indel and a far-away one."""
+    from cislearn.variant_windows import VariantWindows
+
+    rng = np.random.default_rng(0)
+    seqs = {c: "".join(rng.choice(list("ACGTacgt"), 30_000)) for c in ("chr1", "chr2")}
+    fa = tmp_path / "g.fa"
+    fa.write_text("".join(f">{c}\n{s}\n" for c, s in seqs.items()))
+    pos = [("chr2", 15_000), ("chr1", 3), ("chr1", 29_999), ("chr1", 500), ("chr2", 5)]
+    pos += [("chr1", 520), ("chr2", 29_000), ("chr1", 25_000)]
+    chunk = [
+        Variant(c, p, seqs[c][p - 1].upper(), "T" if seqs[c][p - 1].upper() != "T" else "A",
+                f"v{i}", i + 1, 1)
+        for i, (c, p) in enumerate(pos)
+    ]  # fmt: skip
+    chunk.append(Variant("chr1", 600, seqs["chr1"][599:602].upper(), "A", "del", 99, 1))
+    with Genome(fa) as g:
+        windows = VariantWindows(g, 101, (0, -7, 7))
+        got = windows.prepare(chunk)
+        single = VariantWindows(g, 101, (0, -7, 7))
+        single._read_blocks = lambda chunk: None  # one genome read per variant
+        want = single.prepare(chunk)
+    assert got == want
+    assert len(got.snv) == len(pos) and got.other == [len(pos)]

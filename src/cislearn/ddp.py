@@ -26,6 +26,10 @@ def _rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
+def _as_is(item: Any) -> Any:
+    return item
+
+
 class _Items(IterableDataset):
     """This rank's items (the rank is known once Lightning started the process group)."""
 
@@ -88,7 +92,9 @@ def predict_loop(work: Any, folder: Path, hardware: Any) -> tuple[int, int]:
     (int, int)
         This process's global rank and the world size; all shards are complete on return.
     """
-    loader = DataLoader(_Items(work), batch_size=None, num_workers=0)
+    # items pass as they are: the default conversion walks every record of a chunk (2.5 s of
+    # 14 s per rank on 500,000 variants)
+    loader = DataLoader(_Items(work), batch_size=None, num_workers=0, collate_fn=_as_is)
     with engine_context(hardware.num_threads, deterministic=False):
         trainer = pl.Trainer(
             accelerator=hardware.accelerator,

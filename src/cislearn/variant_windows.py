@@ -86,6 +86,7 @@ class VariantWindows:
         self.genome = genome
         self.length = int(length)
         self.shifts = tuple(shifts)
+        self._reach = max(abs(s) for s in self.shifts)
         self.strict = strict
         self.path = path
         self.contigs: dict[str, str | None] = {}
@@ -121,8 +122,7 @@ class VariantWindows:
     def _span(self, v: Variant, r: int, a: int) -> tuple[int, int]:
         """Genome interval [lo, hi) holding every window (all shifts) of a variant with REF
         length ``r`` and ALT length ``a``."""
-        L, c = self.length, self.length // 2
-        R = max(abs(s) for s in self.shifts)
+        L, c, R = self.length, self.length // 2, self._reach
         p = v.pos - 1
         lo = p - c - R
         return lo, max(p + r // 2 - c + L + R, p + r + max(0, a // 2 - c + L + R - a))

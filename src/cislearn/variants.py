@@ -47,6 +47,8 @@ __all__ = [
 RAW_DELTA = "_raw_delta:"
 
 _LOG2_EPS = 1e-6
+#: Null sites scored together (one process's share when several score the null).
+_NULL_GROUP = 1024
 
 #: SNV path of :func:`cislearn.interpret.ism.substitution_logits`: "auto" takes its exact
 #: one-substitution fast path (one convolution pass + a window update per variant) when the
@@ -270,10 +272,21 @@ class VariantScorer:
         ok = (pos >= 0) & (pos < size)
         self.sites.offer(key[ok], chrom[ok], pos[ok], shift[ok])
 
-    def finish(self) -> None:
+    def finish(
+        self,
+        *,
+        part: int = 0,
+        parts: int = 1,
+        total: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> None:
         """Draw the null from the candidate sites of every chunk (after the last chunk, and
         after :meth:`merge` of other processes' states): the ``n_null`` sites with the
-        smallest keys whose reference base is A, C, G or T, scored exactly like the variants."""
+        smallest keys whose reference base is A, C, G or T, scored exactly like the variants.
+
+        Several processes share the scoring: the sites go in groups of ``_NULL_GROUP``,
+        group ``g`` is scored by ``part`` ``g % parts`` (the others stay 0) and ``total``
+        (:func:`cislearn.distribute.all_sum`) adds the parts up; the groups are the same for
+        any ``parts``, so the null is too."""
         if self.n_null == 0 or self.null is not None:
             return
         fake: list[Variant] = []
@@ -287,8 +300,17 @@ class VariantScorer:
         if not fake:
             return
         fprep = self.windows.prepare(fake)
-        ref, alt = self._snv_logits(fprep.snv_windows, fprep.snv_alts, fprep.snv_loc)
-        self.null = EmpiricalNull(np.abs(alt - ref))
+        k, m = len(self.shifts), len(fprep.snv_alts)
+        effects = np.zeros((m, len(self.outputs)))
+        for g, s0 in enumerate(range(0, m, _NULL_GROUP)):
+            if g % parts == part:
+                s1 = min(s0 + _NULL_GROUP, m)
+                w = slice(s0 * k, s1 * k)
+                ref, alt = self._snv_logits(
+                    fprep.snv_windows[w], fprep.snv_alts[s0:s1], fprep.snv_loc[w]
+                )
+                effects[s0:s1] = np.abs(alt - ref)
+        self.null = EmpiricalNull(effects if total is None else total(effects))
 
     def pvalues(self, raw_delta: np.ndarray, *, count: bool = True) -> np.ndarray:
         """Empirical p-values of Δ raw (n, n_outputs) against the null of :meth:`finish`

@@ -154,6 +154,30 @@ def _additive_parts(model: nn.Module, method: str) -> Any:
     return getter() if callable(getter) else None
 
 
+def _sum_of_parts(
+    model: nn.Module,
+    parts: Any,
+    rc_average: bool,
+    device: str | torch.device | None,
+    score: Callable[[nn.Module, bool, str], tuple[np.ndarray, np.ndarray, str]],
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(reference outputs, mutated outputs, method) of a sum-of-parts model: the rest (wide
+    path + bias, strand-symmetric) naive, plus each member (its own path, both strands when
+    asked) times its scale; added in float64. ``method`` names the members' paths."""
+    members, rest = parts
+    rc = rc_average or isinstance(model, RCAverage)
+    with ModelSession(model, device):
+        ref, out, _ = score(rest, False, "naive")
+        ref, out = ref.astype(np.float64), out.astype(np.float64)
+        methods = []
+        for member, scale in members:
+            r, o, how = score(member, rc, "auto")
+            w = scale.float().cpu().numpy().astype(np.float64)
+            ref, out = ref + r * w, out + o * w
+            methods.append(how)
+    return ref.astype(np.float32), out.astype(np.float32), "+".join(dict.fromkeys(methods))
+
+
 def _naive_forward(model: nn.Module, rc_average: bool) -> Callable[[Tensor], Tensor]:
     """The model, averaged with its reverse-complement outputs when asked."""
 
@@ -275,17 +299,14 @@ def substitution_logits(
             )
     parts = _additive_parts(model, method)
     if parts is not None and n > 0:
-        members, rest = parts
-        rc = rc_average or isinstance(model, RCAverage)
         common = {"batch_size": batch_size, "device": device, "n_value": n_value}
-        with ModelSession(model, device):
-            res = substitution_logits(rest, x, pos, alt, method="naive", **common)
-            ref, out = res.ref.astype(np.float64), res.alt.astype(np.float64)
-            for member, scale in members:
-                res = substitution_logits(member, x, pos, alt, rc_average=rc, **common)
-                w = scale.float().cpu().numpy().astype(np.float64)
-                ref, out = ref + res.ref * w, out + res.alt * w
-        return SubstitutionResult(ref.astype(np.float32), out.astype(np.float32))
+
+        def part(module: nn.Module, rc: bool, how: str) -> tuple[np.ndarray, np.ndarray, str]:
+            res = substitution_logits(module, x, pos, alt, rc_average=rc, method=how, **common)
+            return res.ref, res.alt, how
+
+        ref, out, _ = _sum_of_parts(model, parts, rc_average, device, part)
+        return SubstitutionResult(ref, out)
     chosen = _resolve(model, method)
     if n == 0:
         empty = np.zeros((0, int(getattr(model, "n_outputs", 0))), np.float32)
@@ -373,21 +394,13 @@ def saturation_mutagenesis(
     n, _, length = xt.shape
     parts = _additive_parts(model, method)
     if parts is not None and n > 0:
-        members, rest = parts
-        rc = rc_average or isinstance(model, RCAverage)
         common = {"batch_size": batch_size, "device": device, "progress": progress}
-        with ModelSession(model, device):
-            mm = saturation_mutagenesis(rest, xt, method="naive", **common)
-            ref, logits = mm.ref_logits.astype(np.float64), mm.logits.astype(np.float64)
-            methods = []
-            for member, scale in members:
-                mm = saturation_mutagenesis(member, xt, rc_average=rc, **common)
-                w = scale.float().cpu().numpy().astype(np.float64)
-                ref, logits = ref + mm.ref_logits * w, logits + mm.logits * w
-                methods.append(mm.method)
-        return MutationMap(
-            ref.astype(np.float32), logits.astype(np.float32), "+".join(dict.fromkeys(methods))
-        )
+
+        def part(module: nn.Module, rc: bool, how: str) -> tuple[np.ndarray, np.ndarray, str]:
+            mm = saturation_mutagenesis(module, xt, rc_average=rc, method=how, **common)
+            return mm.ref_logits, mm.logits, mm.method
+
+        return MutationMap(*_sum_of_parts(model, parts, rc_average, device, part))
     chosen = _resolve(model, method)
     report = progress or no_progress
     base = xt[:, :4]

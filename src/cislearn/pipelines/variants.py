@@ -441,11 +441,12 @@ def score_variants_run(
         rank, world, folder = shards
         effect = effect_column(scorer.task, scorer.outputs[0])
         try:
-            # every rank: the null from every rank's candidates, then its chunks finished
+            # every rank: the null from every rank's candidates (its share scored here), then
+            # its own chunks finished
             for r, state in read_shard_states(folder, world).items():
                 if r != rank:
                     scorer.merge(state)
-            scorer.finish()
+            scorer.finish(part=rank, parts=world, total=all_sum)
             tracker = _Tracker(effect, keep=max(top_maps, _LABELLED), seed=seed)
             _finish(scorer, folder, rank, world, tracker, progress)
             barrier()  # every rank's finished shard complete
