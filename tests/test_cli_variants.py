@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from cislearn.cli.main import main
+from cislearn.io.genome import Genome
 from test_variants import (
     VCF_HEAD,
     control_variants,
@@ -198,3 +199,40 @@ def test_gpu_settings_exercised_on_cpu(capsys, tmp_path, bundle, ctcf_genome):
     a = np.array([float(r["label_p_alt"]) for r in outs["fp32"]])
     b = np.array([float(r["label_p_alt"]) for r in outs["gpu"]])
     np.testing.assert_allclose(b, a, atol=0.02)
+
+
+@pytest.mark.slow
+def test_scan_ddp_two_cpu_processes_identical_bigwig(capsys, tmp_path, bundle, ctcf_genome):
+    """`scan --devices 2 --accelerator cpu --strategy ddp`: the chunks (8,192 bins each) split
+    over 2 processes on Lightning's predict loop give the same bigWig values as one process."""
+    import os
+    import subprocess
+    import sys
+
+    import pyBigWig
+
+    genome, _ = ctcf_genome
+    chrom, size = next(iter(Genome(genome).lengths.items()))
+    regions = tmp_path / "r.bed"
+    assert size > 3 * 2 * 8192
+    regions.write_text(f"{chrom}\t0\t{size}\n")  # stride 2: chunks of 8,192 bins, at least 3
+    common = ["--genome", genome, "--regions", regions, "--stride", "2"]
+    code, out, err = run(capsys, "scan", bundle, "--out", tmp_path / "one.bw", *common)
+    assert code == 0, err
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
+    argv = ["scan", bundle, "--out", tmp_path / "two.bw", *common]
+    ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-threads", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cislearn", *map(str, argv), *ddp],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count("windows of") == 1  # rank 0 reports, rank 1 is silent
+    one, two = pyBigWig.open(str(tmp_path / "one.bw")), pyBigWig.open(str(tmp_path / "two.bw"))
+    a, b = one.intervals(chrom), two.intervals(chrom)
+    assert len(a) > 2 * 8192 and a == b
+    assert not (tmp_path / ".two.bw.shards").exists()

@@ -19,7 +19,17 @@ from cislearn.encode import to_codes
 from cislearn.errors import ConfigError, InputError
 from cislearn.types import Progress, no_progress
 
-__all__ = ["ScanChunk", "scan_regions", "tile_regions", "window_of_bin", "CHUNK_BINS"]
+__all__ = [
+    "ScanChunk",
+    "ChunkSpec",
+    "chunk_specs",
+    "spec_bins",
+    "scan_chunk",
+    "scan_regions",
+    "tile_regions",
+    "window_of_bin",
+    "CHUNK_BINS",
+]
 
 #: Bins (windows) per chunk: 8,192 windows of 201 bp are 1.6 MB of base codes.
 CHUNK_BINS = 8192
@@ -83,6 +93,72 @@ def tile_regions(regions: pd.DataFrame | None, lengths: Mapping[str, int]) -> pd
     )
 
 
+class ChunkSpec(NamedTuple):
+    """Where one chunk of a scan lies: bins from ``first`` every ``stride`` up to ``end``."""
+
+    chrom: str
+    first: int
+    end: int
+    """End of the region (the last bin is cut there)."""
+
+
+def chunk_specs(
+    regions: pd.DataFrame, *, stride: int, chunk_bins: int = CHUNK_BINS
+) -> Iterator[ChunkSpec]:
+    """The chunks of a scan of ``regions`` (from :func:`tile_regions`), in genome order:
+    numbered in this order, they are the work items a distributed scan splits over ranks."""
+    if stride < 1 or chunk_bins < 1:
+        raise ConfigError(f"stride must be >= 1; got {stride}")
+    for chrom, rstart, rend in regions[["chrom", "start", "end"]].itertuples(index=False):
+        for first in range(int(rstart), int(rend), stride * chunk_bins):
+            yield ChunkSpec(str(chrom), first, int(rend))
+
+
+def spec_bins(spec: ChunkSpec, *, stride: int, chunk_bins: int = CHUNK_BINS) -> int:
+    """Bins of one chunk."""
+    return len(range(spec.first, min(spec.first + stride * chunk_bins, spec.end), stride))
+
+
+def scan_chunk(
+    predict: Callable[[np.ndarray, str, np.ndarray], np.ndarray],
+    fetch: Callable[[str, int, int], str],
+    spec: ChunkSpec,
+    lengths: Mapping[str, int],
+    *,
+    width: int,
+    stride: int,
+    chunk_bins: int = CHUNK_BINS,
+) -> ScanChunk:
+    """Predictions of the bins of one chunk (see :func:`scan_regions`)."""
+    chrom, first, rend = spec
+    size = int(lengths[chrom])
+    bins = np.arange(first, min(first + stride * chunk_bins, rend), stride)
+    ends = np.minimum(bins + stride, rend)
+    wstart = window_of_bin(bins, stride, width)
+    inside = (wstart >= 0) & (wstart + width <= size)
+    values: np.ndarray | None = None
+    ok_idx = np.flatnonzero(inside)
+    n_skipped = len(bins) - len(ok_idx)
+    if len(ok_idx):
+        lo = int(wstart[ok_idx[0]])
+        hi = int(wstart[ok_idx[-1]]) + width
+        span = to_codes(fetch(chrom, lo, hi))
+        offsets = wstart[ok_idx] - lo
+        # windows of N only (assembly gaps): from a running count of real bases
+        real = np.concatenate([[0], np.cumsum(span != 4)])
+        has_base = real[offsets + width] > real[offsets]
+        keep = ok_idx[has_base]
+        n_skipped += int((~has_base).sum())
+        if len(keep):
+            raw = predict(span, offsets[has_base], chrom, wstart[keep])
+            pred = np.asarray(raw, np.float32)
+            values = np.full((len(bins), pred.shape[1]), np.nan, dtype=np.float32)
+            values[keep] = pred
+    if values is None:
+        values = np.full((len(bins), 1), np.nan, dtype=np.float32)
+    return ScanChunk(chrom, bins.astype(np.int64), ends, values, n_skipped)
+
+
 def scan_regions(
     predict: Callable[[np.ndarray, str, np.ndarray], np.ndarray],
     fetch: Callable[[str, int, int], str],
@@ -121,36 +197,13 @@ def scan_regions(
     )
     done = 0
     progress("scan", 0, total)
-    for chrom, rstart, rend in regions[["chrom", "start", "end"]].itertuples(index=False):
-        size = int(lengths[chrom])
-        for first in range(int(rstart), int(rend), stride * chunk_bins):
-            bins = np.arange(first, min(first + stride * chunk_bins, int(rend)), stride)
-            ends = np.minimum(bins + stride, int(rend))
-            wstart = window_of_bin(bins, stride, width)
-            inside = (wstart >= 0) & (wstart + width <= size)
-            values: np.ndarray | None = None
-            ok_idx = np.flatnonzero(inside)
-            n_skipped = len(bins) - len(ok_idx)
-            if len(ok_idx):
-                lo = int(wstart[ok_idx[0]])
-                hi = int(wstart[ok_idx[-1]]) + width
-                span = to_codes(fetch(chrom, lo, hi))
-                offsets = wstart[ok_idx] - lo
-                # windows of N only (assembly gaps): from a running count of real bases
-                real = np.concatenate([[0], np.cumsum(span != 4)])
-                has_base = real[offsets + width] > real[offsets]
-                keep = ok_idx[has_base]
-                n_skipped += int((~has_base).sum())
-                if len(keep):
-                    raw = predict(span, offsets[has_base], chrom, wstart[keep])
-                    pred = np.asarray(raw, np.float32)
-                    values = np.full((len(bins), pred.shape[1]), np.nan, dtype=np.float32)
-                    values[keep] = pred
-            if values is None:
-                values = np.full((len(bins), 1), np.nan, dtype=np.float32)
-            done += len(bins)
-            progress("scan", done, total)
-            yield ScanChunk(str(chrom), bins.astype(np.int64), ends, values, n_skipped)
+    for spec in chunk_specs(regions, stride=stride, chunk_bins=chunk_bins):
+        chunk = scan_chunk(
+            predict, fetch, spec, lengths, width=width, stride=stride, chunk_bins=chunk_bins
+        )
+        done += len(chunk.starts)
+        progress("scan", done, total)
+        yield chunk
 
 
 def predict_fn(predictor: Any, *, column: int, value: str, tracks: Any = None) -> Callable:

@@ -125,6 +125,8 @@ class VariantWindows:
         L, c, R = self.length, self.length // 2, self._reach
         p = v.pos - 1
         lo = p - c - R
+        if r == 1 and a == 1:  # SNVs, the common case: the window itself
+            return lo, p - c + L + R
         return lo, max(p + r // 2 - c + L + R, p + r + max(0, a // 2 - c + L + R - a))
 
     def _read_blocks(self, chunk: Sequence[Variant]) -> None:
@@ -144,9 +146,10 @@ class VariantWindows:
             chrom, lo, hi = spans[k]
             k += 1
             while k < len(spans) and spans[k][0] == chrom and spans[k][1] <= hi + _GAP:
-                if max(hi, spans[k][2]) - lo > _BLOCK:
+                end = spans[k][2] if spans[k][2] > hi else hi
+                if end - lo > _BLOCK:
                     break
-                hi = max(hi, spans[k][2])
+                hi = end
                 k += 1
             a, b = max(lo, 0), min(hi, self.genome.lengths[chrom])
             if b > a:

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cislearn.cli import hardware as hw
 from cislearn.cli.app import Opt, app, chroms, echo, epoch_bars
 
 
@@ -84,6 +85,12 @@ def scan(
         Opt(help="NAME=track.bw for a model with input tracks (default: the recorded paths)."),
     ] = None,
     force: Annotated[bool, Opt("--force", help="Replace existing outputs.")] = False,
+    accelerator: hw.Accelerator = "auto",
+    devices: hw.Devices = "auto",
+    num_nodes: hw.NumNodes = 1,
+    strategy: hw.Strategy = "auto",
+    precision: hw.Precision = "auto",
+    num_threads: hw.NumThreads = None,
 ) -> int:
     """Tile regions (or whole chromosomes), predict every window, write a bigWig track."""
     from cislearn.pipelines.scan import scan_to_bigwig
@@ -101,9 +108,12 @@ def scan(
         bedgraph=bedgraph,
         input_tracks=parse_named(input_track or [], what="--input-track"),
         force=force,
+        hardware=hw.hardware(accelerator, devices, num_nodes, strategy, precision, num_threads),
         progress=bars,
     )
     bars.close()
+    if result is None:  # a DDP rank other than 0: rank 0 writes and reports
+        return 0
     echo(
         f"{result.n_windows} windows of {result.width} bp every {result.stride} bp "
         f"({result.n_skipped} skipped: N-only or off a chromosome) → {result.out}"

@@ -3,8 +3,9 @@ at the end, an index and a state; rank 0 reads every rank's items back in input 
 
 from __future__ import annotations
 
+import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from cislearn.io.atomic import atomic_write
 
-__all__ = ["ShardWriter", "read_shard_items", "read_shard_states"]
+__all__ = ["ShardWriter", "read_shard_items", "read_shard_states", "pack_arrays", "unpack_arrays"]
 
 
 def _name(folder: Path, rank: int, what: str) -> Path:
@@ -70,12 +71,17 @@ def read_shard_states(
 
 
 def read_shard_items(
-    folder: str | os.PathLike[str], world_size: int, *, ranks: Sequence[int] | None = None
+    folder: str | os.PathLike[str],
+    world_size: int,
+    *,
+    ranks: Sequence[int] | None = None,
+    limit: int | None = None,
 ) -> Iterator[tuple[int, bytes]]:
     """The items of ranks ``0 .. world_size - 1`` (or of ``ranks`` only, e.g. a rank's own),
     ``(index, payload)`` in increasing index (= input) order; one payload in memory at a time
-    (the indexes hold three integers per item). Files of other ranks (an earlier, larger run)
-    are ignored."""
+    (the indexes hold three integers per item). ``limit``: only the first bytes of each
+    payload are read (a header the writer put first). Files of other ranks (an earlier,
+    larger run) are ignored."""
     folder = Path(folder)
     ranks = list(range(world_size)) if ranks is None else [int(r) for r in ranks]
     index = [np.load(_name(folder, r, "index.npy"), allow_pickle=False) for r in ranks]
@@ -88,7 +94,43 @@ def read_shard_items(
             fh = files[int(owner[i])]
             item, offset, length = (int(x) for x in rows[i])
             fh.seek(offset)
-            yield item, fh.read(length)
+            yield item, fh.read(length if limit is None else min(length, limit))
     finally:
         for fh in files:
             fh.close()
+
+
+def pack_arrays(arrays: Mapping[str, np.ndarray | list[str]]) -> bytes:
+    """Named arrays as one payload (npz, no pickle), in order; :func:`unpack_arrays` reads
+    them back. A list of str is stored as its UTF-8 text joined by NUL (1 byte a character
+    for ASCII, where a unicode array takes 4; the text must hold no NUL) and comes back as
+    a list of str."""
+    buf = io.BytesIO()
+    members, kinds = {}, []
+    for i, value in enumerate(arrays.values()):
+        if isinstance(value, list):
+            members[f"a{i}"] = np.frombuffer("\x00".join(value).encode(), np.uint8)
+            kinds.append("t" if value else "e")
+        else:
+            members[f"a{i}"] = np.asarray(value)
+            kinds.append("a")
+    np.savez(buf, names=np.array(list(arrays), dtype=str), kinds=np.array(kinds), **members)
+    return buf.getvalue()
+
+
+def unpack_arrays(
+    payload: bytes, only: Sequence[str] | None = None
+) -> dict[str, np.ndarray | list[str]]:
+    """The arrays of :func:`pack_arrays`, in order (those named in ``only``: the others are
+    not read)."""
+    with np.load(io.BytesIO(payload), allow_pickle=False) as z:
+        names, kinds = z["names"].tolist(), z["kinds"].tolist()
+        out: dict[str, np.ndarray | list[str]] = {}
+        for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+            if only is not None and name not in only:
+                continue
+            if kind == "a":
+                out[name] = z[f"a{i}"]
+            else:
+                out[name] = z[f"a{i}"].tobytes().decode().split("\x00") if kind == "t" else []
+        return out

@@ -4,7 +4,6 @@ top variants and ``summary.json``. Shared by the CLI and the web app's variant j
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -23,7 +22,13 @@ import torch
 from cislearn.distribute import Hardware, all_sum, barrier, hardware_for, run_sharded
 from cislearn.io.atomic import atomic_write
 from cislearn.io.genome import Genome
-from cislearn.io.shards import ShardWriter, read_shard_items, read_shard_states
+from cislearn.io.shards import (
+    ShardWriter,
+    pack_arrays,
+    read_shard_items,
+    read_shard_states,
+    unpack_arrays,
+)
 from cislearn.io.tables import format_tsv
 from cislearn.io.vcf import (
     InfoField,
@@ -159,7 +164,7 @@ class _VariantWork:
         self.scorer, self.variants, self.chunk_size = scorer, variants, chunk_size
         self.progress = progress
         self.model = scorer.predictor.model
-        self.part, self.done = 0, 0
+        self.part, self.done, self.max_rows = 0, 0, 0
 
     def items(self, part: int, parts: int) -> Iterator[tuple[int, list[Variant]]]:
         self.part = part
@@ -169,32 +174,33 @@ class _VariantWork:
         self.scorer.predictor.device = device
         frame = self.scorer.score(item, index=index)
         self.done += len(item)
+        self.max_rows = max(self.max_rows, len(frame))
         if self.part == 0:
             self.progress("variants", self.done, None)
-        return _pack(frame)
+        return _pack(frame, self.scorer.outputs)
 
     def state(self) -> dict[str, np.ndarray]:
         return self.scorer.state()
 
 
-def _pack(frame: pd.DataFrame) -> bytes:
-    """A scored chunk as arrays (npz without pickle; text as unicode arrays), read back by
-    :func:`_unpack` for the p- and q-values, then formatted once."""
-    arrays = {}
-    for i, name in enumerate(frame.columns):
+def _pack(frame: pd.DataFrame, outputs: Sequence[str]) -> bytes:
+    """A scored chunk: its Δ raw first (``<qq`` rows, outputs, then float64, so the counting
+    pass reads only that: :func:`_raw`), then the other columns as arrays (text columns as
+    lists of str, :func:`cislearn.io.shards.pack_arrays`)."""
+    raw_cols = [RAW_DELTA + o for o in outputs]
+    raw = np.ascontiguousarray(frame[raw_cols].to_numpy(dtype=np.float64))
+    arrays: dict[str, Any] = {}
+    for name in frame.columns.drop(raw_cols):
         col = frame[name]
-        arrays[f"c{i}"] = (
-            col.to_numpy() if col.dtype.kind in "fiub" else np.array(col.tolist(), dtype=str)
-        )
-    buf = io.BytesIO()
-    np.savez(buf, columns=np.array(list(frame.columns), dtype=str), **arrays)
-    return buf.getvalue()
+        arrays[name] = col.to_numpy() if col.dtype.kind in "fiub" else [*map(str, col.tolist())]
+    return struct.pack("<qq", *raw.shape) + raw.tobytes() + pack_arrays(arrays)
 
 
-def _unpack(payload: bytes) -> dict[str, np.ndarray]:
-    with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-        names = z["columns"].tolist()
-        return {name: z[f"c{i}"] for i, name in enumerate(names)}
+def _raw(payload: bytes) -> tuple[np.ndarray, int]:
+    """The Δ raw of a :func:`_pack` payload (n, outputs) and where the other columns start."""
+    n, t = struct.unpack_from("<qq", payload)
+    raw = np.frombuffer(payload, np.float64, count=n * t, offset=16).reshape(n, t)
+    return raw, 16 + 8 * n * t
 
 
 def _info_fields(task: str, outputs: Sequence[str]) -> list[tuple[InfoField, str]]:
@@ -243,6 +249,7 @@ def _finish(
     rank: int,
     world: int,
     tracker: _Tracker,
+    max_rows: int,
     progress: Progress,
 ) -> None:
     """On every rank, after the null: p-values of this rank's chunks counted over all
@@ -250,17 +257,17 @@ def _finish(
     ``variants.vcf`` text written to the rank's shard in ``shards/final``; the formatting,
     the costly part, runs on every rank at once and rank 0 only concatenates."""
     outputs = scorer.outputs
-    for _, payload in read_shard_items(shards, world, ranks=[rank]):
-        cols = _unpack(payload)
-        scorer.pvalues(np.stack([cols[RAW_DELTA + o] for o in outputs], axis=1))
+    head = 16 + 8 * len(outputs) * max_rows  # the Δ raw of the largest chunk
+    for _, payload in read_shard_items(shards, world, ranks=[rank], limit=head):
+        scorer.pvalues(_raw(payload)[0])
     scorer.total_counts(all_sum)
     out_cols = _output_columns(scorer)
     pairs = _info_fields(scorer.task, outputs)
     final = ShardWriter(shards / "final", rank)
     done = 0
     for index, payload in read_shard_items(shards, world, ranks=[rank]):
-        cols = _unpack(payload)
-        raw = np.stack([cols[RAW_DELTA + o] for o in outputs], axis=1)
+        raw, start = _raw(payload)
+        cols = unpack_arrays(payload[start:])
         pvals = scorer.pvalues(raw, count=False)
         for j, o in enumerate(outputs):
             cols[f"{o}_pvalue"] = pvals[:, j]
@@ -268,8 +275,7 @@ def _finish(
         tsv = format_tsv({c: cols[c] for c in out_cols}).encode()
         info = {f.key: cols[c] for f, c in pairs}
         vcf = format_vcf_records(
-            cols["chrom"].tolist(), cols["pos"], cols["id"].tolist(), cols["ref"].tolist(),
-            cols["alt"].tolist(), info,
+            cols["chrom"], cols["pos"], cols["id"], cols["ref"], cols["alt"], info
         ).encode()  # fmt: skip
         final.append(index, struct.pack("<qq", len(raw), len(tsv)) + tsv + vcf)
         tracker.update(index, cols)
@@ -448,7 +454,7 @@ def score_variants_run(
                     scorer.merge(state)
             scorer.finish(part=rank, parts=world, total=all_sum)
             tracker = _Tracker(effect, keep=max(top_maps, _LABELLED), seed=seed)
-            _finish(scorer, folder, rank, world, tracker, progress)
+            _finish(scorer, folder, rank, world, tracker, work.max_rows, progress)
             barrier()  # every rank's finished shard complete
             t2 = time.perf_counter()
             if rank != 0:
