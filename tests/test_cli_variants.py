@@ -26,6 +26,26 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
     return code, captured.out, captured.err
 
 
+def run_two_cpu_processes(*argv: object) -> str:
+    """``python -m cislearn ARGV`` as 2 CPU processes (Lightning DDP, gloo); its stdout."""
+    import os
+    import subprocess
+    import sys
+
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
+    ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-threads", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "cislearn", *map(str, argv), *ddp],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout
+
+
 @pytest.fixture(scope="module")
 def bundle(ctcf, tmp_path_factory) -> Path:
     return train_ctcf_bundle(ctcf, tmp_path_factory.mktemp("cli_variant_model"))
@@ -147,29 +167,15 @@ def test_missing_genome_and_bad_shifts(capsys, tmp_path, bundle, ctcf_genome):
 def test_ddp_two_cpu_processes_byte_identical(capsys, tmp_path, bundle, ctcf_genome):
     """`--devices 2 --accelerator cpu --strategy ddp` (2 processes, gloo, Lightning's predict
     loop) writes the same variants.tsv and variants.vcf, byte for byte, as one process."""
-    import os
-    import subprocess
-    import sys
-
     genome, peaks = ctcf_genome
     hits = motif_variants(genome, peaks, n=40) + control_variants(genome, peaks, n=40)
     vcf = write_vcf_text(tmp_path / "in.vcf", hits, "")
     common = ["--genome", genome, "--top-maps", "0", "--n-null", "200", "--chunk-size", "8"]
     code, _, err = run(capsys, "score-variants", bundle, vcf, "--out", tmp_path / "one", *common)
     assert code == 0, err
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
-    argv = ["score-variants", bundle, vcf, "--out", tmp_path / "two", *common]
-    ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-threads", "1"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "cislearn", *map(str, argv), *ddp],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("scored ") == 1  # rank 0 reports, rank 1 is silent
+    two = tmp_path / "two"
+    stdout = run_two_cpu_processes("score-variants", bundle, vcf, "--out", two, *common)
+    assert stdout.count("scored ") == 1  # rank 0 reports, rank 1 is silent
     for name in ("variants.tsv", "variants.vcf"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
@@ -205,10 +211,6 @@ def test_gpu_settings_exercised_on_cpu(capsys, tmp_path, bundle, ctcf_genome):
 def test_scan_ddp_two_cpu_processes_identical_bigwig(capsys, tmp_path, bundle, ctcf_genome):
     """`scan --devices 2 --accelerator cpu --strategy ddp`: the chunks (8,192 bins each) split
     over 2 processes on Lightning's predict loop give the same bigWig values as one process."""
-    import os
-    import subprocess
-    import sys
-
     import pyBigWig
 
     genome, _ = ctcf_genome
@@ -219,19 +221,8 @@ def test_scan_ddp_two_cpu_processes_identical_bigwig(capsys, tmp_path, bundle, c
     common = ["--genome", genome, "--regions", regions, "--stride", "2"]
     code, out, err = run(capsys, "scan", bundle, "--out", tmp_path / "one.bw", *common)
     assert code == 0, err
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
-    argv = ["scan", bundle, "--out", tmp_path / "two.bw", *common]
-    ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-threads", "1"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "cislearn", *map(str, argv), *ddp],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("windows of") == 1  # rank 0 reports, rank 1 is silent
+    stdout = run_two_cpu_processes("scan", bundle, "--out", tmp_path / "two.bw", *common)
+    assert stdout.count("windows of") == 1  # rank 0 reports, rank 1 is silent
     one, two = pyBigWig.open(str(tmp_path / "one.bw")), pyBigWig.open(str(tmp_path / "two.bw"))
     a, b = one.intervals(chrom), two.intervals(chrom)
     assert len(a) > 2 * 8192 and a == b

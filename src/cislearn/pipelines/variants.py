@@ -366,13 +366,15 @@ def score_variants_run(
     chunks of ``chunk_size`` records are split over the ranks (``devices`` × ``num_nodes``
     with ``strategy="ddp"``; one process otherwise), each rank scores its chunks (on CPU
     with the exact fast path) into its shard under ``out/.shards`` and offers candidate
-    null sites to a bounded reservoir. Rank 0 then merges: the null from the reservoirs of
-    every rank (:class:`cislearn.variant_stats.NullSites`), the chunks in input order with
-    p-values and Benjamini–Hochberg q-values into ``variants.tsv`` and the annotated
-    ``variants.vcf``, a uniform sample of the effects (figure) and the strongest variants
-    (labels, maps). Memory stays flat in the number of variants; the output does not depend
-    on the number of ranks (byte for byte). Scores, flags and p-values are those of
-    :func:`cislearn.variants.score_variants`.
+    null sites to a bounded reservoir. Then every rank draws the null from the reservoirs
+    of all ranks (:class:`cislearn.variant_stats.NullSites`; its share of the null sites
+    scored here, the rest summed in from the other ranks), counts the p-values of its
+    chunks (summed over ranks for the Benjamini–Hochberg q-values) and writes their
+    finished ``variants.tsv`` and annotated ``variants.vcf`` lines; rank 0 concatenates
+    them in input order and draws a uniform sample of the effects (figure) and the
+    strongest variants (labels, maps), merged from every rank. Memory stays flat in the
+    number of variants; the output does not depend on the number of ranks (byte for byte).
+    Scores, flags and p-values are those of :func:`cislearn.variants.score_variants`.
 
     Parameters
     ----------
