@@ -96,13 +96,16 @@ class _Tracker:
         self.seen = 0
         self.top: dict[str, np.ndarray] = {}
 
-    def update(self, index: int, cols: Mapping[str, np.ndarray]) -> None:
+    def update(self, index: int, cols: Mapping[str, Any]) -> None:
         eff = np.asarray(cols[self.effect], np.float64)
         ok = np.flatnonzero(np.isfinite(eff))
         key = np.random.default_rng([self.seed, index]).random(len(eff))[ok]
         self._offer_sample(key, eff[ok], len(ok))
         best = ok[np.argsort(-np.abs(eff[ok]), kind="stable")[: self.keep]]
-        rows = {c: np.asarray(cols["genome_chrom" if c == "chrom" else c])[best] for c in _TOP_TEXT}
+        rows = {}
+        for c in _TOP_TEXT:  # text columns come as lists: take the few rows kept
+            src = cols["genome_chrom" if c == "chrom" else c]
+            rows[c] = np.array([str(src[i]) for i in best], dtype=str)
         rows["pos"] = np.asarray(cols["pos"], np.int64)[best]
         rows["effect"] = eff[best]
         rows["order"] = np.stack([np.full(len(best), index), best], axis=1).astype(np.int64)
