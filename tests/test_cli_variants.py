@@ -227,3 +227,47 @@ def test_scan_ddp_two_cpu_processes_identical_bigwig(capsys, tmp_path, bundle, c
     a, b = one.intervals(chrom), two.intervals(chrom)
     assert len(a) > 2 * 8192 and a == b
     assert not (tmp_path / ".two.bw.shards").exists()
+
+
+def test_failed_scan_and_scoring_leave_no_shards(
+    capsys, tmp_path, bundle, ctcf_genome, monkeypatch
+):
+    """A scan or a variant scoring that fails part-way leaves neither its output nor its
+    shard folder behind (one line, exit 2 for the CLI; the error for the Python call)."""
+    import cislearn.pipelines.scan as scan_pipeline
+    from cislearn.errors import InputError
+    from cislearn.pipelines.variants import score_variants_run
+    from cislearn.variants import VariantScorer
+
+    genome, peaks = ctcf_genome
+    chrom, size = next(iter(Genome(genome).lengths.items()))
+    regions = tmp_path / "r.bed"
+    regions.write_text(f"{chrom}\t0\t{size}\n")
+    real_chunk, calls = scan_pipeline.scan_chunk, []
+
+    def failing_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise InputError("disk full (simulated)")
+        return real_chunk(*args, **kwargs)
+
+    monkeypatch.setattr(scan_pipeline, "scan_chunk", failing_chunk)
+    out = tmp_path / "pred.bw"
+    code, _, err = run(capsys, "scan", bundle, "--genome", genome, "--regions", regions,
+                       "--stride", "2", "--out", out)  # fmt: skip
+    assert code == 2 and "disk full (simulated)" in err and len(calls) == 2
+    assert not out.exists() and not (tmp_path / ".pred.bw.shards").exists()
+
+    real_score = VariantScorer.score
+
+    def failing_score(self, chunk, **kwargs):
+        if kwargs.get("index") == 1:
+            raise InputError("disk full (simulated)")
+        return real_score(self, chunk, **kwargs)
+
+    monkeypatch.setattr(VariantScorer, "score", failing_score)
+    vcf = write_vcf_text(tmp_path / "in.vcf", control_variants(genome, peaks, n=20), "")
+    folder = tmp_path / "scored"
+    with pytest.raises(InputError, match="simulated"):
+        score_variants_run(bundle, vcf, genome, folder, top_maps=0, n_null=50, chunk_size=8)
+    assert not (folder / ".shards").exists() and not (folder / "variants.tsv").exists()

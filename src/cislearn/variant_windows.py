@@ -184,8 +184,7 @@ class VariantWindows:
         return self.segment(chrom, start, start + self.length)[0]
 
     def prepare(self, chunk: Sequence[Variant]) -> Prepared:
-        L, c = self.length, self.length // 2
-        R = max(abs(s) for s in self.shifts)
+        L, c, R = self.length, self.length // 2, self._reach
         prep = Prepared([], [], [], [], [], [], [], [], [], [], [])
         self._read_blocks(chunk)
         for i, v in enumerate(chunk):

@@ -15,7 +15,7 @@ import torch
 
 from cislearn.distribute import Hardware, hardware_for, run_sharded
 from cislearn.errors import ConfigError
-from cislearn.io.atomic import refuse_overwrite
+from cislearn.io.atomic import later_rank, refuse_overwrite
 from cislearn.io.shards import pack_arrays, read_shard_items, unpack_arrays
 from cislearn.scan import ChunkSpec, ScanChunk, chunk_specs, scan_chunk, spec_bins
 from cislearn.types import Progress, no_progress
@@ -116,18 +116,20 @@ def scan_to_bigwig(
         reader = track_reader(predictor.meta, dict(input_tracks or {}), stack)
         run_model = predict_fn(predictor, column=column, value=value, tracks=reader)
         work = _ScanWork(predictor, run_model, gen, tiles, stride, progress)
-        shards = run_sharded(work, out.parent / f".{out.name}.shards", hardware)
-        if shards.rank != 0:
-            return None
+        folder = out.parent / f".{out.name}.shards"
         try:
+            shards = run_sharded(work, folder, hardware)
+            if shards.rank != 0:
+                return None
             writer = stack.enter_context(TrackWriter(out, gen.lengths, bedgraph=bedgraph))
             for _, payload in read_shard_items(shards.folder, shards.world_size):
                 chunk = _unpack(payload)
                 writer.add(chunk.chrom, chunk.starts, chunk.ends, chunk.values[:, 0])
                 n_skipped += chunk.n_skipped
                 n_windows += len(chunk.starts) - chunk.n_skipped
-        finally:
-            shutil.rmtree(shards.folder, ignore_errors=True)
+        finally:  # the shards are gone whether the scan finished or failed (rank 0 removes)
+            if not later_rank():
+                shutil.rmtree(folder, ignore_errors=True)
     return ScanResult(out, names[column], predictor.length, stride, n_windows, n_skipped)
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 from cislearn.distribute import Hardware, all_sum, barrier, hardware_for, run_sharded
-from cislearn.io.atomic import atomic_write
+from cislearn.io.atomic import atomic_write, later_rank
 from cislearn.io.genome import Genome
 from cislearn.io.shards import (
     ShardWriter,
@@ -446,12 +446,13 @@ def score_variants_run(
         meta = read_vcf_header(variants)
         out.mkdir(parents=True, exist_ok=True)
         work = _VariantWork(scorer, variants, chunk_size, progress)
-        t0 = time.perf_counter()
-        shards = run_sharded(work, out / ".shards", hardware)
-        t1 = time.perf_counter()
-        rank, world, folder = shards
         effect = effect_column(scorer.task, scorer.outputs[0])
-        try:
+        folder = out / ".shards"
+        try:  # the shards are gone whether the run finished or failed (rank 0 removes)
+            t0 = time.perf_counter()
+            shards = run_sharded(work, folder, hardware)
+            t1 = time.perf_counter()
+            rank, world, _ = shards
             # every rank: the null from every rank's candidates (its share scored here), then
             # its own chunks finished
             for r, state in read_shard_states(folder, world).items():
@@ -466,7 +467,7 @@ def score_variants_run(
                 return None
             n_rows = _concatenate(scorer, folder, world, out, gen, meta, tracker)
         finally:
-            if rank == 0:
+            if not later_rank():
                 shutil.rmtree(folder, ignore_errors=True)
         stream = tracker.result()
         figure = _figure(stream, effect, out / FIGURE, f"{run.name}: {variants.name}")
