@@ -8,12 +8,14 @@ at 201 bp (speed does not depend on the weights):
 
 - ``cnn``, 1 process x 1 thread;
 - ``cnn``, 2 processes x 1 thread (``--devices 2 --accelerator cpu --strategy ddp``: Lightning's
-  distributed predict loop, gloo); scaling = its SNV/s over the 1 x 1 case;
+  distributed predict loop, gloo, the second rank forked); scaling = its SNV/s over the 1 x 1
+  case;
 - ``cnn``, 1 process x 2 threads (reported beside 2 x 1);
 - the default model (``config.DEFAULT_ARCH`` with the default recipe's RC averaging: today
   ``wide-deep``, scored part by part: its CNN member on the fast path, its CNN-LSTM member
   naive), 1 x 1, 1 x 2 and 2 x 1, on ``--n-default`` SNVs;
-- peak RSS of rank 0 (and of rank 1, a child of rank 0) for ``--n`` and ``--n-big`` SNVs
+- peak RSS of the command's process and of its children (the forked ranks; the larger of
+  the two is the case's peak) for ``--n`` and ``--n-big`` SNVs
   (``cnn``, 2 x 1), and the 2 x 1 vs 1 x 1 scaling again at ``--n-big`` SNVs.
 
 Cases run one after another in one invocation (ratios side by side); the machine's load is
@@ -82,7 +84,8 @@ def write_snvs(path: Path, seqs: list[bytes], n: int, seed: int = 1) -> None:
 
 
 def child(argv: list[str]) -> int:
-    """One CLI run in this process; rank 0 writes its (and its children's) peak RSS."""
+    """One CLI run in this process; the process that started it writes its own and its
+    children's peak RSS."""
     from cislearn.cli.main import main
 
     out, args = argv[0], argv[1:]
@@ -90,7 +93,7 @@ def child(argv: list[str]) -> int:
     if os.environ.get("LOCAL_RANK", "0") == "0" and os.environ.get("NODE_RANK", "0") == "0":
         rss = {
             "code": code,
-            "rank0_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "main_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         }
         Path(out).write_text(json.dumps(rss))
@@ -116,11 +119,14 @@ def case(bundle: Path, vcf: Path, genome: Path, tmp: Path, name: str, n: int, pr
     if proc.returncode != 0:
         raise SystemExit(f"{name} failed:\n{proc.stderr[-3000:]}")
     rss = json.loads(stats.read_text())
+    # the command's process and its children: CPU ranks are forked from it (the busiest
+    # rank may be a child)
+    rss["peak_rss_mb"] = max(rss["main_peak_rss_mb"], rss["children_peak_rss_mb"])
     rows = sum(1 for _ in open(out / "variants.tsv")) - 1
     result = {"n_snvs": n, "rows": rows, "processes": procs, "threads_per_process": threads,
               "seconds": seconds, "snv_per_s": n / seconds, **rss}  # fmt: skip
     print(f"{name}: {n:,} SNVs in {seconds:.1f} s = {n / seconds:,.0f} SNV/s, "
-          f"peak RSS rank 0 {rss['rank0_peak_rss_mb']:.0f} MB")  # fmt: skip
+          f"peak RSS {rss['peak_rss_mb']:.0f} MB")  # fmt: skip
     result["seconds_in_summary"] = json.loads((out / "summary.json").read_text())["seconds"]
     for f in out.iterdir():
         if f.is_file():
@@ -139,10 +145,10 @@ def rss_only(n: int, n_big: int) -> int:
         for k in (n, n_big):
             write_snvs(tmp / "snvs.vcf", seqs, k)
             cases[k] = case(tmp / "cnn", tmp / "snvs.vcf", tmp / "genome.fa", tmp, f"{k}", k, 2, 1)
-    ratio = cases[n_big]["rank0_peak_rss_mb"] / cases[n]["rank0_peak_rss_mb"]
+    ratio = cases[n_big]["main_peak_rss_mb"] / cases[n]["main_peak_rss_mb"]
     child_ratio = cases[n_big]["children_peak_rss_mb"] / cases[n]["children_peak_rss_mb"]
     result = {"benchmark": "scale_rss", "n": n, "n_big": n_big, "cases": cases,
-              "rank0_peak_rss_ratio": ratio, "rank1_peak_rss_ratio": child_ratio,
+              "main_peak_rss_ratio": ratio, "children_peak_rss_ratio": child_ratio,
               "pass": max(ratio, child_ratio) <= 1.10,
               "machine": probe.finish(threads=2)}  # fmt: skip
     write_result(RESULTS.with_name("scale_rss.json"), result)
@@ -216,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.n_big:
         big, ref = cases["cnn 2x1 big"], cases["cnn 2x1"]
-        result["peak_rss_ratio_big_vs_n"] = big["rank0_peak_rss_mb"] / ref["rank0_peak_rss_mb"]
+        result["peak_rss_ratio_big_vs_n"] = big["peak_rss_mb"] / ref["peak_rss_mb"]
         result["pass_rss"] = result["peak_rss_ratio_big_vs_n"] <= 1.10
         # start-up (Lightning's import, the second process's own start, the rendezvous) is
         # paid once: the scaling on the larger input shows what it costs at 1,000,000

@@ -26,22 +26,53 @@ def run(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, st
     return code, captured.out, captured.err
 
 
-def run_two_cpu_processes(*argv: object) -> str:
-    """``python -m cislearn ARGV`` as 2 CPU processes (Lightning DDP, gloo); its stdout."""
+def run_two_cpu_processes(*argv: object, outside: bool = False, ok: bool = True) -> str:
+    """``python -m cislearn ARGV`` as 2 CPU processes (Lightning DDP, gloo); rank 0's stdout
+    (with ``ok=False``: its exit code and stderr instead, the run expected to fail).
+
+    By default Lightning starts the second rank (forked); ``outside``: both ranks are started
+    here with torchrun's environment (``RANK``, ``WORLD_SIZE``, ``MASTER_PORT``, ...), so
+    Lightning launches nothing and each process runs the command as one rank.
+    """
     import os
+    import socket
     import subprocess
     import sys
 
     src = str(Path(__file__).resolve().parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": src, "OMP_NUM_THREADS": "1"}
     ddp = ["--accelerator", "cpu", "--devices", "2", "--strategy", "ddp", "--num-threads", "1"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "cislearn", *map(str, argv), *ddp],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    cmd = [sys.executable, "-m", "cislearn", *map(str, argv), *ddp]
+    if outside:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        ranks = [
+            subprocess.Popen(
+                cmd,
+                env={
+                    **env,
+                    "MASTER_ADDR": "127.0.0.1",
+                    "MASTER_PORT": str(port),
+                    "WORLD_SIZE": "2",
+                    "NODE_RANK": "0",
+                    "RANK": str(r),
+                    "LOCAL_RANK": str(r),
+                },
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            for r in (0, 1)
+        ]
+        outs = [p.communicate(timeout=300) for p in ranks]
+        for p, (_, err) in zip(ranks, outs, strict=True):
+            assert p.returncode == 0, err[-2000:]
+        assert outs[1][0] == ""  # rank 1 is silent
+        return outs[0][0]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    if not ok:
+        return f"{proc.returncode}\n{proc.stderr}"
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout
 
@@ -181,6 +212,41 @@ def test_ddp_two_cpu_processes_byte_identical(capsys, tmp_path, bundle, ctcf_gen
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
     assert summary["hardware"]["world_size"] == 2 and summary["n_variants"] == len(hits)
     assert not (tmp_path / "two" / ".shards").exists()
+
+
+@pytest.mark.slow
+def test_ddp_ranks_started_outside_and_a_bad_record_on_the_second_rank(
+    capsys, tmp_path, bundle, ctcf_genome
+):
+    """Ranks started as torchrun starts them (Lightning launches nothing: no fork) write the
+    same bytes as one process; a malformed record read by the second (forked) rank is the same
+    one-line error, exit 2, as with one process, and leaves nothing behind."""
+    genome, peaks = ctcf_genome
+    hits = motif_variants(genome, peaks, n=20) + control_variants(genome, peaks, n=20)
+    vcf = write_vcf_text(tmp_path / "in.vcf", hits, "")
+    common = ["--genome", genome, "--top-maps", "0", "--n-null", "100", "--chunk-size", "8"]
+    code, _, err = run(capsys, "score-variants", bundle, vcf, "--out", tmp_path / "one", *common)
+    assert code == 0, err
+    stdout = run_two_cpu_processes(
+        "score-variants", bundle, vcf, "--out", tmp_path / "two", *common, outside=True
+    )
+    assert stdout.count("scored ") == 1
+    for name in ("variants.tsv", "variants.vcf"):
+        assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
+    # records 9-16 are the second chunk: the second rank's
+    lines = vcf.read_text().splitlines(keepends=True)
+    head = sum(line.startswith("#") for line in lines)
+    lines[head + 11] = "chr1\tabc\t.\tA\tC\t.\t.\t.\n"
+    bad = tmp_path / "bad.vcf"
+    bad.write_text("".join(lines))
+    result = run_two_cpu_processes(
+        "score-variants", bundle, bad, "--out", tmp_path / "bad", *common, ok=False
+    )
+    code, err = result.split("\n", 1)
+    expect = f"bad.vcf, line {head + 12}: position 'abc' is not a 1-based"
+    assert code == "2" and expect in err and len(err.strip().splitlines()) == 1, err[-2000:]
+    assert not (tmp_path / "bad" / "variants.tsv").exists()
+    assert not (tmp_path / "bad" / ".shards").exists()
 
 
 def test_gpu_settings_exercised_on_cpu(capsys, tmp_path, bundle, ctcf_genome):

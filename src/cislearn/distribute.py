@@ -53,6 +53,12 @@ class ShardedWork(Protocol):
         """What rank 0 needs from this rank besides the payloads (counts, samples)."""
         ...
 
+    # Optional: ``after(run: ShardedRun) -> None``, run by every rank once every shard is
+    # complete, while the ranks' process group is up (:func:`all_sum`, :func:`barrier`): work
+    # of each rank that needs every shard (the variants' null and p-values). Rank 0 may run
+    # in a child process (CPU ranks are forked), so what rank 0's caller needs afterwards
+    # must be written to the shard folder, not kept in memory.
+
 
 class Hardware(NamedTuple):
     """Concrete Lightning settings of an inference run."""
@@ -123,12 +129,14 @@ def run_sharded(
     process in full precision (the default) runs the same items in a plain loop instead,
     without importing Lightning, and writes the same shard.
 
-    With ``strategy="ddp"`` Lightning starts the other local ranks by re-running the command
-    (or they are started by ``torchrun`` / SLURM ``srun``); each rank takes the items of its
-    part, runs them on its device and appends the payloads to its shard in ``folder`` (a
-    folder every rank can reach). On return all shards are complete; rank 0 reads them with
-    :func:`cislearn.io.shards.read_shard_items` (input order) and
-    :func:`cislearn.io.shards.read_shard_states`. Predictions are not kept in memory.
+    With ``strategy="ddp"`` the ranks are started by ``torchrun`` / SLURM ``srun``, or else by
+    Lightning: CPU processes are forked from this one (``ddp_fork``: no second start-up of
+    Python, torch and Lightning), GPU ranks re-run the command. Each rank takes the items of
+    its part, runs them on its device, appends the payloads to its shard in ``folder`` (a
+    folder every rank can reach), then runs ``work.after`` if there is one. On return all
+    shards are complete; rank 0 reads them with :func:`cislearn.io.shards.read_shard_items`
+    (input order) and :func:`cislearn.io.shards.read_shard_states`. Predictions are not kept
+    in memory.
 
     Parameters
     ----------
@@ -158,9 +166,12 @@ def run_sharded(
         with torch.inference_mode():  # as Lightning's predict loop
             for index, item in work.items(0, 1):
                 shard.append(index, work.run(index, item, device))
+        shard.close(work.state())
+        after = getattr(work, "after", None)
+        if after is not None:
+            after(ShardedRun(0, 1, folder))
     finally:
         torch.set_num_threads(threads)
-    shard.close(work.state())
     return ShardedRun(0, 1, folder)
 
 

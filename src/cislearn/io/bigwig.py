@@ -22,6 +22,7 @@ import numpy as np
 
 from cislearn.errors import InputError
 from cislearn.io.atomic import atomic_path, atomic_write
+from cislearn.io.forksafe import forget, reopen_in_forked_children
 
 __all__ = [
     "STATS",
@@ -118,8 +119,16 @@ class BigWig:
             raise InputError("not a bigWig file (pyBigWig cannot open it)", path=self.path)
         self._bw = handle
         self.chroms: dict[str, int] = dict(handle.chroms())
+        reopen_in_forked_children(self)
+
+    def _reopen(self) -> None:
+        # a forked child: its own file offset (see cislearn.io.forksafe)
+        import pyBigWig
+
+        self._bw = pyBigWig.open(str(self.path))
 
     def close(self) -> None:
+        forget(self)
         self._bw.close()
 
     def __enter__(self) -> BigWig:

@@ -9,8 +9,10 @@ import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from cislearn.errors import GenomeError, InputError
+from cislearn.io.forksafe import forget, reopen_in_forked_children
 
 __all__ = ["Genome", "chrom_name_hint", "index_mismatch"]
 
@@ -159,22 +161,33 @@ class Genome:
                 problem,
             )
             fai.unlink()
+        self._index = index
         try:
-            with warnings.catch_warnings():
-                # pyfaidx warns when the index is older than the FASTA; checked above instead
-                warnings.filterwarnings("ignore", message=".*older than.*", module="pyfaidx")
-                self._fasta = pyfaidx.Fasta(
-                    str(self.path),
-                    indexname=index,
-                    as_raw=True,
-                    sequence_always_upper=False,
-                    rebuild=False,
-                )
+            self._fasta = self._open()
         except (pyfaidx.FastaIndexingError, pyfaidx.UnsupportedCompressionFormat) as exc:
             raise GenomeError(f"{self.path}: cannot index genome FASTA: {exc}") from None
         except (OSError, ValueError, UnicodeDecodeError) as exc:
             raise GenomeError(f"{self.path}: cannot read genome FASTA: {exc}") from None
         self.lengths: dict[str, int] = {k: len(v) for k, v in self._fasta.records.items()}
+        reopen_in_forked_children(self)
+
+    def _open(self) -> Any:
+        import pyfaidx
+
+        with warnings.catch_warnings():
+            # pyfaidx warns when the index is older than the FASTA; checked above instead
+            warnings.filterwarnings("ignore", message=".*older than.*", module="pyfaidx")
+            return pyfaidx.Fasta(
+                str(self.path),
+                indexname=self._index,
+                as_raw=True,
+                sequence_always_upper=False,
+                rebuild=False,
+            )
+
+    def _reopen(self) -> None:
+        # a forked child: its own file offset (see cislearn.io.forksafe)
+        self._fasta = self._open()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -210,6 +223,7 @@ class Genome:
         return str(self._fasta[chrom][start:end])
 
     def close(self) -> None:
+        forget(self)
         self._fasta.close()
 
     def __enter__(self) -> Genome:

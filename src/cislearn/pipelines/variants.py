@@ -10,7 +10,7 @@ import os
 import shutil
 import struct
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from cislearn.distribute import Hardware, all_sum, barrier, hardware_for, run_sharded
+from cislearn.distribute import Hardware, ShardedRun, all_sum, hardware_for, run_sharded
 from cislearn.io.atomic import atomic_write, later_rank
 from cislearn.io.genome import Genome
 from cislearn.io.shards import (
@@ -159,18 +159,27 @@ class _Tracker:
 
 class _VariantWork:
     """Chunks of ``chunk_size`` records scored by one :class:`VariantScorer` on each rank;
-    the payload of a chunk is its scored columns (:func:`_pack`)."""
+    the payload of a chunk is its scored columns (:func:`_pack`). :meth:`after` finishes
+    each rank's chunks once every rank has scored."""
 
     def __init__(
-        self, scorer: VariantScorer, variants: Path, chunk_size: int, progress: Progress
+        self,
+        scorer: VariantScorer,
+        variants: Path,
+        chunk_size: int,
+        progress: Progress,
+        tracker: tuple[str, int, int],
     ) -> None:
         self.scorer, self.variants, self.chunk_size = scorer, variants, chunk_size
         self.progress = progress
+        self.tracker = tracker  # (effect column, strongest kept, seed) of each rank's _Tracker
         self.model = scorer.predictor.model
         self.part, self.done, self.max_rows = 0, 0, 0
+        self.started = time.perf_counter()
 
     def items(self, part: int, parts: int) -> Iterator[tuple[int, list[Variant]]]:
         self.part = part
+        self.started = time.perf_counter()
         return read_variant_chunks(self.variants, self.chunk_size, part=part, parts=parts)
 
     def run(self, index: int, item: list[Variant], device: torch.device) -> bytes:
@@ -184,6 +193,26 @@ class _VariantWork:
 
     def state(self) -> dict[str, np.ndarray]:
         return self.scorer.state()
+
+    def after(self, run: ShardedRun) -> None:
+        """Every rank: the null from every rank's candidates (its share scored here), then
+        its own chunks finished (:func:`_finish`). Rank 0 may be a forked child that ends
+        here: the run's summary and timing go into its finished shard's state."""
+        t1 = time.perf_counter()
+        rank, world = run.rank, run.world_size
+        for r, state in read_shard_states(run.folder, world).items():
+            if r != rank:
+                self.scorer.merge(state)
+        self.scorer.finish(part=rank, parts=world, total=all_sum)
+        effect, keep, seed = self.tracker
+        tracker = _Tracker(effect, keep=keep, seed=seed)
+        summary = json.dumps(self.scorer.summary()._asdict())
+
+        def seconds() -> np.ndarray:  # scoring and finishing of this rank
+            return np.array([t1 - self.started, time.perf_counter() - t1])
+
+        _finish(self.scorer, run.folder, run.rank, world, tracker, self.max_rows, self.progress,
+                lambda: {"summary": np.array([summary]), "seconds": seconds()})  # fmt: skip
 
 
 def _pack(frame: pd.DataFrame, outputs: Sequence[str]) -> bytes:
@@ -254,11 +283,13 @@ def _finish(
     tracker: _Tracker,
     max_rows: int,
     progress: Progress,
+    extra: Callable[[], dict[str, np.ndarray]],
 ) -> None:
     """On every rank, after the null: p-values of this rank's chunks counted over all
     ranks (q-values need every p-value), then each chunk's finished ``variants.tsv`` and
-    ``variants.vcf`` text written to the rank's shard in ``shards/final``; the formatting,
-    the costly part, runs on every rank at once and rank 0 only concatenates."""
+    ``variants.vcf`` text written to the rank's shard in ``shards/final``, with the
+    tracker's state and ``extra()`` as its state; the formatting, the costly part, runs on
+    every rank at once and rank 0 only concatenates."""
     outputs = scorer.outputs
     head = 16 + 8 * len(outputs) * max_rows  # the Δ raw of the largest chunk
     for _, payload in read_shard_items(shards, world, ranks=[rank], limit=head):
@@ -285,7 +316,7 @@ def _finish(
         done += len(raw)
         if rank == 0:
             progress("writing", done, None)
-    final.close(tracker.state())
+    final.close({**tracker.state(), **extra()})
 
 
 def _maps(scorer: VariantScorer, top: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -322,9 +353,14 @@ def _figure(stream: _Stream, effect: str, path: Path, title: str) -> Path:
 
 
 def _record(
-    run: Path, variants: Path, genome: Path, scorer: VariantScorer, seed: int, effect: str
+    run: Path,
+    variants: Path,
+    genome: Path,
+    scorer: VariantScorer,
+    s: VariantSummary,
+    seed: int,
+    effect: str,
 ) -> dict[str, Any]:
-    s = scorer.summary()
     return {
         "run": str(run),
         "variants": str(variants),
@@ -445,49 +481,42 @@ def score_variants_run(
         )
         meta = read_vcf_header(variants)
         out.mkdir(parents=True, exist_ok=True)
-        work = _VariantWork(scorer, variants, chunk_size, progress)
         effect = effect_column(scorer.task, scorer.outputs[0])
+        keep = max(top_maps, _LABELLED)
+        work = _VariantWork(scorer, variants, chunk_size, progress, (effect, keep, seed))
         folder = out / ".shards"
         try:  # the shards are gone whether the run finished or failed (rank 0 removes)
             t0 = time.perf_counter()
-            shards = run_sharded(work, folder, hardware)
-            t1 = time.perf_counter()
-            rank, world, _ = shards
-            # every rank: the null from every rank's candidates (its share scored here), then
-            # its own chunks finished
-            for r, state in read_shard_states(folder, world).items():
-                if r != rank:
-                    scorer.merge(state)
-            scorer.finish(part=rank, parts=world, total=all_sum)
-            tracker = _Tracker(effect, keep=max(top_maps, _LABELLED), seed=seed)
-            _finish(scorer, folder, rank, world, tracker, work.max_rows, progress)
-            barrier()  # every rank's finished shard complete
-            t2 = time.perf_counter()
-            if rank != 0:
+            shards = run_sharded(work, folder, hardware)  # scored and finished on every rank
+            if shards.rank != 0:
                 return None
-            n_rows = _concatenate(scorer, folder, world, out, gen, meta, tracker)
+            t2 = time.perf_counter()
+            # rank 0 (this process, or a forked child that has ended): from the shards only
+            tracker = _Tracker(effect, keep=keep, seed=seed)
+            n_rows, own = _concatenate(scorer, folder, shards.world_size, out, gen, meta, tracker)
         finally:
             if not later_rank():
                 shutil.rmtree(folder, ignore_errors=True)
+        summary = VariantSummary(**json.loads(str(own["summary"][0])))
         stream = tracker.result()
         figure = _figure(stream, effect, out / FIGURE, f"{run.name}: {variants.name}")
         top = pd.DataFrame(stream.top, columns=["id", "chrom", "pos", "ref", "alt", effect])
         maps = _maps(scorer, top.head(top_maps), out / MAPS) if top_maps > 0 else []
-        record = _record(run, variants, genome, scorer, seed, effect)
+        record = _record(run, variants, genome, scorer, summary, seed, effect)
         record["hardware"] = {**hardware._asdict(), "world_size": shards.world_size}
-        # where the time went: the ranks' scoring and finishing (parallel), rank 0's
-        # concatenation, figure and maps (serial)
+        # where the time went: rank 0's scoring and finishing (every rank at once), the
+        # start-up of the ranks, rank 0's concatenation, figure and maps (serial)
+        score, finish = (float(x) for x in own["seconds"])
         record["seconds"] = {
-            "score": t1 - t0,
-            "finish": t2 - t1,
+            "score": score,
+            "finish": finish,
+            "start_ranks": max(0.0, t2 - t0 - score - finish),
             "concatenate_figure_maps": time.perf_counter() - t2,
         }
         with atomic_write(out / "summary.json") as fh:
             fh.write(json.dumps(record, indent=2))
             fh.write("\n")
-    return VariantsResult(
-        out, out / TABLE, out / VCF, figure, maps, n_rows, scorer.summary(), effect
-    )
+    return VariantsResult(out, out / TABLE, out / VCF, figure, maps, n_rows, summary, effect)
 
 
 def _concatenate(
@@ -498,12 +527,13 @@ def _concatenate(
     gen: Genome,
     meta: list[str],
     tracker: _Tracker,
-) -> int:
+) -> tuple[int, dict[str, np.ndarray]]:
     """Rank 0: the finished chunks of every rank in input order into ``variants.tsv`` and
-    ``variants.vcf`` (bytes copied), the other ranks' trackers folded in; the row count."""
-    for r, state in read_shard_states(shards / "final", world).items():
-        if r != 0:
-            tracker.merge(state)
+    ``variants.vcf`` (bytes copied), every rank's tracker folded into ``tracker``; the row
+    count and rank 0's finished state (summary, seconds)."""
+    states = read_shard_states(shards / "final", world)
+    for state in states.values():
+        tracker.merge(state)
     pairs = _info_fields(scorer.task, scorer.outputs)
     header = vcf_header([f for f, _ in pairs], meta=meta, contigs=gen.lengths if not meta else None)
     n_rows = 0
@@ -515,4 +545,4 @@ def _concatenate(
             tsv.write(payload[16 : 16 + size])
             vcf.write(payload[16 + size :])
             n_rows += n
-    return n_rows
+    return n_rows, states[0]
