@@ -123,3 +123,85 @@ def test_bad_codes_positions_and_bases_are_one_line_errors() -> None:
         ]:
             with pytest.raises(InputError, match=message):
                 _PLAN.logits(*args)
+
+
+class DilatedValid(Dilated):
+    """Dilated branches without padding and max pooling: the form whose windows can share
+    one convolution over a span (``CodePlan.spans_apply``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from cislearn.models.layers import GlobalPool
+
+        self.b1[0] = torch.nn.Conv1d(4, 5, 4, dilation=3)
+        self.b1[2] = torch.nn.ReLU()
+        self.pool = GlobalPool("max")
+        self.head[0] = torch.nn.Linear(11, 7)
+
+
+def _genome_windows(
+    n: int, seed: int, genome: int = 400
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` windows of two random 'contigs' (with N runs), dense and overlapping, some
+    repeated, in shuffled order: codes, starts (contigs 2**40 apart), positions, new bases."""
+    rng = np.random.default_rng(seed)
+    contigs = rng.integers(0, 4, (2, genome)).astype(np.uint8)
+    contigs[0, 50:57] = 4
+    contig = rng.integers(0, 2, n)
+    start = rng.integers(0, genome - LENGTH + 1, n)
+    start[: n // 10] = start[n // 10 : 2 * (n // 10)]  # the same window twice
+    codes = contigs[contig[:, None], start[:, None] + np.arange(LENGTH)]
+    pos = rng.integers(0, LENGTH, n)
+    alt = (np.minimum(codes[np.arange(n), pos], 3) + rng.integers(1, 4, n)) % 4
+    return codes, contig * (1 << 40) + start, pos, alt
+
+
+@pytest.mark.parametrize("rc", [False, True])
+@pytest.mark.parametrize("arch,params", CASES + [("dilated-valid", {})])
+def test_overlapping_windows_share_the_convolution_same_bits(
+    arch: str, params: dict, rc: bool
+) -> None:
+    """Windows given their starts on the genome give the same bits as one by one: shared
+    spans where the model allows (max pooling, no padding), the per-window kernel else."""
+    model = randomise(DilatedValid(), seed=5) if arch == "dilated-valid" else _model(arch, params)
+    plan = code_plan(model)
+    assert plan is not None
+    shares = params.get("pool") == "max" and params.get("padding", "valid") == "valid"
+    assert plan.spans_apply() == (shares or arch == "dilated-valid")
+    codes, starts, pos, alt = _genome_windows(300, seed=len(params))
+    with torch.inference_mode():
+        want = plan.logits(codes, pos, alt, rc_average=rc)
+        got = plan.logits(codes, pos, alt, rc_average=rc, starts=starts)
+    np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    mutated = codes.copy()  # and the model's own forward pass on the mutated windows
+    mutated[np.arange(len(codes)), pos] = alt
+    forward = _forward(model, mutated, 0.25)
+    if rc:
+        forward = 0.5 * (forward + _forward(model, (3 - mutated.clip(max=3))[:, ::-1], 0.25))
+        forward = None if (mutated == 4).any() else forward  # N stays N on the other strand
+    if forward is not None:
+        np.testing.assert_allclose(got[1].numpy(), forward, atol=TOL)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.integers(0, 200), min_size=1, max_size=60),
+    st.integers(0, LENGTH - 1),
+    st.integers(1, 3),
+)
+def test_any_window_layout_same_bits(starts: list[int], pos: int, shift: int) -> None:
+    """Any starts (sorted or not, repeated, touching, apart, past the span cap) on a small
+    genome."""
+    model = _model("cnn", {"filters": 6, "width": 5, "pool": "max", "activation": "relu"})
+    plan = code_plan(model)
+    genome = np.random.default_rng(len(starts)).integers(0, 5, 300).astype(np.uint8)
+    s = np.asarray(starts, np.int64)
+    codes = genome[s[:, None] + np.arange(LENGTH)]
+    p = np.full(len(s), pos)
+    alt = (np.minimum(codes[:, pos], 3) + shift) % 4
+    with torch.inference_mode():
+        want = plan.logits(codes, p, alt)
+        got = plan.logits(codes, p, alt, starts=s)
+    np.testing.assert_array_equal(got[1].numpy(), want[1].numpy())
+    np.testing.assert_array_equal(got[0].numpy(), want[0].numpy())

@@ -49,6 +49,8 @@ RAW_DELTA = "_raw_delta:"
 _LOG2_EPS = 1e-6
 #: Null sites scored together (one process's share when several score the null).
 _NULL_GROUP = 1024
+#: Contigs on one coordinate line for :meth:`VariantScorer._starts` (2**40 > any contig).
+_CONTIG_STRIDE = 1 << 40
 
 #: SNV path of :func:`cislearn.interpret.ism.substitution_logits`: "auto" takes its exact
 #: one-substitution fast path (one convolution pass + a window update per variant) when the
@@ -174,6 +176,7 @@ class VariantScorer:
         )
         self._counts = {"n": 0, "scored": 0, "snv": 0, "indel": 0, "multi": 0}
         self._flags = dict.fromkeys(FLAGS, 0)
+        self._contig_index = {c: i for i, c in enumerate(self.genome.lengths)}
 
     # -- model -----------------------------------------------------------------------------
 
@@ -227,9 +230,18 @@ class VariantScorer:
             method=self.method,
             device=self.predictor.device,
             n_value=self.predictor.n_value,
+            starts=self._starts(loc) if len(loc) == len(windows) else None,
         )
         ref, alt = np.asarray(res.ref), np.asarray(res.alt)
         return self._mean_shifts(ref), self._mean_shifts(alt)
+
+    def _starts(self, loc: Sequence[tuple[str, int]]) -> np.ndarray:
+        """Window starts on one line for the whole genome (contigs 2**40 apart): windows of
+        dense variants overlap there and share their convolution on the fast path."""
+        index = self._contig_index
+        return np.fromiter(
+            (index[c] * _CONTIG_STRIDE + a for c, a in loc), dtype=np.int64, count=len(loc)
+        )
 
     def _forward(self, x: np.ndarray) -> np.ndarray:
         return self.predictor.predict(

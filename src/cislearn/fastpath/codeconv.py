@@ -13,6 +13,13 @@ The same pass scores one substitution per sequence (variant effects): the output
 whose window holds the substituted base get the column difference added, the others are
 shared by both alleles.
 
+Windows cut from one genome overlap when the variants are dense (a biobank VCF has one SNV
+every few bases): given each window's start on a common coordinate (``starts``), overlapping
+windows are laid out as one span, each output position of the span is computed once, and
+each window only takes the maximum over its own positions, with the substituted base's
+positions changed (:func:`_span_pool`; the same sums in the same order as :func:`_pool_codes`,
+so the results are the same bits).
+
 Exact up to float32 rounding (the summation order differs from torch's); tests compare it
 with the model's own forward pass. Used only on the CPU and only for models that
 :func:`cislearn.fastpath.plan.fast_plan` accepts with kernel-compatible branches
@@ -191,6 +198,114 @@ def _pool_codes(  # pragma: no cover - compiled by numba
                     out_alt[s, col + f] = salt[f] / lout
 
 
+def _activate(pre_max: np.ndarray, t: _Table) -> np.ndarray:
+    """The activation of max-pooled pre-activations (non-decreasing: max commutes with it)."""
+    return _activate_kernel(pre_max, t.code, t.p1, t.p2)
+
+
+@numba.njit(cache=True, nogil=True)
+def _activate_kernel(x, code, p1, p2):  # pragma: no cover - compiled by numba
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        for f in range(x.shape[1]):
+            out[i, f] = np.float32(act_value(x[i, f], code, p1, p2))
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _span_pool(  # pragma: no cover - compiled by numba
+    s0,
+    s1,
+    buf,
+    span_off,
+    span_rows,
+    row_off,
+    row_pos,
+    row_alt,
+    row_old,
+    rows,
+    pairs,
+    table,
+    bias,
+    dil,
+    lout,
+    max_out,
+    out_ref,
+    out_alt,
+):
+    """Spans ``s0 .. s1-1``: span ``s`` holds codes ``buf[span_off[s]:span_off[s+1]]``
+    (padded with code 5 past its end) and the windows ``span_rows[s]:span_rows[s+1]`` of
+    the sorted window list; window ``i`` starts at ``row_off[i]`` in its span, has base
+    ``row_old[i]`` → ``row_alt[i]`` at ``row_pos[i]`` and writes row ``rows[i]`` of the
+    outputs. Max pooling of pre-activations only (the caller applies the activation)."""
+    n_k, nf = table.shape[1], table.shape[2]
+    n_pairs = pairs.shape[1]
+    pre = np.empty((max_out, nf), dtype=np.float32)
+    mref = np.empty(nf, dtype=np.float32)
+    malt = np.empty(nf, dtype=np.float32)
+    for s in range(s0, s1):
+        a0 = span_off[s]
+        n_out = span_off[s + 1] - a0 - 2 * n_pairs * dil - (n_k - 1) * dil  # valid conv
+        for j in range(n_out):
+            for f in range(nf):
+                pre[j, f] = bias[f]
+            for q in range(n_pairs):
+                t = a0 + j + 2 * q * dil
+                row = 6 * buf[t] + buf[t + dil]
+                for f in range(nf):
+                    pre[j, f] += pairs[row, q, f]
+        for i in range(span_rows[s], span_rows[s + 1]):
+            w, p = row_off[i], row_off[i] + row_pos[i]
+            old, new = row_old[i], row_alt[i]
+            lo = p - (n_k - 1) * dil  # outputs whose window holds the substituted base
+            if lo < w:
+                lo = w
+            hi = p if p < w + lout - 1 else w + lout - 1
+            mref[:] = -np.inf
+            malt[:] = -np.inf
+            for j in range(w, w + lout):
+                off = p - j
+                if j >= lo and j <= hi and off % dil == 0:
+                    tap = off // dil
+                    for f in range(nf):
+                        v = pre[j, f]
+                        mref[f] = np.maximum(mref[f], v)
+                        malt[f] = np.maximum(malt[f], v + (table[new, tap, f] - table[old, tap, f]))
+                else:
+                    for f in range(nf):
+                        v = pre[j, f]
+                        mref[f] = np.maximum(mref[f], v)
+                        malt[f] = np.maximum(malt[f], v)
+            r = rows[i]
+            for f in range(nf):
+                out_ref[r, f] = mref[f]
+                out_alt[r, f] = malt[f]
+
+
+#: Longest span of overlapping windows laid out at once (its pre-activations: 8 MB at 128
+#: filters); a window past it starts a new span.
+_SPAN_CAP = 16_384
+
+
+def _layout(starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Windows of ``length`` at ``starts`` grouped into spans of overlapping windows: the
+    sorted order, each span's first window (in that order, plus the end) and each window's
+    offset in its span."""
+    order = np.argsort(starts, kind="stable")
+    st = starts[order]
+    first = [0]
+    base = int(st[0]) if len(st) else 0
+    offsets = np.empty(len(st), np.int64)
+    for i in range(len(st)):  # a few thousand windows per call: a plain loop is enough
+        x = int(st[i])
+        if i and (x - int(st[i - 1]) >= length or x + length - base > _SPAN_CAP):
+            first.append(i)
+            base = x
+        offsets[i] = x - base
+    first.append(len(st))
+    return order, np.asarray(first, np.int64), offsets
+
+
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
 
@@ -268,10 +383,84 @@ class CodePlan:
             return ref, None
         return ref, torch.from_numpy(np.concatenate(alts, axis=1) if len(alts) > 1 else alts[0])
 
+    def spans_apply(self) -> bool:
+        """Whether :meth:`logits` can share the convolution of overlapping windows: max
+        pooling of a non-decreasing activation over a convolution without padding."""
+        return self.mode == "max" and all(
+            t.padding_total == 0 and t.code in (0, 1, 2, 3, 6, 7, 8) and t.p1 >= 0.0
+            for t in self.tables
+        )
+
+    def _span_pooled(
+        self, codes: np.ndarray, starts: np.ndarray, pos: np.ndarray, alt: np.ndarray
+    ) -> tuple[Tensor, Tensor]:
+        n, length = codes.shape
+        order, first, offsets = _layout(starts, length)
+        n_spans = len(first) - 1
+        ends = offsets[first[1:] - 1] + length  # each span's length
+        refs, alts = [], []
+        for t in self.tables:
+            n_pairs, dil = t.pairs.shape[1], t.dilation
+            pad = 2 * n_pairs * dil  # code 5 past each span's end (the kernel reads there)
+            span_off = np.zeros(n_spans + 1, np.int64)
+            span_off[1:] = np.cumsum(ends + pad)
+            buf = np.full(int(span_off[-1]), 5, np.uint8)
+            span_of = np.repeat(np.arange(n_spans), np.diff(first))
+            at = span_off[span_of] + offsets  # each sorted window's first base in buf
+            buf[at[:, None] + np.arange(length)] = codes[order]
+            lout = length - dil * (t.table.shape[1] - 1)
+            nf = t.table.shape[2]
+            out_ref = np.empty((n, nf), np.float32)
+            out_alt = np.empty((n, nf), np.float32)
+            p = np.ascontiguousarray(pos[order], dtype=np.int64)
+            args = (
+                buf,
+                span_off,
+                first,
+                offsets,
+                p,
+                np.ascontiguousarray(alt[order], dtype=np.int64),
+                codes[order, p].astype(np.int64),
+                order.astype(np.int64),
+                t.pairs,
+                t.table,
+                t.bias,
+                dil,
+                lout,
+                int(ends.max()),
+                out_ref,
+                out_alt,
+            )
+            workers = max(1, min(torch.get_num_threads(), n // _MIN_PER_WORKER, n_spans))
+            if workers == 1:
+                _span_pool(0, n_spans, *args)
+            else:  # spans split by the number of windows they hold
+                cut = np.searchsorted(first, np.linspace(0, n, workers + 1)).astype(np.int64)
+                cut[0], cut[-1] = 0, n_spans
+                jobs = [
+                    _executor().submit(_span_pool, cut[w], cut[w + 1], *args)
+                    for w in range(workers)
+                    if cut[w + 1] > cut[w]
+                ]
+                for job in jobs:
+                    job.result()
+            refs.append(_activate(out_ref, t))
+            alts.append(_activate(out_alt, t))
+        ref = np.concatenate(refs, axis=1) if len(refs) > 1 else refs[0]
+        sub = np.concatenate(alts, axis=1) if len(alts) > 1 else alts[0]
+        return torch.from_numpy(ref), torch.from_numpy(sub)
+
     def _strand(
-        self, codes: np.ndarray, pos: np.ndarray | None, alt: np.ndarray | None
+        self,
+        codes: np.ndarray,
+        pos: np.ndarray | None,
+        alt: np.ndarray | None,
+        starts: np.ndarray | None = None,
     ) -> tuple[Tensor, Tensor | None]:
-        ref, sub = self._pooled(codes, pos, alt)
+        if starts is not None and pos is not None and alt is not None and len(codes):
+            ref, sub = self._span_pooled(codes, starts, pos, alt)
+        else:
+            ref, sub = self._pooled(codes, pos, alt)
         head = self.parts.head
         return head(ref), None if sub is None else head(sub)
 
@@ -282,12 +471,17 @@ class CodePlan:
         alt: np.ndarray | None = None,
         *,
         rc_average: bool = False,
+        starts: np.ndarray | None = None,
     ) -> tuple[Tensor, Tensor | None]:
         """Raw outputs (n, t) of ``codes`` (n, L) uint8 (A, C, G, T, N = 0..4), and with
         ``alt[i]`` (0..3) at ``pos[i]`` when both are given (else None).
 
-        ``rc_average`` (or an RCAverage model) averages both strands. Call under
-        ``torch.inference_mode()`` with the model in eval mode.
+        ``rc_average`` (or an RCAverage model) averages both strands. ``starts`` (n,) int64:
+        where each window starts on one coordinate line shared by all windows (windows that
+        overlap there must hold the same bases where they overlap, as windows of one genome
+        do); with substitutions, overlapping windows then share their convolution where
+        :meth:`spans_apply` (same results). Call under ``torch.inference_mode()`` with the
+        model in eval mode.
         """
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.dtype.kind not in "iu":
@@ -305,14 +499,21 @@ class CodePlan:
             if alt.size and (alt.min() < 0 or alt.max() > 3):
                 raise InputError("alt: values must be 0-3 (A, C, G, T)")
         codes = np.ascontiguousarray(codes, dtype=np.uint8)  # the kernel does not bound-check
-        ref, sub = self._strand(codes, pos, alt)
+        length = codes.shape[1]
+        if starts is not None:
+            starts = np.asarray(starts, dtype=np.int64)
+            if starts.shape != (len(codes),):
+                raise InputError(f"starts: expected {len(codes)} values")
+            if not self.spans_apply():
+                starts = None
+        ref, sub = self._strand(codes, pos, alt, starts)
         if rc_average or self.rc_model:
             rc = np.where(codes < 4, 3 - codes, codes)[:, ::-1].astype(np.uint8)
-            length = codes.shape[1]
             ref_rc, sub_rc = self._strand(
                 np.ascontiguousarray(rc),
                 None if pos is None else length - 1 - np.asarray(pos),
                 None if alt is None else 3 - np.asarray(alt),
+                None if starts is None else -(starts + length),  # the mirrored coordinate
             )
             ref = 0.5 * (ref + ref_rc)
             if sub is not None and sub_rc is not None:

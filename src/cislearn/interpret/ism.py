@@ -231,6 +231,7 @@ def substitution_logits(
     method: str = "auto",
     device: str | torch.device | None = None,
     n_value: float = 0.25,
+    starts: np.ndarray | None = None,
 ) -> SubstitutionResult:
     """Raw outputs of each sequence before and after one base substitution.
 
@@ -260,6 +261,11 @@ def substitution_logits(
         Default: the GPU when present, else the CPU.
     n_value : float
         One-hot value of N the model was trained with (used only for code inputs).
+    starts : array of int, shape (n,), optional
+        Where each sequence starts on one coordinate line (e.g. a genome's, contigs apart):
+        sequences that overlap there hold the same bases where they overlap. With code
+        inputs on the fast path, overlapping windows then share their convolution
+        (:mod:`cislearn.fastpath.codeconv`; the same results, faster on dense variants).
 
     Returns
     -------
@@ -299,7 +305,7 @@ def substitution_logits(
             )
     parts = _additive_parts(model, method)
     if parts is not None and n > 0:
-        common = {"batch_size": batch_size, "device": device, "n_value": n_value}
+        common = {"batch_size": batch_size, "device": device, "n_value": n_value, "starts": starts}
 
         def part(module: nn.Module, rc: bool, how: str) -> tuple[np.ndarray, np.ndarray, str]:
             res = substitution_logits(module, x, pos, alt, rc_average=rc, method=how, **common)
@@ -325,6 +331,7 @@ def substitution_logits(
                     pos[s0 : s0 + step],
                     alt[s0 : s0 + step],
                     rc_average=rc_average,
+                    starts=None if starts is None else np.asarray(starts)[s0 : s0 + step],
                 )
             else:
                 xc = (
