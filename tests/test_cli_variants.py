@@ -194,23 +194,30 @@ def test_missing_genome_and_bad_shifts(capsys, tmp_path, bundle, ctcf_genome):
     assert code == 2 and "--shifts" in err and len(err.strip().splitlines()) == 1
 
 
+def _one_process(capsys, tmp_path, bundle, ctcf_genome, *, n: int) -> tuple[Path, list, int]:  # noqa: ANN001
+    """``n`` motif and ``n`` control SNVs scored by one process into ``tmp_path / "one"``:
+    the VCF, the options shared with the multi-process run, the number of variants."""
+    genome, peaks = ctcf_genome
+    hits = motif_variants(genome, peaks, n=n) + control_variants(genome, peaks, n=n)
+    vcf = write_vcf_text(tmp_path / "in.vcf", hits, "")
+    common = ["--genome", genome, "--top-maps", "0", "--n-null", str(5 * n), "--chunk-size", "8"]
+    code, _, err = run(capsys, "score-variants", bundle, vcf, "--out", tmp_path / "one", *common)
+    assert code == 0, err
+    return vcf, common, len(hits)
+
+
 @pytest.mark.slow
 def test_ddp_two_cpu_processes_byte_identical(capsys, tmp_path, bundle, ctcf_genome):
     """`--devices 2 --accelerator cpu --strategy ddp` (2 processes, gloo, Lightning's predict
     loop) writes the same variants.tsv and variants.vcf, byte for byte, as one process."""
-    genome, peaks = ctcf_genome
-    hits = motif_variants(genome, peaks, n=40) + control_variants(genome, peaks, n=40)
-    vcf = write_vcf_text(tmp_path / "in.vcf", hits, "")
-    common = ["--genome", genome, "--top-maps", "0", "--n-null", "200", "--chunk-size", "8"]
-    code, _, err = run(capsys, "score-variants", bundle, vcf, "--out", tmp_path / "one", *common)
-    assert code == 0, err
+    vcf, common, n = _one_process(capsys, tmp_path, bundle, ctcf_genome, n=40)
     two = tmp_path / "two"
     stdout = run_two_cpu_processes("score-variants", bundle, vcf, "--out", two, *common)
     assert stdout.count("scored ") == 1  # rank 0 reports, rank 1 is silent
     for name in ("variants.tsv", "variants.vcf"):
         assert (tmp_path / "two" / name).read_bytes() == (tmp_path / "one" / name).read_bytes()
     summary = json.loads((tmp_path / "two" / "summary.json").read_text())
-    assert summary["hardware"]["world_size"] == 2 and summary["n_variants"] == len(hits)
+    assert summary["hardware"]["world_size"] == 2 and summary["n_variants"] == n
     assert not (tmp_path / "two" / ".shards").exists()
 
 
@@ -221,12 +228,7 @@ def test_ddp_ranks_started_outside_and_a_bad_record_on_the_second_rank(
     """Ranks started as torchrun starts them (Lightning launches nothing: no fork) write the
     same bytes as one process; a malformed record read by the second (forked) rank is the same
     one-line error, exit 2, as with one process, and leaves nothing behind."""
-    genome, peaks = ctcf_genome
-    hits = motif_variants(genome, peaks, n=20) + control_variants(genome, peaks, n=20)
-    vcf = write_vcf_text(tmp_path / "in.vcf", hits, "")
-    common = ["--genome", genome, "--top-maps", "0", "--n-null", "100", "--chunk-size", "8"]
-    code, _, err = run(capsys, "score-variants", bundle, vcf, "--out", tmp_path / "one", *common)
-    assert code == 0, err
+    vcf, common, _ = _one_process(capsys, tmp_path, bundle, ctcf_genome, n=20)
     stdout = run_two_cpu_processes(
         "score-variants", bundle, vcf, "--out", tmp_path / "two", *common, outside=True
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,6 @@ from pytorch_lightning.callbacks import BasePredictionWriter
 from torch.utils.data import DataLoader, IterableDataset
 
 from cislearn import errors
-from cislearn.distribute import ShardedRun
 from cislearn.engine import engine_context
 from cislearn.io.shards import ShardWriter
 
@@ -67,9 +66,10 @@ class _Module(pl.LightningModule):
 
 
 class _ShardWriter(BasePredictionWriter):
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, after: Callable[[int, int], None] | None) -> None:
         super().__init__(write_interval="batch")
         self.folder = folder
+        self.after = after
         self.shard: ShardWriter | None = None
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -92,15 +92,18 @@ class _ShardWriter(BasePredictionWriter):
         assert self.shard is not None
         self.shard.close(pl_module.work.state())
         trainer.strategy.barrier("cislearn-shards")  # every shard complete before rank 0 reads
-        after = getattr(pl_module.work, "after", None)
-        if after is not None:  # inside the loop: rank 0 may be a forked child that ends here
-            after(ShardedRun(trainer.global_rank, trainer.world_size, self.folder))
+        if self.after is not None:  # inside the loop: rank 0 may be a forked child
+            self.after(trainer.global_rank, trainer.world_size)
             trainer.strategy.barrier("cislearn-after")
 
 
-def predict_loop(work: Any, folder: Path, hardware: Any) -> tuple[int, int]:
+def predict_loop(
+    work: Any, folder: Path, hardware: Any, after: Callable[[int, int], None] | None = None
+) -> tuple[int, int]:
     """Run ``work`` (a :class:`cislearn.distribute.ShardedWork`) on Lightning's predict loop
     with ``hardware`` (a :class:`cislearn.distribute.Hardware`); every rank calls this.
+    ``after(rank, world)`` runs on every rank once all shards are complete, inside the loop
+    (the process group up; a forked rank ends after it).
 
     Returns
     -------
@@ -118,7 +121,7 @@ def predict_loop(work: Any, folder: Path, hardware: Any) -> tuple[int, int]:
             num_nodes=hardware.num_nodes,
             strategy=strategy,
             precision=hardware.precision,
-            callbacks=[_ShardWriter(folder)],
+            callbacks=[_ShardWriter(folder, after)],
             logger=False,
             enable_checkpointing=False,
             enable_progress_bar=False,

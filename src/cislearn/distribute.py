@@ -154,7 +154,13 @@ def run_sharded(
     if not _one_process(hardware):
         from cislearn.ddp import predict_loop  # Lightning only when several processes run
 
-        rank, world = predict_loop(work, folder, hardware)
+        after = getattr(work, "after", None)
+        rank, world = predict_loop(
+            work,
+            folder,
+            hardware,
+            None if after is None else lambda r, w: after(ShardedRun(r, w, folder)),
+        )
         return ShardedRun(rank, world, folder)
     device = torch.device("cuda" if hardware.accelerator == "gpu" else "cpu")
     if isinstance(work.model, nn.Module):  # as Lightning moves a registered module
