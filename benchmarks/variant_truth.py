@@ -49,7 +49,7 @@ def deltas(pred, seqs, positions, alts, *, rc_average: bool, reverse: bool) -> n
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=20, help="cap of `cnn` (not of `auto`)")
     parser.add_argument("--snvs", type=int, default=2000)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--work", default="/tmp/cislearn-variant-truth")
@@ -88,8 +88,9 @@ def main() -> None:
         "models": {},
     }
     for name, keys in MODELS.items():
-        config = cislearn.resolve_config(
-            {}, {**keys, "max_epochs": epochs, "seed": 0, "split": "given", "num_threads": 1}
+        cap = {} if keys.get("arch") == "auto" and not args.quick else {"max_epochs": epochs}
+        config = cislearn.resolve_config(  # `auto` keeps the default recipe's own cap
+            {}, {**keys, **cap, "seed": 0, "split": "given", "num_threads": 1}
         )
         run = Path(args.work) / name
         start = time.perf_counter()
@@ -102,6 +103,7 @@ def main() -> None:
         rev_raw = deltas(pred, seqs, positions, alts, rc_average=False, reverse=True)
         out["models"][name] = {
             "arch": pred.meta["arch"],
+            "max_epochs": config.max_epochs,
             "rc_average": rc,
             "rc_augment": bool(pred.meta["config"].get("rc_augment")),
             "test_auroc": res.metrics["label"]["auroc"],

@@ -63,7 +63,7 @@ def test_featurize_prefixes_colliding_names() -> None:
     assert fm.shape == (2, 16 + 4 + 16)
 
 
-@pytest.mark.parametrize("model", ["lasso", "svm", "rf"])
+@pytest.mark.parametrize("model", ["lasso", "ridge", "svm", "rf"])
 def test_classifiers_learn_the_motif_and_round_trip(data, model, tmp_path) -> None:
     ds, specs, fm, train, test = data
     m = fit_baseline(
@@ -115,7 +115,7 @@ def test_regression_and_multilabel(data) -> None:
     fm = featurize(parse_features("kmer:2"), list(ds.sequences))  # few columns: quick fits
     gc = np.array([s.count("G") + s.count("C") for s in ds.sequences], dtype=float)
     y = np.stack([gc / 10, ds.targets[:, 0] * 2.0 + 0.01 * gc], axis=1)
-    for model in ("lasso", "rf"):
+    for model in ("lasso", "ridge", "rf"):
         m = fit_baseline(rows(fm, train), y[train], model=model, task="regression", n_trees=40)
         out = m.predict_features(fm.values[test])
         np.testing.assert_array_equal(out.probs, out.logits)  # regression: value, no activation

@@ -25,6 +25,10 @@ def test_defaults_and_auto_arch() -> None:
     assert cfg.arch == DEFAULT_ARCH
     assert resolve_config({"arch": "auto"}).arch == DEFAULT_ARCH
     assert resolve_config({"arch": "cnn"}).arch == "cnn"
+    # the default model's recipe (40 epochs at most) unless given; other archs keep 20
+    assert (cfg.max_epochs, cfg.rc_augment, cfg.rc_average) == (40, True, True)
+    assert resolve_config({"arch": "auto", "max_epochs": 7}).max_epochs == 7
+    assert resolve_config({"arch": "cnn"}).max_epochs == 20
     assert (cfg.task, cfg.optimizer, cfg.monitor, cfg.precision) == ("auto", "adam", "auto", "auto")
     assert cfg.num_threads is None and cfg.init is None
 

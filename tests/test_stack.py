@@ -103,11 +103,16 @@ def test_stack_is_one_bundle_equal_to_weighted_members(sim_run) -> None:
     stack = pred.meta["stack"]
     assert pred.meta["arch"] == "wide-deep" and stack["learned_on"] == "valid"
     assert not list(run.glob("*.pkl")) and (run / "model.safetensors").exists()
-    # refit the lasso member independently (same data, seed) and recombine by hand
+    # refit the k-mer member independently (same data, seed, model) and recombine by hand
     train = ds.with_split(ds.split).part("train")
+    assert (
+        stack["kmer"]["linear"]["model"]
+        == getattr(pred.model, "model", pred.model).config.wide_model
+    )
     lasso = fit_baseline(
         kmer_counts(train.sequences, k=4, rc_merge=True),
         train.targets,
+        model=stack["kmer"]["linear"]["model"],
         spec=parse_features("kmer:4:rc"),
         n_jobs=1,
     )

@@ -1,15 +1,16 @@
-"""Staged fitting of ``wide-deep``: deep members, a k-mer lasso, weights learned on validation.
+"""Staged fitting of ``wide-deep``: deep members, a k-mer linear model, weights learned on
+validation.
 
 1. each deep member (``cnn``, ``cnn-lstm``) is trained by :func:`cislearn.train.fit` (early
    stopping on the validation part, the config's recipe: ``rc_augment``, ``rc_average``,
    ``lr``, ...), checkpoints under ``workdir/member<i>``;
-2. an L1 logistic regression (C by cross-validation) is fitted on the strand-merged k-mer
-   counts of the training part (:func:`cislearn.baseline.fit_baseline`);
-3. a logistic regression on the validation part's logits (members, lasso) learns how much of
+2. an L1 or L2 logistic regression (``wide_model``; C by cross-validation) is fitted on the
+   strand-merged k-mer counts of the training part (:func:`cislearn.baseline.fit_baseline`);
+3. a logistic regression on the validation part's logits (members, k-mer model) learns how much of
    each to keep (a weight near 0 drops a member: selection and stacking in one step).
 
 The result is one ordinary ``wide-deep`` module (safetensors bundle, no pickle) whose output
-equals ``Σ_i a_i * member_i_logit + b * lasso_logit + c`` exactly, so prediction, mutation maps and
+equals ``Σ_i a_i * member_i_logit + b * kmer_logit + c`` exactly, so prediction, mutation maps and
 variant scoring need nothing special.
 """
 
@@ -34,7 +35,7 @@ from cislearn.types import Progress, no_progress
 
 __all__ = ["STACK_TASKS", "is_stacked", "fit_stack"]
 
-#: Tasks the staged fit handles (the lasso's classification tasks).
+#: Tasks the staged fit handles (the k-mer model's classification tasks).
 STACK_TASKS = ("binary", "multilabel")
 
 
@@ -93,7 +94,7 @@ def fit_stack(
     -------
     TrainResult
         ``model`` is the assembled ``wide-deep`` module; ``history``/``best_epoch`` are the
-        first member's; ``meta["stack"]`` records the weights, the lasso's C and each
+        first member's; ``meta["stack"]`` records the weights, the k-mer model's C and each
         member's best epoch and validation AUROC.
 
     Examples
@@ -108,7 +109,7 @@ def fit_stack(
     ds = dataset if dataset.split is not None else assign_split(dataset, **config.split_kwargs())
     task = infer_task(ds.part("train").targets) if config.task == "auto" else config.task
     if task not in STACK_TASKS:
-        # the lasso member is a classifier: other tasks train the same model in one piece
+        # the k-mer member is a classifier: other tasks train the same model in one piece
         joint = config.model_copy(update={"model": {**wd.model_dump(mode="json"), "fit": "joint"}})
         result = fit(ds, joint, workdir=workdir, resume=resume, progress=progress)
         note = f"task '{task}': wide-deep trained jointly (the stacked fit is for classification)"
@@ -126,10 +127,10 @@ def fit_stack(
     progress("stack", 0, 2)
     train = ds.part("train")
     spec = parse_features(f"kmer:{wd.k}:rc")
-    lasso = fit_baseline(
+    linear = fit_baseline(
         kmer_counts(train.sequences, k=wd.k, rc_merge=True),
         train.targets,
-        model="lasso",
+        model=wd.wide_model,
         task=first.task,
         spec=spec,
         target_names=list(ds.target_names),
@@ -152,14 +153,14 @@ def fit_stack(
     inner = model.model if isinstance(model, RCAverage) else model
     for net, member in zip(inner.deep, members, strict=True):
         net.load_state_dict(member.model.state_dict())
-    a = lasso.arrays
+    a = linear.arrays
     with torch.no_grad():
         inner.table.copy_(torch.as_tensor((a["scale"][None, :] * a["coef"]).T))
         inner.deep_scale.zero_()
         inner.bias.copy_(torch.as_tensor(a["intercept"]))
     model.eval()
     rc = bool(config.rc_average)
-    wide_logits = _logits(model, held, False)  # the lasso alone (deep members zeroed)
+    wide_logits = _logits(model, held, False)  # the k-mer model alone (deep members zeroed)
     deep_logits = [_logits(m.model, held, rc) for m in members]
     y = held.targets.astype(np.float64)
     weights = _stack_weights([*deep_logits, wide_logits], y)  # (t, members + 2)
@@ -197,7 +198,7 @@ def fit_stack(
         "kmer": {
             "weight": weights[:, n_deep].tolist(),
             "valid_auroc": auroc(wide_logits),
-            "lasso": {**lasso.info, "features": str(spec[0])},
+            "linear": {**linear.info, "model": wd.wide_model, "features": str(spec[0])},
         },
         "intercept": weights[:, -1].tolist(),
         "learned_on": "valid" if held is not train else "train",

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from cislearn.baseline.models import BASELINE_TASKS, MODELS, BaselineModel
+from cislearn.baseline.models import BASELINE_TASKS, LINEAR_MODELS, MODELS, BaselineModel
 from cislearn.baseline.specs import parse_features
 from cislearn.errors import ConfigError, InputError, ModelLoadError
 from cislearn.io.atomic import atomic_write
@@ -130,7 +130,7 @@ def load_baseline(path: str | os.PathLike[str]) -> BaselineModel:
     )
     parts = {k[2:]: v for k, v in arrays.items() if k.startswith("a_")}
     p, t = len(names), len(targets)
-    if model in ("lasso", "svm"):
+    if model in LINEAR_MODELS:
         keys = _LINEAR_KEYS + (("platt",) if model == "svm" else ())
         _check(all(k in parts for k in keys), npz_path, "missing arrays")
         _check(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from cislearn.baseline.files import META_FILE, load_baseline
-from cislearn.baseline.models import BaselineModel
+from cislearn.baseline.models import LINEAR_MODELS, BaselineModel
 from cislearn.encode import reverse_complement
 from cislearn.errors import InputError
 from cislearn.types import FeatureImportance, Predictions, prediction_columns
@@ -70,7 +70,7 @@ class BaselinePredictor:
                 np.array(list(m.permutation.values())),
                 f"Permutation importance (drop in {metric})",
             )
-        if m.model in ("lasso", "svm") and m.arrays["coef"].shape[0] == 1:
+        if m.model in LINEAR_MODELS and m.arrays["coef"].shape[0] == 1:
             return FeatureImportance(
                 list(m.feature_names),
                 m.arrays["coef"][0],

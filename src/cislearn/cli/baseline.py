@@ -35,7 +35,7 @@ def baseline(
             "(windows from ids chrom:start-end)."
         ),
     ] = "motifs",
-    model: Annotated[str, Opt(help="lasso|rf|svm")] = "lasso",
+    model: Annotated[str, Opt(help="lasso|ridge|rf|svm")] = "lasso",
     task: Annotated[str, Opt(help="auto|binary|multilabel|regression")] = "auto",
     split: Annotated[str, Opt(help="random|chromosome|given")] = "random",
     valid_fraction: Annotated[float, Opt(help=VALID_HELP)] = 0.1,

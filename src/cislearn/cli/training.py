@@ -87,7 +87,9 @@ def train(
     weight_decay: Annotated[float | None, key_opt("Weight decay.", 0.0)] = None,
     momentum: Annotated[float | None, key_opt("Momentum of SGD and RMSprop.", 0.9)] = None,
     batch_size: Annotated[int | None, key_opt("Batch size.", 32)] = None,
-    max_epochs: Annotated[int | None, key_opt("Maximum epochs.", 20)] = None,
+    max_epochs: Annotated[
+        int | None, key_opt("Maximum epochs (40 for the default model, --arch auto).", 20)
+    ] = None,
     patience: Annotated[
         int | None, key_opt("Early-stopping patience (epochs; 0: never stop early).", 5)
     ] = None,

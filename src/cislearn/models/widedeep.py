@@ -2,10 +2,10 @@
 
 The output is ``Σ_i deep_scale[i] * member_i(x) + Σ_positions table[canonical k-mer] + bias``.
 The wide path is linear in the k-mer counts of ``kmer_counts(..., rc_merge=True)`` (windows
-holding an N are skipped), so a k-mer lasso fitted by :mod:`cislearn.baseline` loads into it
-exactly, and it gives the same value on both strands. :mod:`cislearn.stack` fits it in stages
-(each member, then the lasso, then the weights on the validation part); with ``fit: joint``
-the ordinary training loop trains every part at once.
+holding an N are skipped), so a k-mer lasso or ridge fitted by :mod:`cislearn.baseline` loads
+into it exactly, and it gives the same value on both strands. :mod:`cislearn.stack` fits it in
+stages (each member, then the k-mer model, then the weights on the validation part); with
+``fit: joint`` the ordinary training loop trains every part at once.
 """
 
 from __future__ import annotations
@@ -45,11 +45,14 @@ class WideDeepConfig(ArchConfig):
         with every default filled in. A single dict is for a single member.
     k : int
         k-mer length of the wide path, 1 to 8 (``(4**k + 4**(k/2)) / 2`` weights, even k).
+    wide_model : {"lasso", "ridge"}
+        How ``fit: stack`` fits the wide path: L1 or L2 logistic regression on the k-mer
+        counts (C by cross-validation; :func:`cislearn.baseline.fit_baseline`).
     fit : {"stack", "joint"}
-        ``stack`` (default): train each deep member, fit an L1 logistic regression on the
-        k-mer counts of the training part, then learn one weight per member by logistic
-        regression on the validation logits (:mod:`cislearn.stack`). ``joint``: train
-        everything together by gradient descent.
+        ``stack`` (default): train each deep member, fit the wide path's logistic regression
+        on the k-mer counts of the training part, then learn one weight per member by
+        logistic regression on the validation logits (:mod:`cislearn.stack`). ``joint``:
+        train everything together by gradient descent.
 
     Minimum input length: the largest of the members'.
     """
@@ -57,6 +60,7 @@ class WideDeepConfig(ArchConfig):
     deep_arch: tuple[DeepArch, ...] = Field(default=("cnn", "cnn-lstm"), min_length=1)
     deep: tuple[dict[str, Any], ...] = Field(default=(), validate_default=True)
     k: int = Field(default=6, ge=1, le=8)
+    wide_model: Literal["lasso", "ridge"] = "lasso"
     fit: Literal["stack", "joint"] = "stack"
 
     @field_validator("deep_arch", mode="before")

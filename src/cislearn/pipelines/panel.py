@@ -222,7 +222,7 @@ def baseline_run(
     features : str or sequence of str
         E.g. ``"kmer:6,gapped:3:3,composition,motifs"`` (see
         :func:`cislearn.baseline.parse_features`).
-    model : {"lasso", "rf", "svm"}
+    model : {"lasso", "ridge", "rf", "svm"}
     task : {"auto", "binary", "multilabel", "regression"}
     drop_leaked : bool
         Drop held-out records whose sequence is also in an earlier split
