@@ -6,6 +6,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 _SCRIPT = """
 import sys
 import numpy as np
@@ -40,3 +43,32 @@ def test_one_process_plain_loop_without_lightning(tmp_path: Path) -> None:
     expected = [(i, str(i * 10)) for i in range(7)]
     assert out[0] == f"0 1 {expected} 7"
     assert out[1] == "False"  # Lightning is imported only when several processes run
+
+
+@pytest.mark.parametrize("kernel_copy", [True, False])
+def test_copy_range_fills_one_file_from_several_writers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kernel_copy: bool
+) -> None:
+    """Pieces copied in any order by several writers (their own part files and descriptors,
+    as ranks do) land at their offsets; the same without ``os.copy_file_range``."""
+    import os
+
+    from cislearn.io.shards import copy_range
+
+    if not kernel_copy:
+        monkeypatch.delattr(os, "copy_file_range", raising=False)
+    rng = np.random.default_rng(0)
+    pieces = [rng.bytes(int(n)) for n in rng.integers(0, 20_000, 12)]
+    starts = np.concatenate([[0], np.cumsum([len(p) for p in pieces])[:-1]])
+    out = tmp_path / "out.bin"
+    for writer in (1, 0):  # writer w holds pieces w, w + 2, ... in its part file
+        own = list(range(writer, len(pieces), 2))
+        part = tmp_path / f"part{writer}"
+        part.write_bytes(b"".join(pieces[i] for i in own))
+        dst = os.open(out, os.O_WRONLY | os.O_CREAT, 0o644)
+        with open(part, "rb") as src:
+            for i in reversed(own):  # any order: offsets, not file positions
+                at = sum(len(pieces[j]) for j in own if j < i)
+                copy_range(src.fileno(), dst, len(pieces[i]), at, int(starts[i]))
+        os.close(dst)
+    assert out.read_bytes() == b"".join(pieces)

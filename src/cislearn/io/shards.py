@@ -13,7 +13,14 @@ import numpy as np
 
 from cislearn.io.atomic import atomic_write
 
-__all__ = ["ShardWriter", "read_shard_items", "read_shard_states", "pack_arrays", "unpack_arrays"]
+__all__ = [
+    "ShardWriter",
+    "read_shard_items",
+    "read_shard_states",
+    "pack_arrays",
+    "unpack_arrays",
+    "copy_range",
+]
 
 
 def _name(folder: Path, rank: int, what: str) -> Path:
@@ -134,3 +141,23 @@ def unpack_arrays(
             else:
                 out[name] = z[f"a{i}"].tobytes().decode().split("\x00") if kind == "t" else []
         return out
+
+
+def copy_range(src: int, dst: int, count: int, src_offset: int, dst_offset: int) -> None:
+    """Copy ``count`` bytes of file descriptor ``src`` from ``src_offset`` to ``dst`` at
+    ``dst_offset`` (neither file position moves, so several processes can fill one file):
+    ``os.copy_file_range`` where the system has it (the kernel copies; no bytes through
+    Python), else ``pread``/``pwrite`` in 8 MB pieces."""
+    while count > 0:
+        done = 0
+        if hasattr(os, "copy_file_range"):
+            try:
+                done = os.copy_file_range(src, dst, count, src_offset, dst_offset)
+            except OSError:  # e.g. across file systems on an older kernel
+                done = 0
+        if done <= 0:
+            piece = os.pread(src, min(count, 8 << 20), src_offset)
+            if not piece:
+                raise OSError(f"copy_range: source ends {count} bytes early")
+            done = os.pwrite(dst, piece, dst_offset)
+        count, src_offset, dst_offset = count - done, src_offset + done, dst_offset + done

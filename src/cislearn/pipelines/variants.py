@@ -24,6 +24,7 @@ from cislearn.io.atomic import atomic_write, later_rank
 from cislearn.io.genome import Genome
 from cislearn.io.shards import (
     ShardWriter,
+    copy_range,
     pack_arrays,
     read_shard_items,
     read_shard_states,
@@ -169,10 +170,12 @@ class _VariantWork:
         chunk_size: int,
         progress: Progress,
         tracker: tuple[str, int, int],
+        headers: tuple[bytes, bytes],
     ) -> None:
         self.scorer, self.variants, self.chunk_size = scorer, variants, chunk_size
         self.progress = progress
         self.tracker = tracker  # (effect column, strongest kept, seed) of each rank's _Tracker
+        self.headers = headers  # of variants.tsv and variants.vcf
         self.model = scorer.predictor.model
         self.part, self.done, self.max_rows = 0, 0, 0
         self.started = time.perf_counter()
@@ -211,8 +214,11 @@ class _VariantWork:
         def seconds() -> np.ndarray:  # scoring and finishing of this rank
             return np.array([t1 - self.started, time.perf_counter() - t1])
 
+        def extra() -> dict[str, np.ndarray]:
+            return {"summary": np.array([summary]), "seconds": seconds()}
+
         _finish(self.scorer, run.folder, run.rank, world, tracker, self.max_rows, self.progress,
-                lambda: {"summary": np.array([summary]), "seconds": seconds()})  # fmt: skip
+                self.headers, extra)  # fmt: skip
 
 
 def _pack(frame: pd.DataFrame, outputs: Sequence[str]) -> bytes:
@@ -283,13 +289,16 @@ def _finish(
     tracker: _Tracker,
     max_rows: int,
     progress: Progress,
+    headers: tuple[bytes, bytes],
     extra: Callable[[], dict[str, np.ndarray]],
 ) -> None:
     """On every rank, after the null: p-values of this rank's chunks counted over all
     ranks (q-values need every p-value), then each chunk's finished ``variants.tsv`` and
-    ``variants.vcf`` text written to the rank's shard in ``shards/final``, with the
-    tracker's state and ``extra()`` as its state; the formatting, the costly part, runs on
-    every rank at once and rank 0 only concatenates."""
+    ``variants.vcf`` text appended to this rank's part files; the chunks' sizes are summed
+    over the ranks, so every rank knows where each chunk goes, and every rank copies its
+    chunks into the shared output files in ``shards`` (:func:`_place`). The formatting and
+    the copying run on every rank at once; rank 0 only renames. The state of
+    ``shards/final`` holds the tracker's state, the row count and ``extra()``."""
     outputs = scorer.outputs
     head = 16 + 8 * len(outputs) * max_rows  # the Δ raw of the largest chunk
     for _, payload in read_shard_items(shards, world, ranks=[rank], limit=head):
@@ -297,26 +306,69 @@ def _finish(
     scorer.total_counts(all_sum)
     out_cols = _output_columns(scorer)
     pairs = _info_fields(scorer.task, outputs)
-    final = ShardWriter(shards / "final", rank)
+    parts = (shards / f"rank{rank:05d}.tsv.part", shards / f"rank{rank:05d}.vcf.part")
+    sizes: list[tuple[int, int, int, int]] = []  # chunk, TSV bytes, VCF bytes, rows
     done = 0
-    for index, payload in read_shard_items(shards, world, ranks=[rank]):
-        raw, start = _raw(payload)
-        cols = unpack_arrays(payload[start:])
-        pvals = scorer.pvalues(raw, count=False)
-        for j, o in enumerate(outputs):
-            cols[f"{o}_pvalue"] = pvals[:, j]
-            cols[f"{o}_qvalue"] = scorer.qvalues(pvals[:, j], o)
-        tsv = format_tsv({c: cols[c] for c in out_cols}).encode()
-        info = {f.key: cols[c] for f, c in pairs}
-        vcf = format_vcf_records(
-            cols["chrom"], cols["pos"], cols["id"], cols["ref"], cols["alt"], info
-        ).encode()  # fmt: skip
-        final.append(index, struct.pack("<qq", len(raw), len(tsv)) + tsv + vcf)
-        tracker.update(index, cols)
-        done += len(raw)
-        if rank == 0:
-            progress("writing", done, None)
-    final.close({**tracker.state(), **extra()})
+    with open(parts[0], "wb") as tsv_part, open(parts[1], "wb") as vcf_part:
+        for index, payload in read_shard_items(shards, world, ranks=[rank]):
+            raw, start = _raw(payload)
+            cols = unpack_arrays(payload[start:])
+            pvals = scorer.pvalues(raw, count=False)
+            for j, o in enumerate(outputs):
+                cols[f"{o}_pvalue"] = pvals[:, j]
+                cols[f"{o}_qvalue"] = scorer.qvalues(pvals[:, j], o)
+            tsv = format_tsv({c: cols[c] for c in out_cols}).encode()
+            info = {f.key: cols[c] for f, c in pairs}
+            vcf = format_vcf_records(
+                cols["chrom"], cols["pos"], cols["id"], cols["ref"], cols["alt"], info
+            ).encode()  # fmt: skip
+            tsv_part.write(tsv)
+            vcf_part.write(vcf)
+            sizes.append((index, len(tsv), len(vcf), len(raw)))
+            tracker.update(index, cols)
+            done += len(raw)
+            if rank == 0:
+                progress("writing", done, None)
+    # chunk i's sizes at row i, summed over the ranks (each chunk is one rank's)
+    n_chunks = int(all_sum(np.array([len(sizes)], np.int64))[0])
+    table = np.zeros((n_chunks, 3), np.int64)
+    for index, n_tsv, n_vcf, n_rows in sizes:
+        table[index] = (n_tsv, n_vcf, n_rows)
+    table = all_sum(table)
+    _place(shards, rank, parts, headers, table, [s[0] for s in sizes])
+    final = ShardWriter(shards / "final", rank)
+    final.close({**tracker.state(), **extra(), "n_rows": np.array([table[:, 2].sum()])})
+
+
+def _place(
+    shards: Path,
+    rank: int,
+    parts: tuple[Path, Path],
+    headers: tuple[bytes, bytes],
+    table: np.ndarray,
+    own: list[int],
+) -> None:
+    """Copy this rank's chunks (``own``, in order) from its part files into the shared
+    ``shards/variants.tsv`` and ``shards/variants.vcf`` at their offsets (the header's
+    length plus the sizes of every earlier chunk of any rank); rank 0 writes the headers.
+    Before, rank 0 alone copied every chunk: 13 s of a 190-s, 2-process run of 10,000,000
+    SNVs, a share that grows with the number of ranks."""
+    for col, (name, part, header) in enumerate(zip((TABLE, VCF), parts, headers, strict=True)):
+        starts = len(header) + np.concatenate([[0], np.cumsum(table[:, col])[:-1]])
+        out = os.open(shards / name, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            if rank == 0:
+                view = memoryview(header)
+                while view:  # pwrite may write less than asked
+                    view = view[os.pwrite(out, view, len(header) - len(view)) :]
+            with open(part, "rb") as src:
+                at = 0
+                for i in own:
+                    copy_range(src.fileno(), out, int(table[i, col]), at, int(starts[i]))
+                    at += int(table[i, col])
+        finally:
+            os.close(out)
+        part.unlink()
 
 
 def _maps(scorer: VariantScorer, top: pd.DataFrame, out_dir: Path) -> list[Path]:
@@ -483,7 +535,13 @@ def score_variants_run(
         out.mkdir(parents=True, exist_ok=True)
         effect = effect_column(scorer.task, scorer.outputs[0])
         keep = max(top_maps, _LABELLED)
-        work = _VariantWork(scorer, variants, chunk_size, progress, (effect, keep, seed))
+        pairs = _info_fields(scorer.task, scorer.outputs)
+        contigs = gen.lengths if not meta else None
+        headers = (
+            ("\t".join(_output_columns(scorer)) + "\n").encode(),
+            vcf_header([f for f, _ in pairs], meta=meta, contigs=contigs).encode(),
+        )
+        work = _VariantWork(scorer, variants, chunk_size, progress, (effect, keep, seed), headers)
         folder = out / ".shards"
         try:  # the shards are gone whether the run finished or failed (rank 0 removes)
             t0 = time.perf_counter()
@@ -493,7 +551,7 @@ def score_variants_run(
             t2 = time.perf_counter()
             # rank 0 (this process, or a forked child that has ended): from the shards only
             tracker = _Tracker(effect, keep=keep, seed=seed)
-            n_rows, own = _concatenate(scorer, folder, shards.world_size, out, gen, meta, tracker)
+            n_rows, own = _gather(folder, shards.world_size, out, tracker)
         finally:
             if not later_rank():
                 shutil.rmtree(folder, ignore_errors=True)
@@ -519,30 +577,15 @@ def score_variants_run(
     return VariantsResult(out, out / TABLE, out / VCF, figure, maps, n_rows, summary, effect)
 
 
-def _concatenate(
-    scorer: VariantScorer,
-    shards: Path,
-    world: int,
-    out: Path,
-    gen: Genome,
-    meta: list[str],
-    tracker: _Tracker,
+def _gather(
+    shards: Path, world: int, out: Path, tracker: _Tracker
 ) -> tuple[int, dict[str, np.ndarray]]:
-    """Rank 0: the finished chunks of every rank in input order into ``variants.tsv`` and
-    ``variants.vcf`` (bytes copied), every rank's tracker folded into ``tracker``; the row
-    count and rank 0's finished state (summary, seconds)."""
+    """Rank 0, after every rank placed its chunks: ``variants.tsv`` and ``variants.vcf``
+    renamed into ``out``, every rank's tracker folded into ``tracker``; the row count and
+    rank 0's finished state (summary, seconds)."""
     states = read_shard_states(shards / "final", world)
     for state in states.values():
         tracker.merge(state)
-    pairs = _info_fields(scorer.task, scorer.outputs)
-    header = vcf_header([f for f, _ in pairs], meta=meta, contigs=gen.lengths if not meta else None)
-    n_rows = 0
-    with atomic_write(out / TABLE, "wb") as tsv, atomic_write(out / VCF, "wb") as vcf:
-        tsv.write(("\t".join(_output_columns(scorer)) + "\n").encode())
-        vcf.write(header.encode())
-        for _, payload in read_shard_items(shards / "final", world):
-            n, size = struct.unpack_from("<qq", payload)
-            tsv.write(payload[16 : 16 + size])
-            vcf.write(payload[16 + size :])
-            n_rows += n
-    return n_rows, states[0]
+    for name in (TABLE, VCF):
+        os.replace(shards / name, out / name)
+    return int(states[0]["n_rows"][0]), states[0]
