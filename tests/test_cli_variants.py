@@ -339,3 +339,20 @@ def test_failed_scan_and_scoring_leave_no_shards(
     with pytest.raises(InputError, match="simulated"):
         score_variants_run(bundle, vcf, genome, folder, top_maps=0, n_null=50, chunk_size=8)
     assert not (folder / ".shards").exists() and not (folder / "variants.tsv").exists()
+
+
+def test_files_left_by_a_killed_run_do_not_leak_into_the_output(tmp_path, bundle, ctcf_genome):
+    """Each rank writes its chunks into ``.shards/variants.tsv`` at their offsets; a longer
+    file left there by a killed run is cut to the new length (it was not, once)."""
+    from cislearn.pipelines.variants import score_variants_run
+
+    genome, peaks = ctcf_genome
+    vcf = write_vcf_text(tmp_path / "in.vcf", control_variants(genome, peaks, n=10), "")
+    fresh = score_variants_run(bundle, vcf, genome, tmp_path / "fresh", top_maps=0, n_null=50)
+    stale = tmp_path / "again" / ".shards"
+    stale.mkdir(parents=True)
+    for name in ("variants.tsv", "variants.vcf"):
+        (stale / name).write_bytes(b"x" * 1_000_000)
+    again = score_variants_run(bundle, vcf, genome, tmp_path / "again", top_maps=0, n_null=50)
+    assert again.table.read_bytes() == fresh.table.read_bytes()
+    assert again.vcf.read_bytes() == fresh.vcf.read_bytes()

@@ -158,7 +158,8 @@ def launch_strategy(hardware: Any) -> str:
     SNVs took 39 s). Forking is not safe once CUDA is initialised, so GPU ranks, Windows and
     macOS keep ``ddp``; ranks started outside (torchrun, SLURM) launch nothing either way.
     """
-    fork_ok = sys.platform.startswith("linux") and not _started_outside()
+    one_node = int(hardware.num_nodes) == 1  # several nodes: their ranks start outside
+    fork_ok = sys.platform.startswith("linux") and one_node and not _started_outside()
     if hardware.strategy == "ddp" and hardware.accelerator == "cpu" and fork_ok:
         return "ddp_fork"
     return hardware.strategy

@@ -337,7 +337,15 @@ def _finish(
     table = all_sum(table)
     _place(shards, rank, parts, headers, table, [s[0] for s in sizes])
     final = ShardWriter(shards / "final", rank)
-    final.close({**tracker.state(), **extra(), "n_rows": np.array([table[:, 2].sum()])})
+    sizes_out = [len(h) + int(table[:, c].sum()) for c, h in enumerate(headers)]
+    final.close(
+        {
+            **tracker.state(),
+            **extra(),
+            "n_rows": np.array([table[:, 2].sum()]),
+            "bytes": np.array(sizes_out, np.int64),  # of variants.tsv and variants.vcf
+        }
+    )
 
 
 def _place(
@@ -586,6 +594,7 @@ def _gather(
     states = read_shard_states(shards / "final", world)
     for state in states.values():
         tracker.merge(state)
-    for name in (TABLE, VCF):
+    for name, size in zip((TABLE, VCF), states[0]["bytes"], strict=True):
+        os.truncate(shards / name, int(size))  # a file left by a killed run may be longer
         os.replace(shards / name, out / name)
     return int(states[0]["n_rows"][0]), states[0]
