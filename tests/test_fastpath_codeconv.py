@@ -11,7 +11,7 @@ from tests.test_interpret_ism import CASES, Dilated, randomise
 
 from cislearn.encode import one_hot
 from cislearn.errors import InputError
-from cislearn.fastpath.codeconv import code_plan
+from cislearn.fastpath.codeconv import _overlap_pays, code_plan
 from cislearn.models.registry import build_model
 
 LENGTH = 30
@@ -169,6 +169,8 @@ def test_overlapping_windows_share_the_convolution_same_bits(
     shares = params.get("pool") == "max" and params.get("padding", "valid") == "valid"
     assert plan.spans_apply() == (shares or arch == "dilated-valid")
     codes, starts, pos, alt = _genome_windows(300, seed=len(params))
+    assert _overlap_pays(starts, LENGTH)  # dense: the spans are used where they apply
+    assert not _overlap_pays(np.arange(300) * LENGTH, LENGTH)  # apart: one by one
     with torch.inference_mode():
         want = plan.logits(codes, pos, alt, rc_average=rc)
         got = plan.logits(codes, pos, alt, rc_average=rc, starts=starts)

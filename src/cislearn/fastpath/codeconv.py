@@ -287,6 +287,17 @@ def _span_pool(  # pragma: no cover - compiled by numba
 _SPAN_CAP = 16_384
 
 
+def _overlap_pays(starts: np.ndarray, length: int) -> bool:
+    """Whether windows at ``starts`` overlap enough for spans to pay: they cover at most 3/4
+    of ``n * length`` bases. Windows that do not overlap (one variant per kilobase) scored
+    ~10% slower in spans than one by one (4,096 windows of 201 bp: 80 vs 73 ms), dense ones
+    twice as fast (one per 16 bp: 36 vs 74 ms)."""
+    if len(starts) < 2:
+        return False
+    covered = length + int(np.minimum(np.diff(np.sort(starts)), length).sum())
+    return covered <= 0.75 * len(starts) * length
+
+
 def _layout(starts: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Windows of ``length`` at ``starts`` grouped into spans of overlapping windows: the
     sorted order, each span's first window (in that order, plus the end) and each window's
@@ -504,7 +515,7 @@ class CodePlan:
             starts = np.asarray(starts, dtype=np.int64)
             if starts.shape != (len(codes),):
                 raise InputError(f"starts: expected {len(codes)} values")
-            if not self.spans_apply():
+            if not self.spans_apply() or not _overlap_pays(starts, length):
                 starts = None
         ref, sub = self._strand(codes, pos, alt, starts)
         if rc_average or self.rc_model:
