@@ -30,7 +30,6 @@ __all__ = [
     "hardware_for",
     "run_sharded",
     "all_sum",
-    "barrier",
 ]
 
 
@@ -54,7 +53,7 @@ class ShardedWork(Protocol):
         ...
 
     # Optional: ``after(run: ShardedRun) -> None``, run by every rank once every shard is
-    # complete, while the ranks' process group is up (:func:`all_sum`, :func:`barrier`): work
+    # complete, while the ranks' process group is up (:func:`all_sum`): work
     # of each rank that needs every shard (the variants' null and p-values). Rank 0 may run
     # in a child process (CPU ranks are forked), so what rank 0's caller needs afterwards
     # must be written to the shard folder, not kept in memory.
@@ -209,10 +208,3 @@ def all_sum(values: np.ndarray) -> np.ndarray:
         tensor = tensor.to(torch.device("cuda", torch.cuda.current_device()))
     dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
     return tensor.cpu().numpy()
-
-
-def barrier() -> None:
-    """Wait until every rank of the run started by :func:`run_sharded` got here (no-op with
-    one process)."""
-    if _group():
-        torch.distributed.barrier()

@@ -39,7 +39,7 @@ from torch import Tensor, nn
 
 from cislearn.errors import InputError
 from cislearn.fastpath import enabled
-from cislearn.fastpath.plan import Branch, act_value, fast_plan, kernel_spec
+from cislearn.fastpath.plan import Branch, act_value, fast_plan, kernel_spec, max_commutes
 from cislearn.models.layers import LocalParts, RCAverage
 
 __all__ = ["CodePlan", "code_plan", "weights_key"]
@@ -121,7 +121,7 @@ def _pool_codes(  # pragma: no cover - compiled by numba
     pc = np.empty(lout + (2 * n_pairs - 1) * dil, dtype=np.int64)
     # Max pooling of a non-decreasing activation: compare pre-activations, activate once.
     # np.maximum rather than max(): numba's builtin max does not vectorise (2 vs 10 G/s).
-    premax = want_max and not want_mean and code in (0, 1, 2, 3, 6, 7, 8) and p1 >= 0.0
+    premax = want_max and not want_mean and max_commutes(code, p1)
     acc = np.empty(nf, dtype=np.float32)
     mref = np.empty(nf, dtype=np.float32)
     malt = np.empty(nf, dtype=np.float32)
@@ -398,8 +398,7 @@ class CodePlan:
         """Whether :meth:`logits` can share the convolution of overlapping windows: max
         pooling of a non-decreasing activation over a convolution without padding."""
         return self.mode == "max" and all(
-            t.padding_total == 0 and t.code in (0, 1, 2, 3, 6, 7, 8) and t.p1 >= 0.0
-            for t in self.tables
+            t.padding_total == 0 and max_commutes(t.code, t.p1) for t in self.tables
         )
 
     def _span_pooled(

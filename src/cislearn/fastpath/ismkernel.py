@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from cislearn.fastpath.plan import act_value as _act
+from cislearn.fastpath.plan import max_commutes
 
 __all__ = ["pooled_block", "running_max"]
 
@@ -52,7 +53,7 @@ def _kernel(  # pragma: no cover - compiled by numba
     zero = np.float32(0.0)
     # Max pooling of a non-decreasing activation: max of activations = activation of the max,
     # so only pre-activations are compared (the inner loop is then an add and a max).
-    premax = want_max and not want_mean and code in (0, 1, 2, 3, 6, 7, 8) and p1 >= 0.0
+    premax = want_max and not want_mean and max_commutes(code, p1)
     mx = np.empty((4, nf), dtype=np.float32)
     sm = np.empty((4, nf), dtype=np.float32)
     base = np.empty(nf, dtype=np.float32)

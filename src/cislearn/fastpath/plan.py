@@ -131,6 +131,15 @@ def kernel_spec(post: tuple[nn.Module, ...], n_filters: int) -> tuple | None:
     return scale.cpu(), shift.cpu(), code, p1, p2
 
 
+@numba.njit(inline="always")
+def max_commutes(code, p1):  # pragma: no cover - compiled by numba
+    """Whether activation ``code`` (parameter ``p1``) is non-decreasing, so that the max
+    of activations is the activation of the max of pre-activations (identity, ReLU, ELU
+    and leaky ReLU with a non-negative parameter, tanh, sigmoid, softplus)."""
+    return (code == 0 or code == 1 or code == 2 or code == 3 or code == 6 or code == 7
+            or code == 8) and p1 >= 0.0  # fmt: skip
+
+
 @numba.njit(inline="always", fastmath=False)
 def act_value(v, code, p1, p2):  # pragma: no cover - compiled by numba
     if code == 1:

@@ -19,7 +19,7 @@ import torch
 
 from cislearn.fastpath import enabled
 from cislearn.fastpath.codeconv import CodePlan
-from cislearn.fastpath.plan import act_value
+from cislearn.fastpath.plan import act_value, max_commutes
 
 __all__ = ["span_logits", "covers"]
 
@@ -34,7 +34,7 @@ def _scan_pool(  # pragma: no cover - compiled by numba
     n_span = span.shape[0]
     nf = bias.shape[0]
     n_pairs = pairs.shape[1]
-    premax = want_max and not want_mean and code in (0, 1, 2, 3, 6, 7, 8) and p1 >= 0.0
+    premax = want_max and not want_mean and max_commutes(code, p1)
     acc = np.empty(nf, dtype=np.float32)
     mx = np.empty(nf, dtype=np.float32)
     sm = np.empty(nf, dtype=np.float32)
