@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from cislearn.cli import hardware as hw
-from cislearn.cli.app import Opt, app, chroms, echo, epoch_bars
+from cislearn.cli.app import Force, Opt, app, chroms, echo, epoch_bars
 
 
 def prepare_experiments(**opts: Any) -> int:
@@ -84,7 +84,7 @@ def scan(
         list[str] | None,
         Opt(help="NAME=track.bw for a model with input tracks (default: the recorded paths)."),
     ] = None,
-    force: Annotated[bool, Opt("--force", help="Replace existing outputs.")] = False,
+    force: Force = False,
     accelerator: hw.Accelerator = "auto",
     devices: hw.Devices = "auto",
     num_nodes: hw.NumNodes = 1,
