@@ -72,3 +72,51 @@ def test_copy_range_fills_one_file_from_several_writers(
                 copy_range(src.fileno(), dst, len(pieces[i]), at, int(starts[i]))
         os.close(dst)
     assert out.read_bytes() == b"".join(pieces)
+
+
+_FAILING_RANK = """
+import sys, time
+import numpy as np
+from cislearn.distribute import inference_hardware, run_sharded
+from cislearn.errors import CislearnError, InputError
+
+class Stalls:
+    def __del__(self):  # an exception raised in here is printed, not raised
+        time.sleep(60)
+
+class Work:
+    model = None
+    def items(self, part, parts):
+        if part == 1:
+            raise InputError("records.txt, line 3: bad record")
+        return ((i, i) for i in range(4))
+    def run(self, index, item, device):
+        Stalls()
+        return b"x"
+    def state(self):
+        return {}
+
+hardware = inference_hardware(accelerator="cpu", devices=2, strategy="ddp", num_threads=1)
+try:
+    run_sharded(Work(), sys.argv[1], hardware)
+except CislearnError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.slow
+def test_a_failing_forked_rank_stops_the_others_quietly(tmp_path: Path) -> None:
+    """When one forked rank fails, the others are stopped (SIGTERM) without a word: the
+    user sees the failing rank's one-line error only, wherever the others were (here inside
+    a ``__del__``, where an exception raised by a signal handler is printed, not raised)."""
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    proc = subprocess.run(
+        [sys.executable, "-c", _FAILING_RANK, str(tmp_path / "shards")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": src, "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.strip() == "error: records.txt, line 3: bad record", proc.stderr[-2000:]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,11 +52,19 @@ class _Module(pl.LightningModule):
         self.work = work
         self.threads = threads
         self.net = work.model  # registered: Lightning moves it to the rank's device
+        self.launcher_pid = os.getpid()
 
     def on_predict_start(self) -> None:
         # a started rank's threads are its own (Lightning sets cores / processes unless
         # OMP_NUM_THREADS is set)
         torch.set_num_threads(self.threads)
+        if os.getpid() != self.launcher_pid:
+            # a forked rank: when another rank fails, the launcher stops this one with
+            # SIGTERM. Lightning's handler would broadcast to the dead rank and raise, and
+            # where exceptions are printed, not raised (a __del__, numba's cache callback)
+            # the user got a gloo traceback under the one-line error. A prediction has no
+            # state to save: the signal ends the rank; the launcher reports the failure.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def transfer_batch_to_device(self, batch: Any, device: torch.device, idx: int) -> Any:
         return batch  # items are host objects (records, chunks); run() moves tensors
