@@ -593,3 +593,60 @@ def test_job_page_says_validation_was_carved_and_warns_on_motifs(tmp_path: Path)
     page = client.get(f"/jobs/{job_id}").text
     assert 'class="warning motif-note">warning: the model&#39;s held-out AUROC is 0.560' in page
     assert "filter1: no match" in page and "influence 0.1 ± 0.02 logit" in page
+
+
+# -- the web trains what the command line trains -------------------------------------------
+
+
+def test_a_job_left_to_its_defaults_trains_the_command_lines_default(tmp_path: Path) -> None:
+    """Nothing chosen on the page or in the API: the default model with its recipe, the
+    training settings of ``cislearn train`` (not the web's own older ``cnn``, 10 epochs)."""
+    from cislearn.config import DEFAULT_ARCH, DEFAULT_RECIPE, TrainConfig
+    from cislearn.web.jobs import train_config
+    from cislearn.web.submit import train_params
+
+    client, settings = _client(tmp_path, max_epochs=30)
+    params = train_params({})
+    assert params["models"] == [present.DEFAULT_CHOICE] == ["auto"]
+    cfg = train_config(params, "auto")
+    assert cfg == TrainConfig(accelerator="cpu", devices=1)  # the CLI's `train` defaults
+    assert cfg.arch == DEFAULT_ARCH and cfg.max_epochs == DEFAULT_RECIPE["max_epochs"]
+    assert train_config(params, "cnn").max_epochs == TrainConfig(arch="cnn").max_epochs
+    page = client.get("/").text
+    assert re.search(r'value="auto"\s+checked', page)
+    assert f'placeholder="{DEFAULT_RECIPE["max_epochs"]} for auto' in page
+    assert f"{DEFAULT_ARCH} (rc_augment True" in page  # the choice's help
+    # empty fields on the page are left out, not the page's own numbers
+    form = {"action": "submit", "data": example_fasta(n=40, length=60, seed=3), "max_epochs": ""}
+    r = client.post("/", data=form | {"max_epochs": "3"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    job = client.get(r.headers["location"].replace("/jobs/", "/api/v1/jobs/")).json()
+    assert job["params"]["models"] == ["auto"] and job["params"]["max_epochs"] == 3
+    assert job["params"]["lr"] is None and job["params"]["batch_size"] is None
+    # this server allows 30 epochs: the default's 40 is refused, named as the default
+    r = client.post("/", data=form)
+    assert r.status_code == 422 and "max_epochs 40 (the default for auto)" in r.text
+    err = _error(client.post("/api/v1/jobs", json={"data": form["data"]}))
+    assert err["code"] == "too_many_epochs" and "limit of 30" in err["message"]
+
+
+def test_the_default_model_job_runs_and_shows(tmp_path: Path, small_data: str) -> None:
+    """A job of the default model (a wide-deep stack) trains, shows its learned motifs,
+    predicts and draws a mutation map like any other."""
+    client, settings = _client(tmp_path)
+    body = {"data": small_data, "max_epochs": 1, "n_boot": 20}
+    r = client.post("/api/v1/jobs", json=body)
+    assert r.status_code == 201, r.text
+    job_id = r.json()["id"]
+    assert run_pending(settings) == 1
+    job = client.get(f"/api/v1/jobs/{job_id}").json()
+    assert job["status"] == "done", job
+    results = client.get(f"/api/v1/jobs/{job_id}/results").json()
+    (model,) = results["models"]
+    assert model["name"] == "auto" and model["finished"], model
+    assert model["metrics"]["label"]["auroc"] > 0 and results["motifs"]
+    seq = small_data.splitlines()[1]
+    page = client.post(f"/jobs/{job_id}/predict", data={"sequences": seq, "model": "auto"})
+    assert page.status_code == 200, page.text[-500:]
+    page = client.post(f"/jobs/{job_id}/mutation-map", data={"sequence": seq, "model": "auto"})
+    assert page.status_code == 200, page.text[-500:]

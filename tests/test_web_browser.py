@@ -126,6 +126,9 @@ def test_browser_upload_check_train_results(server: str, tmp_path: Path) -> None
             page.fill("#data", "")
             page.set_input_files("#data_file", str(example))
             page.fill("#name", "CTCF example, cnn vs composition")
+            assert page.is_checked("input[value='auto']")  # the default model, ticked
+            page.uncheck("input[value='auto']")
+            page.check("input[value='cnn']")
             page.check("input[value='baseline-composition']")
             page.fill("#max_epochs", "8")
             page.click("#check")

@@ -26,6 +26,7 @@ __all__ = [
     "job_dir",
     "out_dir",
     "run_dirs",
+    "train_config",
     "INPUT_NAMES",
     "LOG_NAME",
 ]
@@ -112,7 +113,9 @@ def _dataset(root: Path, inputs: dict[str, str]) -> Any:
     return load_dataset(pos=root / INPUT_NAMES["pos"], neg=root / INPUT_NAMES["neg"])
 
 
-def _train_config(params: dict[str, Any], arch: str) -> Any:
+def train_config(params: dict[str, Any], arch: str) -> Any:
+    """The :class:`cislearn.config.TrainConfig` of a job's model ``arch``: the settings the
+    job gave, the command line's defaults for the others (``auto``: the default recipe)."""
     from cislearn.config import TrainConfig
 
     keys = ("max_epochs", "lr", "batch_size", "seed", "patience", "optimizer", "rc_augment")
@@ -134,7 +137,7 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
     # training/testing only gets a validation part carved from its training records
     from cislearn.data import assign_split, carve_note, carve_valid
 
-    cfg = _train_config(params, "auto")
+    cfg = train_config(params, "auto")
     if dataset.split is None:
         dataset = assign_split(dataset, **cfg.split_kwargs())
     dataset = carve_valid(dataset, fraction=cfg.valid_fraction, seed=cfg.seed)
@@ -160,7 +163,7 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
         else:
             train_run(
                 dataset,
-                _train_config(params, name),
+                train_config(params, name),
                 run,
                 n_boot=int(params.get("n_boot", 1000)),
                 progress=cb,

@@ -38,7 +38,18 @@ _ENV = Environment(
 )
 #: Metrics shown in the results table, in this order, when present.
 METRIC_ORDER = ("auroc", "auprc", "accuracy", "f1", "mcc", "pearson", "spearman", "r2", "mse")
-_DEFAULTS = {"models": ["cnn"], "max_epochs": 10, "lr": 0.001, "batch_size": 32, "seed": 0}
+#: Numbers of the training form; left empty, the command line's default (shown greyed).
+_NUMBERS = ("max_epochs", "lr", "batch_size", "seed")
+
+
+def _number_hints() -> dict[str, str]:
+    """The defaults an empty training field stands for, from the one place they are set."""
+    from cislearn.config import DEFAULT_RECIPE, TrainConfig
+
+    hints = {key: str(TrainConfig.model_fields[key].default) for key in _NUMBERS}
+    epochs = DEFAULT_RECIPE.get("max_epochs", TrainConfig.model_fields["max_epochs"].default)
+    hints["max_epochs"] = f"{epochs} for {present.DEFAULT_CHOICE}, {hints['max_epochs']} others"
+    return hints
 
 
 def _fmt(value: Any) -> str:
@@ -100,17 +111,15 @@ def _values(form: Any) -> dict[str, Any]:
     """The form's fields as given (numbers checked later, by :func:`train_params`)."""
 
     def field(key: str) -> Any:
-        text = form.get(key)
-        return _DEFAULTS[key] if text in (None, "") else str(text).strip()
+        text = str(form.get(key) or "").strip()
+        return text or None  # empty: the default
 
     return {
         "data": form.get("data") or "",
         "name": str(form.get("name") or "")[:200],
-        "models": [m for m in form.getlist("models") if isinstance(m, str)] or _DEFAULTS["models"],
-        "max_epochs": field("max_epochs"),
-        "lr": field("lr"),
-        "batch_size": field("batch_size"),
-        "seed": field("seed"),
+        "models": [m for m in form.getlist("models") if isinstance(m, str)]
+        or [present.DEFAULT_CHOICE],
+        **{key: field(key) for key in _NUMBERS},
         "staged": "",
         "kept": [],
     }
@@ -123,14 +132,16 @@ def _new_page(request: Request, values: dict[str, Any], status: int = 200, **ext
         status=status,
         values=values,
         choices=model_choices(),
-        arch_help=present.ARCH_HELP,
+        arch_help=present.arch_help(),
+        hints=_number_hints(),
         **extra,
     )
 
 
 @router.get("/", response_class=HTMLResponse)
 def new_job(request: Request) -> Response:
-    return _new_page(request, dict(_DEFAULTS, data="", name="", staged="", kept=[]))
+    values = dict.fromkeys(_NUMBERS) | {"models": [present.DEFAULT_CHOICE], "data": "", "name": ""}
+    return _new_page(request, values | {"staged": "", "kept": []})
 
 
 async def _inputs(form: Any, settings: Settings, values: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +185,8 @@ async def new_job_action(request: Request) -> Response:
             stored = check_inputs(settings, **uploads)
             return _new_page(request, values, reports=stored.reports, checked_ok=stored.ok)
         fields = ("name", "models", "max_epochs", "lr", "batch_size", "seed")
-        params = train_params({k: values[k] for k in fields} | {"patience": 5, "motifs": True})
+        given = {k: values[k] for k in fields if values[k] is not None}  # others: defaults
+        params = train_params(given | {"motifs": True})
         job = create_train_job(settings, request.app.state.store, uploads=uploads, params=params)
     except ApiError as exc:
         reports = (exc.details or {}).get("reports")

@@ -19,11 +19,17 @@ __all__ = [
     "read_variant_table",
     "read_motifs_dir",
     "ARCH_HELP",
+    "DEFAULT_CHOICE",
+    "arch_help",
     "significant",
     "comparison_view",
     "column_label",
     "predictions_tsv",
 ]
+
+#: The model choice that names the default model: what ``cislearn train`` trains without
+#: ``--arch`` (``TrainConfig(arch="auto")``, the default recipe with it).
+DEFAULT_CHOICE = "auto"
 
 #: Baseline models appear in the model choice as ``baseline-<name>``.
 BASELINE_PREFIX = "baseline-"
@@ -181,7 +187,7 @@ ARCH_HELP = {
     "cnn-multi": "parallel convolutions of widths 8, 16 and 24, pooled and joined",
     "cnn-deep": "three stacked convolution blocks (batch norm, max pooling), dense head",
     "lstm": "a bidirectional LSTM read over the bases",
-    "cnn-lstm": "convolution, then a bidirectional LSTM (DanQ); the default model",
+    "cnn-lstm": "convolution, then a bidirectional LSTM (DanQ)",
     "basset": "Basset: three convolution blocks (300 × 19, 200 × 11, 200 × 7), a wide dense head",
     "resnet": "a dilated residual tower, for long inputs",
     "transformer": "self-attention over overlapping k-mer tokens",
@@ -191,7 +197,17 @@ ARCH_HELP = {
     "graph": "a model written as a graph of named layer blocks (Keras functional style); "
     "here its default, the workshop's CNN2: two parallel convolutions (widths 8 and 16) "
     "joined into a dense head",
+    "wide-deep": "a cnn and a cnn-lstm stacked with a 6-mer lasso on the validation part",
 }
+
+
+def arch_help() -> dict[str, str]:
+    """:data:`ARCH_HELP` with the default model's choice, ``auto``, first."""
+    from cislearn.config import DEFAULT_ARCH, DEFAULT_RECIPE
+
+    recipe = ", ".join(f"{k} {v}" for k, v in DEFAULT_RECIPE.items())
+    auto = f"the default model, as cislearn train trains it: {DEFAULT_ARCH} ({recipe})"
+    return {DEFAULT_CHOICE: auto, **ARCH_HELP}
 
 
 def significant(value: Any, digits: int = 3) -> str:

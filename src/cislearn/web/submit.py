@@ -13,7 +13,7 @@ from cislearn.config import Seed
 from cislearn.web import present, service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, decode_upload, store_training_inputs
-from cislearn.web.jobs import INPUT_NAMES, job_dir
+from cislearn.web.jobs import INPUT_NAMES, job_dir, train_config
 from cislearn.web.settings import Settings
 from cislearn.web.store import JobRecord, JobStore, new_job_id
 
@@ -29,18 +29,28 @@ __all__ = [
 _JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
+_TRAINING_DEFAULT = "left out: the training default of cislearn train for the model"
+
+
 class TrainParams(BaseModel):
     """What a training job may be told besides its inputs; the API and the page check their
-    values here, so a bad value is a 422 before any job is queued."""
+    values here, so a bad value is a 422 before any job is queued. A training setting left
+    out is the command line's (:class:`cislearn.config.TrainConfig`; for ``auto``, the
+    default model, its recipe): a job trains what ``cislearn train`` would."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, max_length=100, description="A name for the job")
-    models: list[str] = Field(default_factory=lambda: ["cnn"], min_length=1, max_length=12)
-    max_epochs: int = Field(default=10, ge=1)
-    lr: float = Field(default=1e-3, gt=0, le=1)
-    batch_size: int = Field(default=32, ge=1, le=4096)
-    patience: int = Field(default=5, ge=0)
+    models: list[str] = Field(
+        default_factory=lambda: [present.DEFAULT_CHOICE],
+        min_length=1,
+        max_length=12,
+        description=f"Architectures and baselines; {present.DEFAULT_CHOICE!r}: the default model",
+    )
+    max_epochs: int | None = Field(default=None, ge=1, description=_TRAINING_DEFAULT)
+    lr: float | None = Field(default=None, gt=0, le=1, description=_TRAINING_DEFAULT)
+    batch_size: int | None = Field(default=None, ge=1, le=4096, description=_TRAINING_DEFAULT)
+    patience: int | None = Field(default=None, ge=0, description=_TRAINING_DEFAULT)
     seed: Seed = 0
     n_boot: int = Field(default=1000, ge=10, le=10_000)
     motifs: bool = True
@@ -78,7 +88,10 @@ def model_choices() -> dict[str, Any]:
     """The architectures and baselines a training job may ask for."""
     from cislearn.models.registry import ARCHITECTURES
 
-    return {"architectures": list(ARCHITECTURES), "baselines": list(present.baseline_names())}
+    return {
+        "architectures": [present.DEFAULT_CHOICE, *ARCHITECTURES],
+        "baselines": list(present.baseline_names()),
+    }
 
 
 def create_train_job(
@@ -99,13 +112,17 @@ def create_train_job(
             "unknown_model",
             f"unknown model {unknown[0]!r}; choose from: {', '.join(sorted(allowed))}",
         )
-    if params["max_epochs"] > settings.max_epochs:
-        raise ApiError(
-            422,
-            "too_many_epochs",
-            f"max_epochs {params['max_epochs']} is above this server's limit of "
-            f"{settings.max_epochs}",
-        )
+    for name in models:
+        if present.is_baseline_choice(name):
+            continue
+        epochs = train_config(params, name).max_epochs
+        if epochs > settings.max_epochs:
+            given = "" if params.get("max_epochs") else f" (the default for {name})"
+            raise ApiError(
+                422,
+                "too_many_epochs",
+                f"max_epochs {epochs}{given} is above this server's limit of {settings.max_epochs}",
+            )
     job_id = new_job_id()
     root = job_dir(settings, job_id)
     try:
@@ -145,7 +162,7 @@ def _check_models(models: list[str], reports: list[dict[str, Any]]) -> None:
         if present.is_baseline_choice(name):
             continue
         try:
-            build_model(name, {}, length=int(length), n_outputs=1)
+            build_model(train_config({}, name).arch, {}, length=int(length), n_outputs=1)
         except CislearnError as exc:
             raise ApiError(
                 422, "unusable_model", f"{name} cannot train on this data: {exc}"
