@@ -28,6 +28,8 @@ __all__ = [
     "DEFAULT_RECIPE",
     "MONITORS",
     "MAX_SEED",
+    "N_BOOT",
+    "N_NULL",
     "Seed",
     "check_seed",
     "TrainConfig",
@@ -65,6 +67,14 @@ PosInt = typing.Annotated[int, Field(gt=0)]
 #: The largest seed: numpy's legacy and ``SeedSequence`` users, torch and Lightning all take
 #: 0 … 2**32 - 1. The one range check of every ``--seed`` and of the web forms and API.
 MAX_SEED = 2**32 - 1
+
+#: Bootstrap resamples of a confidence interval (the default of every command, pipeline and
+#: web job that reports intervals).
+N_BOOT = 1000
+
+#: Random substitutions scored for the empirical null of variant p-values (the default of
+#: ``score-variants``, its pipeline and web jobs).
+N_NULL = 10_000
 
 #: A seed as a pydantic field type (a value outside 0 … :data:`MAX_SEED` fails validation).
 Seed = typing.Annotated[int, Field(ge=0, le=MAX_SEED)]

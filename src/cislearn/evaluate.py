@@ -12,6 +12,7 @@ import pandas as pd
 
 from cislearn.errors import InputError
 from cislearn.metrics import (
+    N_BOOT,
     bootstrap_ci,
     classification_metrics,
     multiclass_metrics,
@@ -197,7 +198,7 @@ def evaluate(
     *,
     task: str,
     target_names: Sequence[str],
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> Evaluation:
     """Metrics of a held-out prediction, with bootstrap 95% confidence intervals.

@@ -17,6 +17,7 @@ from sklearn.metrics import (
     roc_curve,
 )
 
+from cislearn.config import N_BOOT
 from cislearn.errors import InputError
 
 __all__ = [
@@ -376,7 +377,7 @@ def bootstrap_ci(
     y_true: np.ndarray,
     y_score: np.ndarray,
     *,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     alpha: float = 0.05,
     seed: int = 0,
 ) -> ConfidenceInterval:

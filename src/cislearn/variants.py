@@ -13,6 +13,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cislearn.config import N_NULL
 from cislearn.encode import one_hot, to_codes
 from cislearn.errors import InputError
 from cislearn.interpret.ism import METHODS, substitution_logits
@@ -126,7 +127,7 @@ class VariantScorer:
         strict: bool = False,
         rc_average: bool | None = None,
         shifts: Sequence[int] = (0,),
-        n_null: int = 10_000,
+        n_null: int = N_NULL,
         seed: int = 0,
         batch_size: int | None = None,
         device: str | torch.device | None = None,
@@ -533,7 +534,7 @@ def score_variants(
     strict: bool = False,
     rc_average: bool | None = None,
     shifts: Sequence[int] = (0,),
-    n_null: int = 10_000,
+    n_null: int = N_NULL,
     seed: int = 0,
     chunk_size: int = 4096,
     batch_size: int | None = None,

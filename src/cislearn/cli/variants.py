@@ -9,6 +9,7 @@ import typer
 
 from cislearn.cli import hardware as hw
 from cislearn.cli.app import Force, Opt, app, count, echo, epoch_bars, out_dir, seed_opt
+from cislearn.config import N_NULL
 
 
 def _shifts(text: str) -> tuple[int, ...]:
@@ -36,7 +37,7 @@ def score_variants_cmd(
     ] = False,
     rc_average: Annotated[bool | None, Opt(help="Average over both strands.")] = None,
     shifts: Annotated[str, Opt(help="Window offsets (bp) to average, e.g. -5,0,5.")] = "0",
-    n_null: Annotated[int, Opt(help="Random substitutions in the null (0: no p-values).")] = 10_000,
+    n_null: Annotated[int, Opt(help="Random substitutions in the null (0: no p-values).")] = N_NULL,
     seed: Annotated[int, seed_opt("Seed of the null draws.")] = 0,
     chunk_size: Annotated[int, Opt(help="Variants held in memory at a time.")] = 4096,
     batch_size: Annotated[int | None, Opt(help="Windows per forward pass.")] = None,

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from cislearn.config import TrainConfig
+from cislearn.config import N_BOOT, TrainConfig
 from cislearn.data import SequenceDataset
 from cislearn.errors import ConfigError
 from cislearn.folds import chromosome_folds, fold_split, summarize_folds
@@ -87,7 +87,7 @@ def train_folds(
     out: str | os.PathLike[str],
     *,
     k: int,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     force: bool = False,
     progress: Progress = no_progress,
 ) -> FoldsResult:
@@ -134,7 +134,7 @@ def benchmark_folds(
     models: Sequence[str] | None = None,
     max_epochs: int | None = None,
     seed: int = 0,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     force: bool = False,
     progress: Progress = no_progress,
 ) -> FoldsResult:

@@ -26,7 +26,7 @@ from cislearn.baseline import (
     save_baseline,
     spec_motifs,
 )
-from cislearn.config import TrainConfig
+from cislearn.config import N_BOOT, TrainConfig
 from cislearn.data import SequenceDataset
 from cislearn.errors import ConfigError, InputError
 from cislearn.features import FeatureMatrix
@@ -202,7 +202,7 @@ def baseline_run(
     test_fraction: float = 0.2,
     seed: int = 0,
     drop_leaked: bool = False,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     n_jobs: int | None = None,
     progress: Progress | None = None,
 ) -> RunResult:
@@ -282,7 +282,7 @@ def benchmark_panel(
     test_fraction: float = 0.2,
     seed: int = 0,
     drop_leaked: bool = False,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     progress: Progress | None = None,
 ) -> PanelResult:
     """Train the standard panel (:data:`PANEL`) on one split; write each run and the comparison.

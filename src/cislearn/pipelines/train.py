@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from cislearn.config import TrainConfig, dump_config
+from cislearn.config import N_BOOT, TrainConfig, dump_config
 from cislearn.data import OneHotDataset, SequenceDataset
 from cislearn.errors import InputError, ModelLoadError
 from cislearn.evaluate import RunSummary, ShortcutResult, compare_runs, evaluate, shortcut_check
@@ -251,7 +251,7 @@ def train_run(
     out: str | os.PathLike[str],
     *,
     resume: bool = False,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     progress: Progress | None = None,
 ) -> RunResult:
     """Train ``config`` on ``dataset`` and write a complete run folder in ``out``.
@@ -319,7 +319,7 @@ def evaluate_run(
     dataset: SequenceDataset,
     out: str | os.PathLike[str],
     *,
-    n_boot: int = 1000,
+    n_boot: int = N_BOOT,
     seed: int = 0,
 ) -> RunResult:
     """Evaluate a trained run on every record of ``dataset``; write metrics, figures, report."""

@@ -40,7 +40,7 @@ from cislearn.io.vcf import (
     vcf_header,
 )
 from cislearn.types import CLASSIFICATION_TASKS, Progress, no_progress
-from cislearn.variants import RAW_DELTA, VariantScorer, VariantSummary, effect_column
+from cislearn.variants import N_NULL, RAW_DELTA, VariantScorer, VariantSummary, effect_column
 
 logger = logging.getLogger(__name__)
 
@@ -450,7 +450,7 @@ def score_variants_run(
     strict: bool = False,
     rc_average: bool | None = None,
     shifts: Sequence[int] = (0,),
-    n_null: int = 10_000,
+    n_null: int = N_NULL,
     seed: int = 0,
     chunk_size: int = 4096,
     batch_size: int | None = None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cislearn.config import N_NULL
 from cislearn.web import service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, check_inputs, decode_upload
@@ -251,7 +252,7 @@ def variants(
     file: Annotated[UploadFile, File(description="VCF, VCF.gz, BCF or TSV (chrom pos ref alt)")],
     genome: Annotated[str, Form(description="A genome name from GET /api/v1/genomes")],
     model: Annotated[str | None, Form(description="Model of the job (default: first)")] = None,
-    n_null: Annotated[int, Form(description="Random substitutions in the null")] = 10_000,
+    n_null: Annotated[int, Form(description="Random substitutions in the null")] = N_NULL,
 ) -> dict[str, Any]:
     """Queue a variants job: score each variant with a trained model of job ``job_id``."""
     settings = _settings(request)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cislearn.config import N_BOOT, N_NULL
 from cislearn.web import present
 from cislearn.web.errors import web_message
 from cislearn.web.settings import Settings
@@ -157,7 +158,7 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
                 features=features,
                 model=model,
                 seed=int(params.get("seed", 0)),
-                n_boot=int(params.get("n_boot", 1000)),
+                n_boot=int(params.get("n_boot", N_BOOT)),
                 progress=cb,
             )
         else:
@@ -165,7 +166,7 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
                 dataset,
                 train_config(params, name),
                 run,
-                n_boot=int(params.get("n_boot", 1000)),
+                n_boot=int(params.get("n_boot", N_BOOT)),
                 progress=cb,
             )
             _embedding(run, dataset, int(params.get("seed", 0)), cb)
@@ -227,7 +228,7 @@ def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobPr
         job_dir(settings, job.id) / INPUT_NAMES[params["input"]],
         genome,
         out_dir(settings, job.id),
-        n_null=int(params.get("n_null", 10_000)),
+        n_null=int(params.get("n_null", N_NULL)),
         device="cpu",
         progress=cb,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cislearn.config import Seed
+from cislearn.config import N_BOOT, N_NULL, Seed
 from cislearn.web import present, service
 from cislearn.web.errors import ApiError
 from cislearn.web.inputs import Upload, decode_upload, store_training_inputs
@@ -52,7 +52,7 @@ class TrainParams(BaseModel):
     batch_size: int | None = Field(default=None, ge=1, le=4096, description=_TRAINING_DEFAULT)
     patience: int | None = Field(default=None, ge=0, description=_TRAINING_DEFAULT)
     seed: Seed = 0
-    n_boot: int = Field(default=1000, ge=10, le=10_000)
+    n_boot: int = Field(default=N_BOOT, ge=10, le=10_000)
     motifs: bool = True
 
 
@@ -177,7 +177,7 @@ def create_variants_job(
     content: bytes,
     genome: str,
     model: str | None,
-    n_null: int = 10_000,
+    n_null: int = N_NULL,
 ) -> JobRecord:
     """Store an uploaded VCF (or TSV) and queue the scoring of its variants with a model."""
     if genome not in settings.genomes:
