@@ -32,7 +32,8 @@ def run_two_cpu_processes(*argv: object, outside: bool = False, ok: bool = True)
 
     By default Lightning starts the second rank (forked); ``outside``: both ranks are started
     here with torchrun's environment (``RANK``, ``WORLD_SIZE``, ``MASTER_PORT``, ...), so
-    Lightning launches nothing and each process runs the command as one rank.
+    Lightning launches nothing and each process runs the command as one rank (with
+    ``ok=False``: each rank's exit code and stderr, the ranks apart by a ``--`` line).
     """
     import os
     import socket
@@ -66,6 +67,8 @@ def run_two_cpu_processes(*argv: object, outside: bool = False, ok: bool = True)
             for r in (0, 1)
         ]
         outs = [p.communicate(timeout=300) for p in ranks]
+        if not ok:
+            return "\n--\n".join(f"{p.returncode}\n{err}" for p, (_, err) in zip(ranks, outs))
         for p, (_, err) in zip(ranks, outs, strict=True):
             assert p.returncode == 0, err[-2000:]
         assert outs[1][0] == ""  # rank 1 is silent
@@ -249,6 +252,16 @@ def test_ddp_ranks_started_outside_and_a_bad_record_on_the_second_rank(
     assert code == "2" and expect in err and len(err.strip().splitlines()) == 1, err[-2000:]
     assert not (tmp_path / "bad" / "variants.tsv").exists()
     assert not (tmp_path / "bad" / ".shards").exists()
+    # started outside, every rank (each its own log under SLURM) says the same line: rank 0,
+    # waiting for the failed rank, reports its error, not gloo's "connection closed"
+    result = run_two_cpu_processes(
+        "score-variants", bundle, bad, "--out", tmp_path / "bad2", *common, outside=True, ok=False
+    )
+    for rank in result.split("\n--\n"):
+        code, err = rank.split("\n", 1)
+        assert code == "2" and "Traceback" not in err and "gloo" not in err, rank[-3000:]
+        assert expect in err.strip().splitlines()[-1]
+    assert not (tmp_path / "bad2" / "variants.tsv").exists()
 
 
 def test_gpu_settings_exercised_on_cpu(capsys, tmp_path, bundle, ctcf_genome):

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset
 
 from cislearn import errors
 from cislearn.engine import engine_context
+from cislearn.io.atomic import atomic_write
 from cislearn.io.shards import ShardWriter
 
 __all__ = ["predict_loop"]
@@ -83,6 +84,7 @@ class _ShardWriter(BasePredictionWriter):
 
     def on_predict_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self.shard = ShardWriter(self.folder, trainer.global_rank)
+        (self.folder / f"{_ERROR}{trainer.global_rank}").unlink(missing_ok=True)  # a killed run's
 
     def write_on_batch_end(
         self,
@@ -96,6 +98,19 @@ class _ShardWriter(BasePredictionWriter):
     ) -> None:
         assert self.shard is not None
         self.shard.append(*prediction)
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        # a user's error (a bad record) is the run's error on every rank: left here before
+        # this rank's connections close, for the ranks (and a fork launcher) that then see
+        # only "connection closed by peer"
+        if isinstance(exception, errors.CislearnError):
+            kind = type(exception)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            path = self.folder / f"{_ERROR}{trainer.global_rank}"
+            with atomic_write(path) as fh:
+                fh.write(f"{kind.__module__}.{kind.__name__}: {exception}")
 
     def on_predict_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         assert self.shard is not None
@@ -145,8 +160,17 @@ def predict_loop(
             trainer.predict(
                 _Module(work, hardware.num_threads), dataloaders=loader, return_predictions=False
             )
-        except torch.multiprocessing.ProcessRaisedException as exc:
-            raise _rank_error(exc) from None
+        except errors.CislearnError:
+            raise
+        except Exception as exc:
+            # another rank's error when one failed (a forked rank's, or the reason a rank
+            # started outside lost its peers); else a forked rank's error as it raised it
+            reported = _reported_error(folder)
+            if reported is None and isinstance(exc, torch.multiprocessing.ProcessRaisedException):
+                reported = _rank_error(exc)
+            if reported is None or reported is exc:
+                raise
+            raise reported from None
         finally:
             spawn_log.setLevel(level)
     return trainer.global_rank, trainer.world_size
@@ -174,15 +198,34 @@ def launch_strategy(hardware: Any) -> str:
     return hardware.strategy
 
 
+#: File name (+ rank) of a rank's cislearn error in the shard folder.
+_ERROR = "error."
+
+
 def _rank_error(exc: BaseException) -> BaseException:
     """A forked rank's error as the error it raised when it was a cislearn error (its one-line
     message, no traceback); any other error as it came (a traceback is right for a bug)."""
     last = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
-    name, _, message = last.partition(": ")
+    return _cislearn_error(last) or exc
+
+
+def _cislearn_error(line: str) -> errors.CislearnError | None:
+    """``cislearn.errors.Kind: message`` as that error, else None."""
+    name, _, message = line.partition(": ")
     module, _, cls_name = name.rpartition(".")
     cls = getattr(errors, cls_name, None) if module == "cislearn.errors" else None
     if isinstance(cls, type) and issubclass(cls, errors.CislearnError):
         error = cls.__new__(cls)
         Exception.__init__(error, message)
         return error
-    return exc
+    return None
+
+
+def _reported_error(folder: Path) -> errors.CislearnError | None:
+    """The cislearn error the lowest failed rank left in ``folder``, if any."""
+    ranks = (p.name.removeprefix(_ERROR) for p in folder.glob(f"{_ERROR}*"))
+    for rank in sorted(int(r) for r in ranks if r.isdigit()):
+        error = _cislearn_error((folder / f"{_ERROR}{rank}").read_text(encoding="utf-8").strip())
+        if error is not None:
+            return error
+    return None
