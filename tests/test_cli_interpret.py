@@ -97,6 +97,37 @@ def test_mutation_map_fasta_and_sequence(capsys, tmp_path, small_run) -> None:
     assert max(map(abs, got)) > 0
 
 
+def test_mutation_map_averages_strands_when_the_model_predicts_so(
+    capsys, tmp_path, small_run
+) -> None:
+    """A model that predicts averaged over both strands (the default model's recipe records
+    ``rc_average``) is mapped that way too: the map's reference logit is ``predict``'s, not
+    the forward strand's. ``--no-rc-average`` still maps one strand."""
+    import shutil
+
+    run_dir, pos, _ = small_run
+    both = tmp_path / "both"
+    shutil.copytree(run_dir, both)
+    meta = json.loads((both / "model.json").read_text())
+    assert meta["rc_average"] is False
+    (both / "model.json").write_text(json.dumps({**meta, "rc_average": True}))
+    seq = next(read_fasta(pos)).sequence
+    (tmp_path / "one.fa").write_text(f">s\n{seq}\n")
+    assert run(capsys, "predict", both, tmp_path / "one.fa", "--out", tmp_path / "p.tsv")[0] == 0
+    predicted = float((tmp_path / "p.tsv").read_text().splitlines()[1].split("\t")[-1])
+
+    def reference_logit(*flags: str) -> float:
+        out = tmp_path / ("map" + "".join(flags))
+        code, _, err = run(capsys, "mutation-map", both, "--sequence", seq, "--out", out, *flags)
+        assert code == 0, err
+        row = next(csv.DictReader(open(out / "mutation_map.tsv"), delimiter="\t"))
+        return float(row["logit"]) - float(row["delta_logit"])
+
+    assert reference_logit() == pytest.approx(predicted, abs=1e-4)
+    assert reference_logit("--rc-average") == pytest.approx(predicted, abs=1e-4)
+    assert abs(reference_logit("--no-rc-average") - predicted) > 1e-3
+
+
 def test_mutation_map_bad_input_is_one_line(capsys, tmp_path, small_run) -> None:
     run_dir, pos, _ = small_run
     code, _, err = run(capsys, "mutation-map", run_dir, "--sequence", "ACGT", "--out", tmp_path)

@@ -33,6 +33,7 @@ from cislearn.types import (
     Progress,
     no_progress,
     prediction_columns,
+    strand_average,
 )
 
 __all__ = [
@@ -232,7 +233,7 @@ class DeepPredictor:
             batch_size = CPU_BATCH_SIZE if self.device.type == "cpu" else GPU_BATCH_SIZE
         if batch_size < 1:
             raise InputError(f"batch_size must be >= 1; got {batch_size}")
-        rc = bool(self.meta.get("rc_average", False)) if rc_average is None else rc_average
+        rc = strand_average(self, rc_average)
         x = self._as_input(x_or_seqs)
         n = x.shape[0]
         logits = torch.empty((n, len(self.output_names)), dtype=torch.float32)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from cislearn.encode import to_codes
 from cislearn.errors import ConfigError, InputError
-from cislearn.types import Progress, no_progress
+from cislearn.types import Progress, no_progress, strand_average
 
 __all__ = [
     "ScanChunk",
@@ -228,7 +228,7 @@ def predict_fn(predictor: Any, *, column: int, value: str, tracks: Any = None) -
     if not predictor.n_tracks and predictor.device.type == "cpu":
         plan = code_plan(predictor.model, n_value=predictor.n_value)
     shared = covers(plan)
-    rc = bool(predictor.meta.get("rc_average", False))
+    rc = strand_average(predictor)
     activate = output_activation(predictor.task)
 
     def run(span: np.ndarray, offsets: np.ndarray, chrom: str, starts: np.ndarray) -> np.ndarray:

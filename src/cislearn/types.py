@@ -24,6 +24,7 @@ __all__ = [
     "FeatureImportance",
     "Predictor",
     "prediction_columns",
+    "strand_average",
 ]
 
 #: The split names used everywhere inside cislearn. DeepBIO's ``training``/``testing`` (and
@@ -154,6 +155,16 @@ class Predictor(Protocol):
     def importance(self) -> FeatureImportance | None:
         """Named feature importances, or None when the model has none (deep models)."""
         ...
+
+
+def strand_average(predictor: Predictor, rc_average: bool | None = None) -> bool:
+    """Whether ``predictor``'s outputs are averaged over both strands: ``rc_average`` when
+    given, else what its run records (``meta["rc_average"]``: how it was validated; the
+    default model's recipe sets it). Prediction, scans, variant scores and mutation maps all
+    ask here, so that they agree for one model."""
+    if rc_average is None:
+        return bool(predictor.meta.get("rc_average", False))
+    return bool(rc_average)
 
 
 def prediction_columns(task: str, output_names: Sequence[str], output: str = "both") -> list[str]:

@@ -21,7 +21,13 @@ from cislearn.io.genome import Genome
 from cislearn.io.vcf import Variant
 from cislearn.losses import output_activation
 from cislearn.predict import DeepPredictor
-from cislearn.types import CLASSIFICATION_TASKS, Predictor, Progress, no_progress
+from cislearn.types import (
+    CLASSIFICATION_TASKS,
+    Predictor,
+    Progress,
+    no_progress,
+    strand_average,
+)
 from cislearn.variant_stats import EmpiricalNull, NullSites, bh_qvalues
 from cislearn.variant_windows import (
     BASE_CODE,
@@ -160,8 +166,7 @@ class VariantScorer:
         if n_null < 0:
             raise InputError(f"n_null must be >= 0; got {n_null}")
         self.strict = strict
-        meta_rc = bool(self.predictor.meta.get("rc_average", False))
-        self.rc_average = meta_rc if rc_average is None else bool(rc_average)
+        self.rc_average = strand_average(self.predictor, rc_average)
         self.n_null = int(n_null)
         self.batch_size = batch_size
         self.path = path

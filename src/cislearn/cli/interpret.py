@@ -116,7 +116,13 @@ def mutation_map(
             "panel) or START-END (0-based positions, inclusive)."
         ),
     ] = "20",
-    rc_average: Annotated[bool, Opt(help="Average over both strands.")] = False,
+    rc_average: Annotated[
+        bool | None,
+        Opt(
+            help="Average over both strands (default: as the model predicts, e.g. the default "
+            "model does)."
+        ),
+    ] = None,
     method: Annotated[str, Opt(help="auto|fast|naive")] = "auto",
     bigwig: Annotated[
         Path | None, Opt(help="Also write the mean Δ logit of the 3 substitutions as a bigWig.")

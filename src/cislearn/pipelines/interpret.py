@@ -16,7 +16,7 @@ from cislearn.io.atomic import atomic_write
 from cislearn.io.fasta import read_fasta
 from cislearn.pipelines.base_tracks import write_base_track
 from cislearn.pipelines.train import held_out_auroc as read_held_out_auroc
-from cislearn.types import Progress, no_progress
+from cislearn.types import Progress, no_progress, strand_average
 
 __all__ = [
     "AttributionResult",
@@ -221,12 +221,13 @@ def map_sequences(
     *,
     names: Sequence[str] | None = None,
     target: str | None = None,
-    rc_average: bool = False,
+    rc_average: bool | None = None,
     method: str = "auto",
     path: PathLike | None = None,
     progress: Progress = no_progress,
 ) -> MapResult:
     """Effect of every substitution of each sequence on a loaded predictor (nothing written).
+    ``rc_average`` None: as the model predicts (:func:`cislearn.types.strand_average`).
 
     Returns the maps and their effects: ``effects.delta_logit`` has shape (n, L, 4, n_outputs).
     """
@@ -238,7 +239,7 @@ def map_sequences(
     mm = saturation_mutagenesis(
         predictor.model,
         x,
-        rc_average=rc_average,
+        rc_average=strand_average(predictor, rc_average),
         method=method,
         device=predictor.device,
         progress=progress,
@@ -257,7 +258,7 @@ def mutation_maps_run(
     sequence: str | None = None,
     target: str | None = None,
     zoom: int | tuple[int, int] = 20,
-    rc_average: bool = False,
+    rc_average: bool | None = None,
     method: str = "auto",
     device: str | None = None,
     bigwig: PathLike | None = None,

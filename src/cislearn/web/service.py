@@ -270,7 +270,8 @@ def mutation_map(
     try:
         result = present.map_json(
             map_sequences(
-                predictor, [sequence], rc_average=bool(predictor.meta.get("rc_average", False))
+                predictor,
+                [sequence],  # both strands when the model predicts so
             )
         )
     except InputError as exc:
