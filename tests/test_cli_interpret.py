@@ -97,20 +97,28 @@ def test_mutation_map_fasta_and_sequence(capsys, tmp_path, small_run) -> None:
     assert max(map(abs, got)) > 0
 
 
-def test_mutation_map_averages_strands_when_the_model_predicts_so(
-    capsys, tmp_path, small_run
-) -> None:
-    """A model that predicts averaged over both strands (the default model's recipe records
-    ``rc_average``) is mapped that way too: the map's reference logit is ``predict``'s, not
-    the forward strand's. ``--no-rc-average`` still maps one strand."""
+@pytest.fixture(scope="module")
+def both_strands(small_run, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small run as a model that predicts averaged over both strands (what the default
+    model's recipe records in its bundle: ``rc_average``)."""
     import shutil
 
-    run_dir, pos, _ = small_run
-    both = tmp_path / "both"
-    shutil.copytree(run_dir, both)
+    both = tmp_path_factory.mktemp("both") / "run"
+    shutil.copytree(small_run[0], both)
     meta = json.loads((both / "model.json").read_text())
     assert meta["rc_average"] is False
     (both / "model.json").write_text(json.dumps({**meta, "rc_average": True}))
+    return both
+
+
+def test_mutation_map_averages_strands_when_the_model_predicts_so(
+    capsys, tmp_path, small_run, both_strands
+) -> None:
+    """A model that predicts averaged over both strands is mapped that way too: the map's
+    reference logit is ``predict``'s, not the forward strand's. ``--no-rc-average`` still
+    maps one strand."""
+    _, pos, _ = small_run
+    both = both_strands
     seq = next(read_fasta(pos)).sequence
     (tmp_path / "one.fa").write_text(f">s\n{seq}\n")
     assert run(capsys, "predict", both, tmp_path / "one.fa", "--out", tmp_path / "p.tsv")[0] == 0
@@ -126,6 +134,31 @@ def test_mutation_map_averages_strands_when_the_model_predicts_so(
     assert reference_logit() == pytest.approx(predicted, abs=1e-4)
     assert reference_logit("--rc-average") == pytest.approx(predicted, abs=1e-4)
     assert abs(reference_logit("--no-rc-average") - predicted) > 1e-3
+
+
+def test_attributions_of_a_strand_averaged_model_are_strand_symmetric(
+    capsys, tmp_path, small_run, both_strands
+) -> None:
+    """`interpret` explains the output `predict` reports: for a model that averages both
+    strands, a sequence's attributions are those of its reverse complement, put back on its
+    strand (one strand's gradients are not)."""
+    from cislearn.encode import one_hot, reverse_complement
+
+    _, pos, _ = small_run
+    seq = next(read_fasta(pos)).sequence
+    (tmp_path / "pair.fa").write_text(f">fwd\n{seq}\n>rev\n{reverse_complement(seq)}\n")
+    # flipping both axes of an A, C, G, T map is the reverse complement
+    assert (one_hot([seq])[0, ::-1, ::-1] == one_hot([reverse_complement(seq)])[0]).all()
+    for run_dir, name in ((both_strands, "both"), (small_run[0], "one")):
+        out = tmp_path / name
+        code, _, err = run(capsys, "interpret", run_dir, tmp_path / "pair.fa", "--out", out)
+        assert code == 0, err
+        attr = np.load(out / "attributions.npz")["attributions"]
+        back = attr[1, ::-1, ::-1]  # the reverse strand's, on the forward strand
+        if name == "both":
+            np.testing.assert_allclose(back, attr[0], atol=1e-5)
+        else:
+            assert np.abs(back - attr[0]).max() > 1e-3
 
 
 def test_mutation_map_bad_input_is_one_line(capsys, tmp_path, small_run) -> None:

@@ -68,7 +68,9 @@ def run_two_cpu_processes(*argv: object, outside: bool = False, ok: bool = True)
         ]
         outs = [p.communicate(timeout=300) for p in ranks]
         if not ok:
-            return "\n--\n".join(f"{p.returncode}\n{err}" for p, (_, err) in zip(ranks, outs))
+            return "\n--\n".join(
+                f"{p.returncode}\n{err}" for p, (_, err) in zip(ranks, outs, strict=True)
+            )
         for p, (_, err) in zip(ranks, outs, strict=True):
             assert p.returncode == 0, err[-2000:]
         assert outs[1][0] == ""  # rank 1 is silent

@@ -122,3 +122,33 @@ def test_top_positions() -> None:
     assert table.loc[2, "base"] in "ACN"
     with pytest.raises(InputError, match="ids"):
         top_positions(attr, x, ["a", "b"])
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "deeplift-shap"])
+def test_a_strand_averaged_model_is_explained_on_both_strands(model, method: str) -> None:
+    """A model that predicts the mean of both strands (RCAverage, as the default model's
+    bundles predict) gets strand-symmetric attributions: those of rc(x), put back on x's
+    strand, are those of x. DeepLIFT/SHAP explains the strands apart and averages them
+    (its references are paired with inputs inside a batch)."""
+    from cislearn.interpret.contributions import hypothetical_contributions
+    from cislearn.interpret.session import strand_mean
+    from cislearn.models.layers import RCAverage, reverse_complement_batch
+
+    x = torch.from_numpy(one_hot(seqs(3, 40, seed=4)))
+    rc = reverse_complement_batch(x)
+    opts = dict(method=method, target=0, device="cpu", n_shuffles=4, seed=1)
+    both = RCAverage(model).eval()
+    got = attribute(both, x, **opts)
+    put_back = reverse_complement_batch(torch.from_numpy(attribute(both, rc, **opts))).numpy()
+    np.testing.assert_allclose(put_back, got, atol=1e-5)
+    one = attribute(model, x, **opts)  # one strand: not symmetric
+    one_rc = reverse_complement_batch(torch.from_numpy(attribute(model, rc, **opts))).numpy()
+    assert np.abs(one - one_rc).max() > 1e-3
+    if method == "deeplift-shap":
+        np.testing.assert_allclose(got, strand_mean(one, attribute(model, rc, **opts)), atol=1e-6)
+        kw = dict(method=method, n_shuffles=4, seed=1, device="cpu")
+        hyp = hypothetical_contributions(both, x, **kw).hypothetical
+        hyp_rc = hypothetical_contributions(both, rc, **kw).hypothetical
+        np.testing.assert_allclose(
+            reverse_complement_batch(torch.from_numpy(hyp_rc)).numpy(), hyp, atol=1e-5
+        )

@@ -23,7 +23,7 @@ from cislearn.errors import InputError, ModelLoadError
 from cislearn.fastpath.codeconv import CodePlan, code_plan, weights_key
 from cislearn.io.bundle import read_bundle
 from cislearn.losses import output_activation
-from cislearn.models.layers import reverse_complement_batch
+from cislearn.models.layers import RCAverage, reverse_complement_batch
 from cislearn.models.registry import build_model
 from cislearn.types import (
     TASKS,
@@ -45,6 +45,7 @@ __all__ = [
     "load",
     "predict_chunk",
     "predict_records",
+    "predicting_model",
     "prediction_frame",
 ]
 #: Default inputs per forward pass. On CPU small batches keep the activations in cache:
@@ -277,6 +278,16 @@ class DeepPredictor:
     def importance(self) -> FeatureImportance | None:
         """None: a deep model has no named feature importances (see :mod:`cislearn.interpret`)."""
         return None
+
+
+def predicting_model(predictor: Predictor) -> torch.nn.Module:
+    """``predictor``'s network as it predicts: wrapped in :class:`RCAverage` when it averages
+    both strands (:func:`cislearn.types.strand_average`; the default model does), so that
+    attributions, in-silico experiments and designs explain the output ``predict`` reports."""
+    model = predictor.model  # type: ignore[attr-defined]
+    if strand_average(predictor) and not isinstance(model, RCAverage):
+        return RCAverage(model)
+    return model
 
 
 def load(

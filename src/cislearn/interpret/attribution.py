@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from cislearn.device import ModelSession
 from cislearn.errors import InputError
-from cislearn.interpret.session import as_input
+from cislearn.interpret.session import as_input, strand_mean, strands_apart
 from cislearn.types import TASKS
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,12 @@ def attribute(
     xt = as_input(x)
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1; got {batch_size}")
+    if method == "deeplift-shap":
+        opts = dict(method=method, target=target, output=output, task=task)
+        opts.update(batch_size=batch_size, n_shuffles=n_shuffles, seed=seed, device=device)
+        both = strands_apart(model, lambda net, xs: attribute(net, xs, **opts), xt)
+        if both is not None:  # exact for output="logit"; per-strand sigmoid for "prob"
+            return strand_mean(*both)
     selector = OutputSelector(model, target=target, output=output, task=task)
     with ModelSession(model, device) as session:
         dev = session.device

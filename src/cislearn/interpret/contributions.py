@@ -22,7 +22,7 @@ from cislearn.errors import InputError
 from cislearn.interpret.attribution import OutputSelector
 from cislearn.interpret.captured import captured_warnings
 from cislearn.interpret.ism import map_effects, saturation_mutagenesis
-from cislearn.interpret.session import as_input
+from cislearn.interpret.session import as_input, strand_mean, strands_apart
 from cislearn.types import Progress, no_progress
 
 __all__ = [
@@ -132,6 +132,18 @@ def hypothetical_contributions(
     ):
         if value < 1:
             raise InputError(f"{name} must be >= 1; got {value}")
+    if method == "deeplift-shap":
+        opts = dict(method=method, target=target, output=output, task=task, seed=seed)
+        opts.update(n_shuffles=n_shuffles, batch_size=batch_size, device=device, progress=progress)
+        both = strands_apart(model, lambda net, xs: hypothetical_contributions(net, xs, **opts), xt)
+        if both is not None:
+            fwd, rev = both
+            return Contributions(
+                strand_mean(fwd.hypothetical, rev.hypothetical),
+                np.maximum(fwd.delta, rev.delta),  # the worse strand's
+                method,
+                fwd.warnings if fwd.warnings == rev.warnings else f"{fwd.warnings}; {rev.warnings}",
+            )
     # eval(): a fresh module is in training mode, and tangermeme/captum restore the mode of the
     # module they are given, which would leave dropout on in the model afterwards.
     selector = OutputSelector(model, target=target, output=output, task=task).eval()

@@ -10,8 +10,9 @@ import torch
 from torch import Tensor
 
 from cislearn.errors import InputError
+from cislearn.models.layers import RCAverage, reverse_complement_batch
 
-__all__ = ["as_input"]
+__all__ = ["as_input", "strand_mean", "strands_apart"]
 
 
 def as_input(x: Any) -> Tensor:
@@ -24,3 +25,22 @@ def as_input(x: Any) -> Tensor:
     if not x.is_floating_point():
         raise InputError(f"x: expected a float array (one-hot); got dtype {x.dtype}")
     return x.detach().float()
+
+
+def strands_apart(model: Any, explain: Any, x: Tensor) -> tuple[Any, Any] | None:
+    """For a strand-averaged model (:class:`RCAverage`), ``explain(inner, x)`` and
+    ``explain(inner, rc(x))`` with its one-strand network ``inner``; None for other models.
+
+    DeepLIFT/SHAP (tangermeme) pairs each input with its references inside one batch at
+    every nonlinearity; the wrapper's stacked strands would break that pairing, so the two
+    strands are explained apart and the caller averages them (:func:`strand_mean`).
+    """
+    if not isinstance(model, RCAverage):
+        return None
+    return explain(model.model, x), explain(model.model, reverse_complement_batch(x))
+
+
+def strand_mean(forward: np.ndarray, reverse: np.ndarray) -> np.ndarray:
+    """Mean of per-base maps (n, C, L) of x and of rc(x), the latter put back on x's strand."""
+    back = reverse_complement_batch(torch.from_numpy(np.ascontiguousarray(reverse))).numpy()
+    return (0.5 * (forward + back)).astype(np.float32)

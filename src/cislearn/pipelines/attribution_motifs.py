@@ -20,6 +20,7 @@ from cislearn.pipelines.audit import audit_run
 from cislearn.pipelines.inputs import load_deep_model, regions_for
 from cislearn.pipelines.interpret import read_records, target_index
 from cislearn.pipelines.record import claim_output, write_record
+from cislearn.predict import predicting_model
 from cislearn.report.modisco import write_attribution_motifs
 from cislearn.types import Progress, no_progress
 
@@ -118,7 +119,7 @@ def attribution_motifs_run(
     region_table = regions_for(ids, x.shape[2], regions)
     opts = dict(target=k, task=predictor.task, device=predictor.device)
     contrib = hypothetical_contributions(
-        predictor.model, x, method=method, seed=seed, progress=progress, **opts
+        predicting_model(predictor), x, method=method, seed=seed, progress=progress, **opts
     )
     with atomic_write(folder / "contributions.npz", mode="wb") as fh:
         np.savez_compressed(fh, ids=np.array(ids), hypothetical=contrib.hypothetical)
@@ -133,7 +134,7 @@ def attribution_motifs_run(
         )
         checked = audit_run(
             folder,
-            predictor.model,
+            predicting_model(predictor),
             x,
             methods=methods,
             sample=audit_sample,

@@ -13,6 +13,7 @@ from cislearn.io.fasta import write_fasta
 from cislearn.pipelines.inputs import load_deep_model, parse_ranges
 from cislearn.pipelines.interpret import read_records, target_index
 from cislearn.pipelines.record import claim_output, write_record
+from cislearn.predict import predicting_model
 from cislearn.report.experiments import plot_design
 from cislearn.report.modisco import write_table
 from cislearn.types import Progress, no_progress
@@ -77,7 +78,7 @@ def design_run(
     mask = parse_ranges(fixed, x.shape[2])
     k = target_index(predictor, target)
     res = greedy_design(
-        predictor.model,
+        predicting_model(predictor),
         x,
         goal=goal,
         budget=budget,

@@ -18,6 +18,7 @@ from cislearn.interpret.experiments import (
 from cislearn.pipelines.inputs import load_deep_model, resolve_motif
 from cislearn.pipelines.interpret import read_records, target_index
 from cislearn.pipelines.record import claim_output, write_record
+from cislearn.predict import predicting_model
 from cislearn.report.experiments import plot_before_after, plot_spacing
 from cislearn.report.modisco import write_table
 from cislearn.types import Progress, no_progress
@@ -109,7 +110,7 @@ def marginalize_run(
     ids, x = _sequences(predictor, background, first, shuffle, seed)
     k = target_index(predictor, target)
     res = marginalize_motif(
-        predictor.model,
+        predicting_model(predictor),
         x,
         bases,
         start=start,
@@ -171,7 +172,7 @@ def ablate_run(
     ids, x = _sequences(predictor, data, first, False, seed)
     k = target_index(predictor, target)
     res = ablate_motif(
-        predictor.model,
+        predicting_model(predictor),
         x,
         m,
         mode=mode,
@@ -254,7 +255,7 @@ def spacing_run(
     ids, x = _sequences(predictor, background, first, shuffle, seed)
     k = target_index(predictor, target)
     res = motif_spacing(
-        predictor.model,
+        predicting_model(predictor),
         x,
         a,
         b,

@@ -16,6 +16,7 @@ from cislearn.io.atomic import atomic_write
 from cislearn.io.fasta import read_fasta
 from cislearn.pipelines.base_tracks import write_base_track
 from cislearn.pipelines.train import held_out_auroc as read_held_out_auroc
+from cislearn.predict import predicting_model
 from cislearn.types import Progress, no_progress, strand_average
 
 __all__ = [
@@ -169,7 +170,7 @@ def attributions_run(
     x = predictor.encode(seqs, ids=ids, path=fasta)
     k = target_index(predictor, target)
     attr = attribute(
-        predictor.model,
+        predicting_model(predictor),
         x,
         method=method,
         target=k,
@@ -204,7 +205,7 @@ def attributions_run(
     if x.shape[1] == 4:  # issue 18: audit line + figures/audit.png
         checked = audit_run(
             out,
-            predictor.model,
+            predicting_model(predictor),
             x,
             methods=(method,),
             target=k,
