@@ -197,7 +197,8 @@ ARCH_HELP = {
     "graph": "a model written as a graph of named layer blocks (Keras functional style); "
     "here its default, the workshop's CNN2: two parallel convolutions (widths 8 and 16) "
     "joined into a dense head",
-    "wide-deep": "a cnn and a cnn-lstm stacked with a 6-mer lasso on the validation part",
+    "wide-deep": "a cnn, a cnn-lstm and a strand-merged 6-mer lasso, stacked with weights "
+    "fitted on the validation part",
 }
 
 
