@@ -609,7 +609,8 @@ def test_a_job_left_to_its_defaults_trains_the_command_lines_default(tmp_path: P
     params = train_params({})
     assert params["models"] == [present.DEFAULT_CHOICE] == ["auto"]
     cfg = train_config(params, "auto")
-    assert cfg == TrainConfig(accelerator="cpu", devices=1)  # the CLI's `train` defaults
+    assert cfg == TrainConfig(devices=1)  # the CLI's `train` defaults, on one device
+    assert train_config(params, "auto", "cpu") == TrainConfig(devices=1, accelerator="cpu")
     assert cfg.arch == DEFAULT_ARCH and cfg.max_epochs == DEFAULT_RECIPE["max_epochs"]
     assert train_config(params, "cnn").max_epochs == TrainConfig(arch="cnn").max_epochs
     page = client.get("/").text
@@ -650,3 +651,21 @@ def test_the_default_model_job_runs_and_shows(tmp_path: Path, small_data: str) -
     assert page.status_code == 200, page.text[-500:]
     page = client.post(f"/jobs/{job_id}/mutation-map", data={"sequence": seq, "model": "auto"})
     assert page.status_code == 200, page.text[-500:]
+
+
+def test_serve_accelerator_and_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    """Jobs run where the command line would (``--accelerator auto``: a GPU when present);
+    a bad ``serve`` option is one line naming it, exit 2, no traceback."""
+    from cislearn.cli.main import main
+
+    assert Settings().accelerator == "auto" and Settings().job_device is None
+    assert Settings(accelerator="cpu").job_device == "cpu"
+    assert Settings(accelerator="gpu").job_device == "cuda"
+    for argv, expect in (
+        (["--workers", "100"], "--workers: must be <= 64 (got 100)"),
+        (["--accelerator", "tpu"], "--accelerator: must be one of auto, cpu, gpu"),
+        (["--max-length", "0"], "--max-length: must be > 0"),
+    ):
+        assert main(["serve", *argv]) == 2
+        err = capsys.readouterr().err
+        assert expect in err and len(err.strip().splitlines()) == 1, err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,15 @@ def parse_genomes(items: list[str] | None) -> dict[str, Path]:
             raise ConfigError(f"--genome {name}: file not found: {path}")
         genomes[name.strip()] = Path(path).resolve()
     return genomes
+
+
+#: Settings fields whose ``serve`` option has another name.
+_OPTIONS = {"max_upload_bytes": "--max-upload-mb", "max_sequence_length": "--max-length"}
+
+
+def _option_name(match: re.Match[str]) -> str:
+    field = match[1]
+    return _OPTIONS.get(field, "--" + field.replace("_", "-"))
 
 
 @app.command()
@@ -52,23 +62,38 @@ def serve(
             "maps; longer ones are refused (a worker's memory grows with the length)."
         ),
     ] = 10_000,
+    accelerator: Annotated[
+        str,
+        Opt(
+            help="auto|cpu|gpu: where jobs train and score (auto: a GPU when present); "
+            "predictions asked on a page run on the CPU."
+        ),
+    ] = "auto",
 ) -> int:
     """Start the web app: pages and REST API (/api/v1, reference at /api) plus job workers."""
     import uvicorn
+    from pydantic import ValidationError
 
+    from cislearn.config import config_error
+    from cislearn.errors import ConfigError
     from cislearn.web.app import create_app
     from cislearn.web.settings import TOKEN_ENV, Settings
 
-    settings = Settings(
-        data_dir=data_dir,
-        db_url=db_url,
-        workers=workers,
-        token=token or os.environ.get(TOKEN_ENV) or None,
-        genomes=parse_genomes(genome),
-        max_upload_bytes=int(max_upload_mb * 1_000_000),
-        max_sequences=max_sequences,
-        max_sequence_length=max_length,
-    )
+    try:
+        settings = Settings(
+            data_dir=data_dir,
+            db_url=db_url,
+            workers=workers,
+            token=token or os.environ.get(TOKEN_ENV) or None,
+            genomes=parse_genomes(genome),
+            max_upload_bytes=int(max_upload_mb * 1_000_000),
+            max_sequences=max_sequences,
+            max_sequence_length=max_length,
+            accelerator=accelerator,
+        )
+    except ValidationError as exc:  # one line naming the option, no traceback
+        message = str(config_error(exc, model=Settings))
+        raise ConfigError(re.sub(r"config key '(\w+)'", _option_name, message)) from None
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         echo(f"warning: listening on {host} without a token; anyone who can reach it can use it")
     echo(f"cislearn web app on http://{host}:{port}/ (data in {data_dir}; Ctrl-C stops it)")

@@ -114,15 +114,16 @@ def _dataset(root: Path, inputs: dict[str, str]) -> Any:
     return load_dataset(pos=root / INPUT_NAMES["pos"], neg=root / INPUT_NAMES["neg"])
 
 
-def train_config(params: dict[str, Any], arch: str) -> Any:
+def train_config(params: dict[str, Any], arch: str, accelerator: str = "auto") -> Any:
     """The :class:`cislearn.config.TrainConfig` of a job's model ``arch``: the settings the
-    job gave, the command line's defaults for the others (``auto``: the default recipe)."""
+    job gave, the command line's defaults for the others (``auto``: the default recipe), on
+    one device of the server's ``accelerator``."""
     from cislearn.config import TrainConfig
 
     keys = ("max_epochs", "lr", "batch_size", "seed", "patience", "optimizer", "rc_augment")
     given = {k: params[k] for k in keys if params.get(k) is not None}
     # the web split: the file's own split when it has one (DeepBIO headers), else random
-    return TrainConfig(arch=arch, accelerator="cpu", devices=1, **given)
+    return TrainConfig(arch=arch, accelerator=accelerator, devices=1, **given)
 
 
 def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgress) -> None:
@@ -164,12 +165,12 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
         else:
             train_run(
                 dataset,
-                train_config(params, name),
+                train_config(params, name, settings.accelerator),
                 run,
                 n_boot=int(params.get("n_boot", N_BOOT)),
                 progress=cb,
             )
-            _embedding(run, dataset, int(params.get("seed", 0)), cb)
+            _embedding(run, dataset, int(params.get("seed", 0)), settings.job_device, cb)
         cb.check_cancel()
     cb.prefix = ""
     if len(models) > 1:
@@ -179,30 +180,32 @@ def _run_train(store: JobStore, job: JobRecord, settings: Settings, cb: JobProgr
     deep = [m for m in models if not present.is_baseline_choice(m)]
     if params.get("motifs", True) and deep:
         cb("learned motifs", 0, 1)
-        _learned_motifs(runs[deep[0]], dataset, out / "motifs", cb)
+        _learned_motifs(runs[deep[0]], dataset, out / "motifs", settings.job_device, cb)
         cb("learned motifs", 1, 1)
 
 
-def _embedding(run: Path, dataset: Any, seed: int, cb: JobProgress) -> None:
+def _embedding(run: Path, dataset: Any, seed: int, device: str | None, cb: JobProgress) -> None:
     """The 2-D embedding of the learned features on the results page (skipped, with a log
     line, for a model whose features cannot be embedded)."""
     from cislearn.errors import CislearnError
     from cislearn.pipelines.embedding import embedding_run
 
     try:
-        embedding_run(run, dataset, seed=seed, device="cpu", progress=cb)
+        embedding_run(run, dataset, seed=seed, device=device, progress=cb)
     except CislearnError as exc:
         cb.write_log(f"no embedding of the learned features: {web_message(str(exc))}")
 
 
-def _learned_motifs(run: Path, dataset: Any, out: Path, cb: JobProgress) -> None:
+def _learned_motifs(
+    run: Path, dataset: Any, out: Path, device: str | None, cb: JobProgress
+) -> None:
     """Motifs of a binary model's first layer from up to ``MOTIF_SEQUENCES`` of each class."""
     import numpy as np
 
     from cislearn.pipelines.interpret import motifs_run
     from cislearn.predict import load
 
-    predictor = load(run, device="cpu")
+    predictor = load(run, device=device)
     if predictor.task != "binary":
         cb.write_log(f"learned motifs are shown for binary tasks; this one is {predictor.task}")
         return
@@ -229,7 +232,7 @@ def _run_variants(store: JobStore, job: JobRecord, settings: Settings, cb: JobPr
         genome,
         out_dir(settings, job.id),
         n_null=int(params.get("n_null", N_NULL)),
-        device="cpu",
+        device=settings.job_device,
         progress=cb,
     )
     cb("score variants", 1, 1)

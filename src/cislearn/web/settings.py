@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,6 +43,10 @@ class Settings(BaseModel):
         Genomes the server was started with (``--genome NAME=PATH``), offered for variants.
     poll_seconds : float
         How often idle workers look for queued jobs.
+    accelerator : {"auto", "cpu", "gpu"}
+        Where jobs train, embed, find motifs and score variants: ``auto``, a GPU when the
+        worker has one (as the command line chooses). Predictions and mutation maps asked on
+        a page run on the CPU (small requests; the server process never starts CUDA).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +62,12 @@ class Settings(BaseModel):
     max_epochs: int = Field(default=100, gt=0)
     genomes: dict[str, Path] = Field(default_factory=dict)
     poll_seconds: float = Field(default=0.5, gt=0)
+    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+
+    @property
+    def job_device(self) -> str | None:
+        """The ``device`` of the library calls a job makes (None: a GPU when present)."""
+        return {"auto": None, "cpu": "cpu", "gpu": "cuda"}[self.accelerator]
 
     @property
     def database_url(self) -> str:
