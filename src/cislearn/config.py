@@ -7,7 +7,7 @@ import json
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -290,8 +290,8 @@ def _show(value: Any) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
-    """One pydantic error → ``config key 'x': must be ... (got ...)``."""
+def _describe(error: Mapping[str, Any], model: type[BaseModel], label: Callable[[str], str]) -> str:
+    """One pydantic error → ``config key 'x': must be ... (got ...)`` (``label`` names the key)."""
     loc = [str(p) for p in error.get("loc", ()) if not isinstance(p, int)]
     key = loc[0] if loc else "?"
     got = error.get("input")
@@ -300,7 +300,7 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(key, list(fields), n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
-        return f"config key '{key}': unknown key{hint} (allowed keys: {', '.join(fields)})"
+        return f"{label(key)}: unknown key{hint} (allowed keys: {', '.join(fields)})"
     name = key
     allowed = _allowed_values(fields[key].annotation) if key in fields else []
     literals = [a for a in allowed if not isinstance(a, type)]
@@ -309,7 +309,7 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         extra = ""
         if key in ("devices", "num_threads"):
             extra = "a positive integer or "
-        return f"config key '{name}': must be {extra}one of {shown} (got {_show(got)})"
+        return f"{label(name)}: must be {extra}one of {shown} (got {_show(got)})"
     ctx = error.get("ctx") or {}
     bounds = {
         "greater_than": "> {gt}",
@@ -318,7 +318,7 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         "less_than_equal": "<= {le}",
     }
     if kind in bounds:
-        return f"config key '{name}': must be {bounds[kind].format(**ctx)} (got {_show(got)})"
+        return f"{label(name)}: must be {bounds[kind].format(**ctx)} (got {_show(got)})"
     plain = {
         "int_parsing": "an integer",
         "int_from_float": "an integer",
@@ -332,16 +332,21 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel]) -> str:
         "tuple_type": "a list",
     }
     if kind in plain:
-        return f"config key '{name}': must be {plain[kind]} (got {_show(got)})"
+        return f"{label(name)}: must be {plain[kind]} (got {_show(got)})"
     message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     suffix = "" if "(got " in message else f" (got {_show(got)})"
-    return f"config key '{name}': {message}{suffix}"
+    return f"{label(name)}: {message}{suffix}"
 
 
 def config_error(
-    exc: ValidationError, *, model: type[BaseModel] = TrainConfig, source: str | None = None
+    exc: ValidationError,
+    *,
+    model: type[BaseModel] = TrainConfig,
+    source: str | None = None,
+    label: Callable[[str], str] = lambda key: f"config key '{key}'",
 ) -> ConfigError:
-    """Turn a pydantic ValidationError into one one-line ConfigError.
+    """Turn a pydantic ValidationError into one one-line ConfigError; ``label(key)`` names a
+    key (a command line names its options instead).
 
     Several problems are joined with ``; `` so the message stays on one line.
     """
@@ -353,7 +358,7 @@ def config_error(
     for errors in by_key.values():
         # A union (e.g. devices: int | "auto") fails once per member: report the last one,
         # which is the message listing every allowed form.
-        parts.append(_describe(errors[-1] if len(errors) > 1 else errors[0], model))
+        parts.append(_describe(errors[-1] if len(errors) > 1 else errors[0], model, label))
     text = "; ".join(parts)
     return ConfigError(f"{source}: {text}" if source else text)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -29,8 +28,7 @@ def parse_genomes(items: list[str] | None) -> dict[str, Path]:
 _OPTIONS = {"max_upload_bytes": "--max-upload-mb", "max_sequence_length": "--max-length"}
 
 
-def _option_name(match: re.Match[str]) -> str:
-    field = match[1]
+def _option_name(field: str) -> str:
     return _OPTIONS.get(field, "--" + field.replace("_", "-"))
 
 
@@ -75,7 +73,6 @@ def serve(
     from pydantic import ValidationError
 
     from cislearn.config import config_error
-    from cislearn.errors import ConfigError
     from cislearn.web.app import create_app
     from cislearn.web.settings import TOKEN_ENV, Settings
 
@@ -92,8 +89,7 @@ def serve(
             accelerator=accelerator,
         )
     except ValidationError as exc:  # one line naming the option, no traceback
-        message = str(config_error(exc, model=Settings))
-        raise ConfigError(re.sub(r"config key '(\w+)'", _option_name, message)) from None
+        raise config_error(exc, model=Settings, label=_option_name) from None
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.token:
         echo(f"warning: listening on {host} without a token; anyone who can reach it can use it")
     echo(f"cislearn web app on http://{host}:{port}/ (data in {data_dir}; Ctrl-C stops it)")
